@@ -1,0 +1,160 @@
+"""Clocks: where a session gets its time from.
+
+Everything in massager-ctl that waits (the session's deadlines, the writer's
+gap, the simulator's physics and status cadence, the deadman) uses the
+running asyncio loop's clock: ``loop.time()`` and ``asyncio.sleep``. A clock
+is therefore an event loop with a particular notion of time:
+
+* :class:`RealClock` - the ordinary loop on the monotonic clock;
+* :class:`VirtualClock` - when every task is waiting, time jumps straight to
+  the next deadline, so a 30-minute session plays in milliseconds with the
+  exact same schedule (tests and ``--dry-run``);
+* :class:`ScaledClock` - real time multiplied by a factor (``--time-scale``
+  on the simulator: the chair's physics and the session speed up together).
+
+Run a coroutine on one with ``clock.run(coro)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class _TimeSelector(selectors.BaseSelector):
+    """Wraps the real selector; decides what a blocking wait means for time."""
+
+    def __init__(self, clock: _LoopClock) -> None:
+        self._inner = selectors.DefaultSelector()
+        self._clock = clock
+
+    def register(self, fileobj, events, data=None):
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj):
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj, events, data=None):
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout=None):
+        return self._clock._select(self._inner, timeout)
+
+    def close(self):
+        self._inner.close()
+
+    def get_map(self):
+        return self._inner.get_map()
+
+
+class _LoopClock:
+    name = "clock"
+
+    def new_loop(self) -> asyncio.AbstractEventLoop:
+        raise NotImplementedError
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion on a fresh loop with this clock.
+
+        Ctrl-C cancels the main task (so its ``finally`` blocks stop the
+        device) and then re-raises KeyboardInterrupt, like ``asyncio.run``.
+        """
+        with asyncio.Runner(loop_factory=self.new_loop) as runner:
+            return runner.run(coro)
+
+
+class RealClock(_LoopClock):
+    name = "real"
+
+    def new_loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.new_event_loop()
+
+
+class _ClockLoop(asyncio.SelectorEventLoop):
+    def __init__(self, clock: _LoopClock) -> None:
+        self._mc_clock = clock
+        super().__init__(selector=_TimeSelector(clock))
+
+    def time(self) -> float:
+        return self._mc_clock.now()
+
+
+class VirtualClock(_LoopClock):
+    """Time that only moves when every task is waiting for it.
+
+    Real file descriptors still work (they are polled without blocking), but
+    a wait on I/O with no timer pending would wait forever, so tests using
+    this clock talk to in-memory transports.
+    """
+
+    name = "virtual"
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def new_loop(self) -> asyncio.AbstractEventLoop:
+        return _ClockLoop(self)
+
+    def _select(self, inner: selectors.BaseSelector, timeout):
+        ready = inner.select(0)
+        if ready:
+            return ready
+        if timeout is None:  # nothing scheduled: only I/O or a signal can wake us
+            return inner.select(None)
+        if timeout > 0:
+            self._now += timeout
+        return []
+
+
+class ScaledClock(_LoopClock):
+    """Real time sped up ``scale`` times (the simulator keeps pace)."""
+
+    name = "scaled"
+
+    def __init__(self, scale: float) -> None:
+        if scale <= 0:
+            raise ValueError("time scale must be above 0")
+        self.scale = scale
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return (time.monotonic() - self._t0) * self.scale
+
+    def new_loop(self) -> asyncio.AbstractEventLoop:
+        return _ClockLoop(self)
+
+    def _select(self, inner: selectors.BaseSelector, timeout):
+        return inner.select(None if timeout is None else timeout / self.scale)
+
+
+def run_virtual(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` in virtual time. The helper tests use."""
+    return VirtualClock().run(coro)
+
+
+def now() -> float:
+    """Seconds on the running loop's clock."""
+    return asyncio.get_running_loop().time()
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until an absolute deadline on the loop's clock (no drift)."""
+    loop = asyncio.get_running_loop()
+    delay = deadline - loop.time()
+    if delay > 0:
+        fut = loop.create_future()
+        handle = loop.call_at(deadline, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            handle.cancel()
+    else:
+        await asyncio.sleep(0)

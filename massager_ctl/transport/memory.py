@@ -1,0 +1,66 @@
+"""An in-memory byte pipe: the simulator's end and the host's end.
+
+Bytes written by one end reach the other after an optional delay, on the
+event loop (never synchronously), so ordering and timing behave like a link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..errors import DeviceDisconnected
+from .base import Transport
+
+
+class MemoryLink:
+    """Two connected ends. ``host`` is what a driver uses; ``device`` what a simulator uses."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.host = MemoryTransport(self, "host")
+        self.device = MemoryTransport(self, "device")
+        self.host.peer = self.device
+        self.device.peer = self.host
+        self.closed = False
+
+    def cut(self, reason: str = "link cut") -> None:
+        """Pull the cable: both ends see a disconnect."""
+        if self.closed:
+            return
+        self.closed = True
+        self.host._lost_link(reason)
+        self.device._lost_link(reason)
+
+
+class MemoryTransport(Transport):
+    def __init__(self, link: MemoryLink, name: str) -> None:
+        super().__init__()
+        self.link = link
+        self.name = name
+        self.peer: MemoryTransport | None = None
+        self.opened = False
+        self.writes: list[tuple[str, bytes]] = []  # every write, for golden tests
+
+    async def open(self) -> None:
+        if self.link.closed:
+            raise DeviceDisconnected(f"in-memory link is closed ({self.name} end)")
+        self.opened = True
+
+    async def write(self, data: bytes, *, endpoint: str = "tx", response: bool = False) -> None:
+        if self.link.closed:
+            raise DeviceDisconnected("in-memory link is closed")
+        data = bytes(data)
+        self.writes.append((endpoint, data))
+        peer = self.peer
+        loop = asyncio.get_running_loop()
+        if self.link.delay_s > 0:
+            loop.call_later(self.link.delay_s, self._arrive, peer, data)
+        else:
+            loop.call_soon(self._arrive, peer, data)
+
+    def _arrive(self, peer: MemoryTransport, data: bytes) -> None:
+        if not self.link.closed:
+            peer._deliver(data)
+
+    async def close(self) -> None:
+        self.opened = False
