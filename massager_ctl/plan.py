@@ -86,8 +86,16 @@ class RollerStep(Step):
 
 @dataclass(frozen=True)
 class AirbagStep(Step):
+    """Airbags in ``zones`` at ``pressure``; ``per_zone`` overrides it zone by zone."""
+
     zones: frozenset[Zone] = frozenset()
     pressure: Level = Level(0.0, 0.0)
+    per_zone: tuple[tuple[Zone, Level], ...] = ()
+
+    def levels(self) -> tuple[tuple[Zone, Level], ...]:
+        if self.per_zone:
+            return self.per_zone
+        return tuple((z, self.pressure) for z in sorted(self.zones, key=list(Zone).index))
 
 
 @dataclass(frozen=True)
@@ -175,9 +183,11 @@ class Plan:
                 width=r.width,
             )
         a = self.step_at("airbag", t_ms)
-        if isinstance(a, AirbagStep) and a.zones:
-            p = a.pressure.at(a.fraction(t_ms))
-            state = state.with_(airbags=airbag_tuple((z, p) for z in a.zones))
+        if isinstance(a, AirbagStep):
+            f = a.fraction(t_ms)
+            pressures = airbag_tuple((z, level.at(f)) for z, level in a.levels())
+            if pressures:
+                state = state.with_(airbags=pressures)
         h = self.step_at("heat", t_ms)
         if isinstance(h, HeatStep):
             state = state.with_(heat=h.level)

@@ -6,14 +6,11 @@ person in the chair; a device definition says how one model can do it.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class _Named(str, Enum):
+class _Named(StrEnum):
     """A string enum whose value is the word people write in profiles."""
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def names(cls) -> list[str]:

@@ -1,0 +1,152 @@
+"""The safety governor: the one choke point every command passes through.
+
+Whether a target comes from a profile's plan or is typed by hand, it reaches
+the device only through :meth:`SafetyGovernor.regulate`. The governor:
+
+* caps intensity, speed, airbag pressure and heat at the user's limits
+  (a profile's own limits can only tighten them);
+* limits how fast intensity may rise (``slew_per_s``, default 25 % per
+  second); lowering is never delayed, because less is always the safe way;
+* allows heat only while a session is live, and switches it off for good
+  after ``heat_auto_off_s`` of heat in one session;
+* refuses sessions longer than ``max_session_s`` and stops a live session
+  when it reaches that length, however it got there (pauses count).
+
+It holds no I/O: it turns one desired state into one allowed state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from ..durations import format_duration
+from ..errors import SafetyError
+from ..state import STOPPED, TargetState, airbag_tuple
+from ..vocabulary import Heat
+from .limits import HARD_MAX_SESSION_S, SafetyLimits
+
+log = logging.getLogger(__name__)
+
+
+class SafetyGovernor:
+    def __init__(self, limits: SafetyLimits | None = None) -> None:
+        self.limits = limits or SafetyLimits()
+        self._session_limits = self.limits
+        self._live_since: float | None = None
+        self._last_time: float | None = None
+        self._last_out: TargetState = STOPPED
+        self._heat_on_s = 0.0
+        self._heat_off_for_good = False
+        self.notices: list[str] = []
+        self.expired = False
+
+    # -- sessions -------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        return self._live_since is not None
+
+    @property
+    def session_limits(self) -> SafetyLimits:
+        """The limits in force for the current session (user caps, tightened)."""
+        return self._session_limits
+
+    def check_length(self, length_s: float, what: str = "the session") -> None:
+        cap = min(self._session_limits.max_session_s, HARD_MAX_SESSION_S)
+        if length_s > cap + 1e-9:
+            raise SafetyError(
+                f"{what} lasts {format_duration(length_s * 1000)}, above the "
+                f"{format_duration(cap * 1000)} session cap (raise caps.max_session in the config "
+                f"to allow longer sessions)"
+            )
+
+    def begin(
+        self,
+        now: float,
+        *,
+        length_s: float | None = None,
+        max_intensity: float | None = None,
+        max_length_s: float | None = None,
+    ) -> None:
+        """Start a live session. Raises SafetyError if it would be too long."""
+        self._session_limits = self.limits.tightened(
+            max_intensity=max_intensity, max_length_s=max_length_s
+        )
+        if length_s is not None:
+            self.check_length(length_s)
+        self._live_since = now
+        self._last_time = now
+        self._last_out = STOPPED
+        self._heat_on_s = 0.0
+        self._heat_off_for_good = False
+        self.expired = False
+
+    def end(self) -> TargetState:
+        """End the live session: from now on only the stopped state is allowed."""
+        self._live_since = None
+        self._last_out = STOPPED
+        self._session_limits = self.limits
+        return STOPPED
+
+    def _notice(self, message: str) -> None:
+        if message not in self.notices:
+            self.notices.append(message)
+            log.warning(message)
+
+    # -- the choke point --------------------------------------------------------
+
+    def regulate(self, desired: TargetState, now: float) -> TargetState:
+        """The state that may be sent now, given what is desired."""
+        lim = self._session_limits
+        dt = 0.0 if self._last_time is None else max(0.0, now - self._last_time)
+        self._last_time = now
+
+        if self._live_since is None:
+            self._last_out = STOPPED
+            return STOPPED
+        if now - self._live_since >= min(lim.max_session_s, HARD_MAX_SESSION_S):
+            if not self.expired:
+                self._notice(
+                    f"session reached the {format_duration(lim.max_session_s * 1000)} cap; stopping"
+                )
+            self.expired = True
+            self._last_out = STOPPED
+            return STOPPED
+
+        out = desired
+        # Caps.
+        intensity = min(max(out.intensity, 0.0), lim.max_intensity, 100.0)
+        speed = min(max(out.speed, 0.0), lim.max_speed, 100.0)
+        airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in out.airbags)
+
+        # Slew: intensity rises at most slew_per_s per second (from what was last allowed).
+        previous = self._last_out.intensity if self._last_out.rollers_active else 0.0
+        if intensity > previous:
+            intensity = min(intensity, previous + lim.slew_per_s * dt)
+
+        # Heat: capped, live sessions only, auto-off after its budget.
+        heat = out.heat
+        if heat.rank > lim.max_heat.rank:
+            heat = lim.max_heat
+        if self._last_out.heat is not Heat.OFF:
+            self._heat_on_s += dt
+        if self._heat_on_s >= lim.heat_auto_off_s and not self._heat_off_for_good:
+            self._heat_off_for_good = True
+            self._notice(
+                f"heat switched off after {format_duration(lim.heat_auto_off_s * 1000)} "
+                "(heat auto-off)"
+            )
+        if self._heat_off_for_good:
+            heat = Heat.OFF
+
+        out = replace(out, intensity=intensity, speed=speed, airbags=airbags, heat=heat)
+        if not out.rollers_active:
+            out = replace(out, technique=None, zones=frozenset(), intensity=0.0, speed=0.0)
+        self._last_out = out
+        return out
+
+    def stop(self) -> TargetState:
+        """A stop is always allowed, immediately, live session or not."""
+        self._last_out = STOPPED
+        return STOPPED

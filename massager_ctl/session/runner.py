@@ -1,0 +1,360 @@
+"""The session runner: plays a plan against a device on the loop's clock.
+
+Every target goes plan -> safety governor -> capability mapping -> writer
+task -> device. Deadlines are absolute (start time + plan time), so the error
+at minute 30 is no larger than at minute 1. The runner wakes at every step
+boundary of every track and at a fixed tick in between (ramps, slew).
+
+However the session ends (finished, stopped, Ctrl-C, SIGTERM, an exception,
+a lost link), the ``finally`` path sends the device its prepared stop and
+waits for the device to confirm it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..device.base import Device
+from ..device.mapping import CapabilityMapper
+from ..device.state import DeviceState, Status
+from ..durations import format_duration
+from ..errors import DeviceDisconnected, DeviceError
+from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
+from ..state import STOPPED, TargetState
+from .governor import SafetyGovernor
+from .writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the session is doing now; emitted at every tick."""
+
+    elapsed_s: float  # wall (clock) time since start
+    plan_ms: int  # position in the plan
+    total_ms: int
+    segment: str  # name of the current roller step
+    segment_index: int  # 1-based index of the roller step, 0 before/after
+    target: TargetState  # after the governor
+    device_state: DeviceState
+    paused: bool
+
+
+@dataclass
+class SessionReport:
+    reason: str  # finished | stopped | cap | cancelled | disconnected | error
+    plan_ms: int = 0
+    elapsed_s: float = 0.0
+    stop_status: Status | None = None
+    stop_confirmed: bool = False
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    boundary_errors_s: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "reason": self.reason,
+            "plan_ms": self.plan_ms,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "stop_confirmed": self.stop_confirmed,
+            "stop_status": self.stop_status.to_dict() if self.stop_status else None,
+            "message": self.message,
+            "warnings": list(self.warnings),
+        }
+
+
+def preflight_states(plan: Plan) -> list[TargetState]:
+    """One representative state per step, so mapping warnings come up front."""
+    states = []
+    for step in plan.roller:
+        if step.technique is not None:
+            states.append(
+                STOPPED.with_(
+                    technique=step.technique,
+                    zones=step.zones,
+                    intensity=max(step.intensity.peak, 1.0),
+                    speed=step.speed.peak,
+                    width=step.width,
+                )
+            )
+    for step in plan.airbag:
+        if step.zones:
+            states.append(STOPPED.with_(airbags=[(z, max(step.pressure.peak, 1.0)) for z in step.zones]))
+    for step in plan.heat:
+        states.append(STOPPED.with_(heat=step.level))
+    return states
+
+
+class Session:
+    """One play of one plan. Create, then ``await run()``; control it from other tasks."""
+
+    def __init__(
+        self,
+        device: Device,
+        writer: Writer,
+        governor: SafetyGovernor,
+        plan: Plan,
+        *,
+        strict: bool = False,
+        tick_s: float = 0.1,
+        stop_timeout_s: float = 2.0,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        self.device = device
+        self.writer = writer
+        self.governor = governor
+        self.plan = plan
+        self.strict = strict
+        self.tick_s = tick_s
+        self.stop_timeout_s = stop_timeout_s
+        self.on_progress = on_progress
+        self.on_warning = on_warning or (lambda m: None)
+        self.report = SessionReport(reason="running")
+        self._poke = asyncio.Event()
+        self._stop_requested = False
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
+        self._skip_ms = 0
+        self._lost: str | None = None
+        self._t0: float | None = None
+        self._roller_starts = [s.start_ms for s in plan.roller]
+
+    # -- control from outside -----------------------------------------------------
+
+    def pause(self) -> None:
+        if self._paused_at is None and self._t0 is not None:
+            self._paused_at = asyncio.get_running_loop().time()
+            self._poke.set()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self._paused_total += asyncio.get_running_loop().time() - self._paused_at
+            self._paused_at = None
+            self._poke.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def skip(self) -> None:
+        """Jump to the start of the next roller segment (or the end)."""
+        if self._t0 is None:
+            return
+        now_ms = self.plan_ms(asyncio.get_running_loop().time())
+        i = bisect_right(self._roller_starts, now_ms)
+        target = self._roller_starts[i] if i < len(self._roller_starts) else self.plan.duration_ms
+        self._skip_ms += max(0, target - now_ms)
+        self._poke.set()
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        self._poke.set()
+
+    def _on_disconnect(self, reason: str) -> None:
+        self._lost = reason or "link lost"
+        self._poke.set()
+
+    # -- time -----------------------------------------------------------------------
+
+    def plan_ms(self, now: float) -> int:
+        assert self._t0 is not None
+        paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
+        return int((now - self._t0 - paused) * 1000) + self._skip_ms
+
+    def _wall_for(self, plan_ms: float) -> float:
+        assert self._t0 is not None
+        return self._t0 + self._paused_total + (plan_ms - self._skip_ms) / 1000.0
+
+    # -- the loop ------------------------------------------------------------------
+
+    async def run(self) -> SessionReport:
+        loop = asyncio.get_running_loop()
+        plan = self.plan
+        limits = plan.limits
+        self.governor.begin(
+            loop.time(),
+            length_s=plan.duration_ms / 1000.0,
+            max_intensity=limits.max_intensity,
+            max_length_s=None if limits.max_length_ms is None else limits.max_length_ms / 1000.0,
+        )
+        lim = self.governor.session_limits
+        mapper = CapabilityMapper(
+            self.device.capabilities,
+            strict=self.strict,
+            warn=self._warn,
+            max_intensity=lim.max_intensity,
+            max_airbag=lim.max_airbag,
+            max_speed=lim.max_speed,
+        )
+        self.device.events.disconnect.append(self._on_disconnect)
+        failed = loop.create_task(self.writer.failed())
+        failed.add_done_callback(lambda _t: self._poke.set())
+        self.writer.start()
+        try:
+            mapper.preflight(preflight_states(plan))
+            self._t0 = loop.time()
+            await self._loop(mapper, failed)
+        except asyncio.CancelledError:
+            self.report.reason = "cancelled"
+            self.report.message = "interrupted"
+            raise
+        except DeviceDisconnected as exc:
+            self.report.reason = "disconnected"
+            self.report.message = str(exc)
+            raise
+        except BaseException as exc:
+            self.report.reason = "error"
+            self.report.message = str(exc)
+            raise
+        finally:
+            failed.cancel()
+            if self._t0 is not None:
+                self.report.elapsed_s = loop.time() - self._t0
+                self.report.plan_ms = min(self.plan_ms(loop.time()), plan.duration_ms)
+            self.governor.end()
+            await self._shutdown()
+            if self._on_disconnect in self.device.events.disconnect:
+                self.device.events.disconnect.remove(self._on_disconnect)
+        return self.report
+
+    def _warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+        self.on_warning(message)
+
+    async def _loop(self, mapper: CapabilityMapper, failed: asyncio.Task) -> None:
+        loop = asyncio.get_running_loop()
+        plan = self.plan
+        boundaries = plan.boundaries_ms()
+        k = 0  # tick counter: ticks are at t0 + k * tick_s (absolute, no drift)
+        while True:
+            now = loop.time()
+            if self._lost is not None:
+                raise DeviceDisconnected(self._lost_message(now))
+            if failed.done() and not failed.cancelled():
+                raise failed.result()
+            if self._stop_requested:
+                self.report.reason = "stopped"
+                return
+            pos = self.plan_ms(now)
+            if pos >= plan.duration_ms:
+                self.report.reason = "finished"
+                return
+            desired = plan.state_at(pos)
+            if self.paused:
+                desired = STOPPED.with_(heat=desired.heat)
+            target = self.governor.regulate(desired, now)
+            if self.governor.expired:
+                self.report.reason = "cap"
+                self.report.message = self.governor.notices[-1]
+                return
+            state = mapper.map(target)
+            self.writer.submit(state)
+            if self.on_progress is not None:
+                self.on_progress(self._progress(now, pos, target, state))
+
+            # Next wake-up: the next tick or the next boundary, whichever is first.
+            while self._t0 + k * self.tick_s <= now + 1e-9:
+                k += 1
+            deadline = self._t0 + k * self.tick_s
+            boundary_deadline = None
+            if not self.paused:
+                i = bisect_right(boundaries, pos)
+                if i < len(boundaries):
+                    boundary_deadline = self._wall_for(boundaries[i])
+                    if boundary_deadline <= deadline:
+                        deadline = boundary_deadline
+            self._poke.clear()
+            try:
+                await asyncio.wait_for(self._poke.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                if deadline == boundary_deadline:
+                    self.report.boundary_errors_s.append(loop.time() - deadline)
+
+    def _progress(self, now: float, pos: int, target: TargetState, state: DeviceState) -> Progress:
+        i = bisect_right(self._roller_starts, pos)
+        step = self.plan.roller[i - 1] if i > 0 else None
+        name = step.name if isinstance(step, RollerStep) and pos < step.end_ms else ""
+        return Progress(
+            elapsed_s=now - (self._t0 or now),
+            plan_ms=pos,
+            total_ms=self.plan.duration_ms,
+            segment=name,
+            segment_index=i if name else 0,
+            target=target,
+            device_state=state,
+            paused=self.paused,
+        )
+
+    def _lost_message(self, now: float) -> str:
+        at = format_duration(max(0, self.plan_ms(now)))
+        note = getattr(self.device, "link_loss_note", "") or "its state is unknown"
+        return f"lost the link to {self.device.model} at {at} ({self._lost}); {note}"
+
+    async def _shutdown(self) -> None:
+        """Stop the device and wait for it to confirm; survives a second cancel."""
+        if self._lost is not None or not self.device.connected:
+            self.report.stop_confirmed = False
+            return
+        stop = asyncio.get_running_loop().create_task(
+            self.writer.stop_device(timeout=self.stop_timeout_s), name="stop"
+        )
+        while not stop.done():
+            try:
+                await asyncio.shield(stop)
+            except asyncio.CancelledError:
+                continue  # finish the stop first; the caller's cancel is re-raised by run()
+            except Exception:  # noqa: BLE001 - inspected below
+                break
+        if stop.cancelled():
+            return
+        exc = stop.exception()
+        if exc is None:
+            self.report.stop_status = stop.result()
+            self.report.stop_confirmed = True
+        elif isinstance(exc, DeviceError):
+            self.report.stop_confirmed = False
+            if self.report.reason in ("finished", "stopped", "cap", "running"):
+                raise exc
+            log.error("stop not confirmed: %s", exc)
+        else:
+            raise exc
+
+
+def manual_plan(state: TargetState, duration_ms: int, name: str = "manual") -> Plan:
+    """A plan that holds one state: ``set`` goes through the same path as profiles."""
+    rollers = state.rollers_active
+    return Plan(
+        name=name,
+        roller=(
+            RollerStep(
+                0,
+                duration_ms,
+                name,
+                "command line",
+                technique=state.technique if rollers else None,
+                zones=state.zones if rollers else frozenset(),
+                intensity=Level.constant(state.intensity),
+                speed=Level.constant(state.speed),
+                width=state.width,
+            ),
+        ),
+        airbag=(
+            AirbagStep(
+                0,
+                duration_ms,
+                "airbags",
+                "command line",
+                zones=frozenset(z for z, _ in state.airbags),
+                per_zone=tuple((z, Level.constant(p)) for z, p in state.airbags),
+            ),
+        )
+        if state.airbags
+        else (),
+        heat=(HeatStep(0, duration_ms, f"heat {state.heat}", "command line", level=state.heat),),
+    )

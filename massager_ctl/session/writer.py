@@ -1,0 +1,151 @@
+"""The per-device writer task: the only thing that writes states to a device.
+
+* Writes are serialised: one at a time, never interleaved.
+* A minimum gap between writes (per model: slow BLE links need ~75 ms).
+* Latest value wins: when states arrive faster than the gap, only the newest
+  waiting one is written; stale ones are dropped, never queued.
+* An identical repeat of the last written state is not sent.
+* Keepalive: when nothing was written for ``keepalive_s``, the device's
+  keepalive is called (the native protocol's deadman heartbeat).
+
+A write that fails is kept in :attr:`error` and ends the task; the session
+watches :meth:`failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from ..device.base import Device
+from ..device.state import DeviceState, Status
+from ..errors import DeviceError
+from .clock import sleep_until
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WriterStats:
+    submitted: int = 0
+    written: int = 0
+    coalesced: int = 0  # replaced by a newer state before they were written
+    identical: int = 0  # skipped: same as the last written state
+    keepalives: int = 0
+    max_waiting: int = 0  # never above 1: latest wins
+
+
+class Writer:
+    def __init__(
+        self, device: Device, *, min_gap_s: float | None = None, keepalive_s: float | None = None
+    ) -> None:
+        self.device = device
+        self.min_gap_s = device.min_write_gap_s if min_gap_s is None else min_gap_s
+        self.keepalive_s = device.keepalive_s if keepalive_s is None else keepalive_s
+        self.stats = WriterStats()
+        self.error: BaseException | None = None
+        self.last_written: DeviceState | None = None
+        self.written_log: list[tuple[float, DeviceState]] = []  # for tests and traces
+        self._pending: DeviceState | None = None
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._last_write_at = float("-inf")
+        self._task: asyncio.Task | None = None
+        self._failed = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="writer")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    # -- the queue of one -------------------------------------------------------
+
+    def submit(self, state: DeviceState) -> None:
+        """Ask for ``state`` to be written; replaces any state still waiting."""
+        if self.error is not None:
+            return
+        self.stats.submitted += 1
+        if self._pending is not None:
+            self.stats.coalesced += 1
+        self._pending = state
+        self.stats.max_waiting = max(self.stats.max_waiting, 1)
+        self._idle.clear()
+        self._wake.set()
+
+    @property
+    def waiting(self) -> int:
+        return 0 if self._pending is None else 1
+
+    async def failed(self) -> BaseException:
+        await self._failed.wait()
+        assert self.error is not None
+        return self.error
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until every submitted state is written (or skipped)."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if self._pending is None:
+                    self._idle.set()
+                    self._wake.clear()
+                    if self.keepalive_s:
+                        due = self._last_write_at + self.keepalive_s
+                        try:
+                            await asyncio.wait_for(self._wake.wait(), max(0.0, due - loop.time()))
+                        except TimeoutError:
+                            async with self._lock:
+                                await self.device.keepalive()
+                            self.stats.keepalives += 1
+                            self._last_write_at = loop.time()
+                        continue
+                    await self._wake.wait()
+                    continue
+                await sleep_until(self._last_write_at + self.min_gap_s)
+                state, self._pending = self._pending, None
+                if state is None:
+                    continue
+                if state == self.last_written:
+                    self.stats.identical += 1
+                    continue
+                async with self._lock:
+                    await self.device.apply(state)
+                self.last_written = state
+                self._last_write_at = loop.time()
+                self.stats.written += 1
+                self.written_log.append((self._last_write_at, state))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported through failed()
+            log.debug("writer stopped by %r", exc)
+            self.error = exc if isinstance(exc, DeviceError) else DeviceError(str(exc) or repr(exc))
+            self._failed.set()
+            self._idle.set()
+
+    # -- stop ---------------------------------------------------------------------
+
+    async def stop_device(self, timeout: float = 2.0) -> Status:
+        """Stop the device now: drop whatever waits, finish an in-flight write,
+        then send the device's prepared stop and return its confirmation."""
+        self._pending = None
+        async with self._lock:
+            status = await self.device.stop(timeout=timeout)
+        self.last_written = None  # after a stop, the next state must be sent again
+        self._last_write_at = asyncio.get_running_loop().time()
+        return status

@@ -1,0 +1,168 @@
+"""The session runner against a recording device: schedule, controls and every exit path."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fakes import RecordingDevice
+
+from massager_ctl.errors import DeviceDisconnected, SafetyError
+from massager_ctl.plan import HeatStep, Level, Plan, RollerStep
+from massager_ctl.session.clock import run_virtual
+from massager_ctl.session.governor import SafetyGovernor
+from massager_ctl.session.limits import SafetyLimits
+from massager_ctl.session.runner import Session, manual_plan
+from massager_ctl.session.writer import Writer
+from massager_ctl.state import STOPPED
+from massager_ctl.vocabulary import Heat, Technique, Zone
+
+
+def two_step_plan(minutes: float = 1.0) -> Plan:
+    half = int(minutes * 30_000)
+    return Plan(
+        name="t",
+        roller=(
+            RollerStep(0, half, "a", "segment 1", Technique.KNEAD, frozenset({Zone.NECK}),
+                       Level.constant(40), Level.constant(50)),
+            RollerStep(half, half, "b", "segment 2", Technique.TAP, frozenset({Zone.SEAT}),
+                       Level(40, 0), Level.constant(50)),
+        ),
+        heat=(HeatStep(0, half, "warm", "heat 1", Heat.LOW),),
+    )
+
+
+def make(plan, dev=None, limits=None, **kw):
+    dev = dev or RecordingDevice()
+    return dev, Session(dev, Writer(dev), SafetyGovernor(limits or SafetyLimits()), plan, **kw)
+
+
+def test_plays_to_the_end_and_stops():
+    async def main():
+        dev, s = make(two_step_plan())
+        report = await s.run()
+        return dev, report
+
+    dev, report = run_virtual(main())
+    assert report.reason == "finished"
+    assert report.stop_confirmed
+    assert dev.stops and dev.current.is_stopped
+    techniques = [st.technique for _, st in dev.applied if st.technique]
+    assert techniques[0] is Technique.KNEAD and Technique.TAP in techniques
+    # heat was on during the first half only
+    heat_times = [t for t, st in dev.applied if st.heat is Heat.LOW]
+    assert heat_times and max(heat_times) < 30.0
+    assert max(report.boundary_errors_s) < 1e-6  # virtual clock: exact
+
+
+def test_deadlines_do_not_drift_over_thirty_minutes():
+    async def main():
+        dev, s = make(two_step_plan(minutes=30), tick_s=0.1)
+        return await s.run()
+
+    report = run_virtual(main())
+    assert report.reason == "finished"
+    assert report.elapsed_s == pytest.approx(1800.0, abs=0.11)
+
+
+@pytest.mark.parametrize("how", ["cancel", "exception"])
+def test_every_exit_path_stops_the_device(how):
+    async def main():
+        dev, s = make(two_step_plan())
+        task = asyncio.create_task(s.run())
+        await asyncio.sleep(10)
+        assert not dev.current.is_stopped
+        if how == "cancel":
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            def boom(_p):
+                raise RuntimeError("bug in a progress listener")
+            s.on_progress = boom
+            with pytest.raises(RuntimeError):
+                await task
+        return dev, s.report
+
+    dev, report = run_virtual(main())
+    assert dev.current.is_stopped and dev.stops
+    assert report.stop_confirmed
+
+
+def test_disconnect_ends_with_clear_message():
+    async def main():
+        dev, s = make(two_step_plan())
+        task = asyncio.create_task(s.run())
+        await asyncio.sleep(5)
+        dev.lose_link("cable pulled")
+        with pytest.raises(DeviceDisconnected) as info:
+            await task
+        return info.value, s.report
+
+    err, report = run_virtual(main())
+    assert "lost the link to recording at 5s (cable pulled)" in str(err)
+    assert report.reason == "disconnected" and not report.stop_confirmed
+
+
+def test_pause_resume_skip_and_stop():
+    async def main():
+        dev, s = make(two_step_plan())
+        task = asyncio.create_task(s.run())
+        await asyncio.sleep(5)
+        s.pause()
+        await asyncio.sleep(20)
+        paused_state = dev.current
+        plan_pos = s.plan_ms(asyncio.get_running_loop().time())
+        s.resume()
+        await asyncio.sleep(1)
+        s.skip()
+        await asyncio.sleep(0.5)
+        skipped_to = s.plan_ms(asyncio.get_running_loop().time())
+        now_tech = dev.current.technique
+        s.stop()
+        report = await task
+        return paused_state, plan_pos, skipped_to, now_tech, report, dev
+
+    paused_state, plan_pos, skipped_to, now_tech, report, dev = run_virtual(main())
+    assert paused_state.technique is None and paused_state.heat is Heat.LOW  # rollers rest, heat stays
+    assert plan_pos == 5000
+    assert 30_000 <= skipped_to < 31_000 and now_tech is Technique.TAP
+    assert report.reason == "stopped" and dev.current.is_stopped
+
+
+def test_too_long_refused_before_anything_moves():
+    async def main():
+        dev, s = make(two_step_plan(minutes=40))
+        with pytest.raises(SafetyError):
+            await s.run()
+        return dev
+
+    dev = run_virtual(main())
+    assert dev.applied == []
+
+
+def test_session_stopped_at_cap_even_if_plan_allowed():
+    async def main():
+        plan = manual_plan(STOPPED.with_(technique=Technique.ROLL, zones={Zone.MID_BACK}, intensity=30), 600_000)
+        dev, s = make(plan, limits=SafetyLimits(max_session_s=600))
+        task = asyncio.create_task(s.run())
+        await asyncio.sleep(100)
+        s.pause()  # pauses count towards the session length
+        return dev, await task
+
+    dev, report = run_virtual(main())
+    assert report.reason == "cap" and dev.current.is_stopped
+    assert report.elapsed_s == pytest.approx(600, abs=0.2)
+
+
+def test_manual_plan_goes_through_governor_slew():
+    async def main():
+        plan = manual_plan(STOPPED.with_(technique=Technique.KNEAD, zones={Zone.NECK}, intensity=100), 10_000)
+        dev, s = make(plan)
+        await s.run()
+        return dev
+
+    dev = run_virtual(main())
+    firsts = [(t, st.intensity) for t, st in dev.applied if st.technique]
+    assert firsts[0][1] <= 3
+    assert all(i <= 25 * t + 3 for t, i in firsts)

@@ -1,0 +1,99 @@
+"""The writer task: serialised writes, minimum gap, latest wins, no identical repeats, keepalive."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fakes import RecordingDevice
+
+from massager_ctl.device.state import DeviceState
+from massager_ctl.session.clock import run_virtual
+from massager_ctl.session.writer import Writer
+from massager_ctl.vocabulary import Technique, Zone
+
+
+def level(n: int) -> DeviceState:
+    return DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.NECK}), intensity=n, speed=1)
+
+
+def test_flood_reaches_the_wire_at_the_gap_with_latest_value():
+    """100 updates a second into a link that takes one write per 75 ms: the wire
+    sees one write per gap, each the newest value, and the last value arrives."""
+
+    async def main():
+        dev = RecordingDevice(min_write_gap_s=0.075, apply_delay_s=0.01)
+        w = Writer(dev)
+        w.start()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        submitted = []
+        for i in range(1, 301):
+            await asyncio.sleep(0.01)
+            w.submit(level(i))
+            submitted.append((loop.time(), i))
+            assert w.waiting <= 1
+        await w.drain(1.0)
+        await w.close()
+        return dev, w, t0, submitted
+
+    dev, w, t0, submitted = run_virtual(main())
+    times = [t for t, _ in dev.applied]
+    values = [s.intensity for _, s in dev.applied]
+    assert values[-1] == 300
+    assert values == sorted(values)  # never a stale value after a newer one
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.075 - 1e-9
+    assert len(values) <= (times[-1] - t0) / 0.075 + 2
+    assert w.stats.coalesced > 200
+    assert w.stats.max_waiting == 1
+    assert dev.max_in_flight == 1
+
+
+def test_identical_repeat_not_sent_and_keepalive_when_idle():
+    async def main():
+        dev = RecordingDevice(keepalive_s=0.5)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(3))
+        await asyncio.sleep(0.1)
+        w.submit(level(3))
+        await asyncio.sleep(2.0)
+        await w.close()
+        return dev, w
+
+    dev, w = run_virtual(main())
+    assert [s.intensity for _, s in dev.applied] == [3]
+    assert w.stats.identical == 1
+    assert len(dev.keepalives) >= 3
+    assert all(b - a >= 0.5 - 1e-9 for a, b in zip(dev.keepalives, dev.keepalives[1:], strict=False))
+
+
+def test_stop_drops_waiting_state_and_resends_after():
+    async def main():
+        dev = RecordingDevice(min_write_gap_s=1.0)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(2))
+        await asyncio.sleep(0.01)
+        w.submit(level(9))  # waits for the gap
+        status = await w.stop_device()
+        await asyncio.sleep(2.0)
+        return dev, status
+
+    dev, status = run_virtual(main())
+    assert status.stopped
+    assert [s.intensity for _, s in dev.applied] == [2]  # 9 never reached the wire after the stop
+    assert dev.stops
+
+
+def test_write_failure_is_reported():
+    async def main():
+        dev = RecordingDevice()
+        w = Writer(dev)
+        w.start()
+        dev.lost = True
+        w.submit(level(1))
+        return await asyncio.wait_for(w.failed(), 1.0)
+
+    err = run_virtual(main())
+    assert "gone" in str(err)
