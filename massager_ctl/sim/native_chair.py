@@ -1,0 +1,341 @@
+"""A simulated chair that speaks the native protocol on any transport.
+
+It plays the chair's firmware: it decodes host frames with the codec in
+:mod:`massager_ctl.protocol.native`, drives a :class:`ChairPhysics`, reports
+status on a fixed cadence, runs the deadman, and lets a
+:class:`FaultInjector` misbehave on the link.
+
+Behaviour (the device side of docs/protocol.md):
+
+* HELLO -> INFO with this chair's capabilities and the negotiated deadman:
+  what the host asked, capped at :attr:`SimulatedNativeChair.MAX_DEADMAN_MS`.
+  A version other than ours -> NAK UNSUPPORTED.
+* SET -> NAK NOT_READY before a HELLO; otherwise the physics checks it:
+  a value this chair lacks (technique, zone, width, heat level) -> NAK
+  UNSUPPORTED, anything else out of range -> NAK BAD_VALUE; accepted -> ACK.
+* STOP -> the physics stops -> ACK. Honoured before HELLO too: a stop is
+  never refused.
+* HEARTBEAT -> no reply (by design: the status cadence already shows the
+  chair is alive, and a reply per heartbeat would double the traffic).
+* GET_STATUS -> STATUS with the request's seq (answered before HELLO too).
+* A CRC-valid frame the codec refuses -> NAK with the codec's code; a
+  device -> host message type from the host -> NAK UNKNOWN_TYPE. Garbage
+  bytes are skipped by the decoder.
+* After a HELLO, a STATUS frame every ``status_interval_s`` (own seq counter).
+* Deadman: after a HELLO, if no valid host frame arrives for the deadman
+  period, the physics stops with reason ``"deadman"`` once per silence;
+  the next valid frame re-arms it. A cut link is not special-cased: the
+  chair simply never hears the host again, so the deadman stops it.
+
+Physics time is the event loop's clock (``loop.time()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..errors import DeviceDisconnected
+from ..protocol.native import (
+    DEFAULT_DEADMAN_MS,
+    PROTOCOL_VERSION,
+    Ack,
+    Decoder,
+    GetStatus,
+    Heartbeat,
+    Hello,
+    Info,
+    Message,
+    Nak,
+    NakCode,
+    SetState,
+    StatusReport,
+    Stop,
+    describe,
+    encode,
+)
+from ..transport.base import Transport
+from .faults import FaultInjector
+from .physics import ChairPhysics, UnsupportedValue
+from .reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
+
+log = logging.getLogger(__name__)
+
+_HOST_TYPES = (Hello, SetState, Stop, Heartbeat, GetStatus)
+
+
+class SimulatedNativeChair:
+    #: The longest deadman this chair agrees to (a lost host must not leave it running long).
+    MAX_DEADMAN_MS = 10_000
+
+    def __init__(
+        self,
+        transport: Transport,
+        physics: ChairPhysics | None = None,
+        *,
+        status_interval_s: float = 0.1,
+        faults: FaultInjector | None = None,
+        model: str = REFERENCE_MODEL,
+    ) -> None:
+        if not status_interval_s > 0:
+            raise ValueError(f"status interval must be above 0 s, not {status_interval_s!r}")
+        self.transport = transport
+        self.physics = physics if physics is not None else ChairPhysics(REFERENCE_CAPABILITIES)
+        self.status_interval_s = float(status_interval_s)
+        self.faults = faults if faults is not None else FaultInjector()
+        self.model = model
+        self.decoder = Decoder()
+        self.ready = False  # a HELLO has been answered
+        self.deadman_ms: int | None = None  # negotiated at HELLO
+        self.deadman_trips = 0
+        self.link_lost = False
+        self.received: list[tuple[float, Message]] = []  # host frames that reached the chair
+        self.sent: list[tuple[float, Message]] = []  # everything the chair tried to send
+        self.errors: list[str] = []  # internal problems (a bug if not empty)
+        self._last_heard: float | None = None
+        self._deadman_fired = False
+        self._status_seq = 0
+        self._start: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[bytes] | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._pending: list[asyncio.TimerHandle] = []
+        self._wake: asyncio.Future | None = None
+
+    @property
+    def capabilities(self):
+        return self.physics.capabilities
+
+    @property
+    def deadman_s(self) -> float:
+        return (self.deadman_ms or DEFAULT_DEADMAN_MS) / 1000.0
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._tasks:
+            raise RuntimeError("simulated chair already started")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._start = loop.time()
+        self.physics.advance(self._start)
+        self._queue = asyncio.Queue()
+        self.faults.bind(self._start, self._cut_link, self._wake_up)
+        self.transport.set_receiver(self._on_bytes)
+        self.transport.on_disconnect(self._on_disconnect)
+        self._tasks = [
+            loop.create_task(self._writer(), name="sim-chair-writer"),
+            loop.create_task(self._run(), name="sim-chair-loop"),
+        ]
+
+    async def close(self) -> None:
+        self.transport.set_receiver(lambda data: None)
+        for handle in self._pending:
+            handle.cancel()
+        self._pending.clear()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks = []
+
+    # ------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        loop = self._loop
+        assert loop is not None and self._start is not None
+        tick = 1
+        while True:
+            now = loop.time()
+            self.faults.tick(now)
+            self.physics.advance(now)
+            self._check_deadman(now)
+            next_status = self._start + tick * self.status_interval_s
+            if now >= next_status - 1e-9:
+                if self.ready:
+                    self._send_status(None, now)
+                while self._start + tick * self.status_interval_s <= now + 1e-9:
+                    tick += 1
+                next_status = self._start + tick * self.status_interval_s
+            deadline = next_status
+            for t in (self._deadman_deadline(), self.faults.next_due()):
+                if t is not None:
+                    deadline = min(deadline, t)
+            await self._sleep_until(deadline)
+
+    async def _sleep_until(self, deadline: float) -> None:
+        loop = self._loop
+        fut = loop.create_future()
+        self._wake = fut
+        handle = loop.call_at(deadline, _resolve, fut)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+            self._wake = None
+
+    def _wake_up(self) -> None:
+        if self._wake is not None:
+            _resolve(self._wake)
+
+    async def _writer(self) -> None:
+        assert self._queue is not None
+        while True:
+            frame = await self._queue.get()
+            if self.link_lost:
+                continue
+            try:
+                await self.transport.write(frame)
+            except (DeviceDisconnected, OSError) as exc:
+                self.link_lost = True
+                log.info("simulated chair: link gone (%s)", exc)
+
+    # ------------------------------------------------------------ deadman
+
+    def _deadman_deadline(self) -> float | None:
+        if not self.ready or self._deadman_fired or self._last_heard is None:
+            return None
+        return self._last_heard + self.deadman_s
+
+    def _check_deadman(self, now: float) -> None:
+        deadline = self._deadman_deadline()
+        if deadline is not None and now >= deadline - 1e-9:
+            self._deadman_fired = True
+            self.deadman_trips += 1
+            self.physics.stop(now, reason="deadman")
+            log.info("simulated chair: deadman, no host frame for %.3f s", self.deadman_s)
+
+    def _heard(self, now: float) -> None:
+        had_deadline = self._deadman_deadline() is not None
+        self._last_heard = now
+        self._deadman_fired = False
+        if not had_deadline:
+            self._wake_up()  # the loop must plan for a deadline it did not have
+
+    # ------------------------------------------------------------ incoming
+
+    def _on_bytes(self, data: bytes) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        if self.faults.stalled(now):
+            return  # a hung chair hears nothing
+        self._check_deadman(now)  # a frame arriving after the deadline is too late
+        messages = self.decoder.feed(data)
+        for bad in self.decoder.take_rejected():
+            if self.faults.incoming(f"rejected frame type 0x{bad.type:02X}", now):
+                self._send(Nak(bad.seq, bad.code), now)
+        for msg in messages:
+            if not self.faults.incoming(describe(msg), now):
+                continue
+            self.received.append((now, msg))
+            try:
+                self._handle(msg, now)
+            except Exception as exc:  # the firmware must survive anything the host sends
+                self.errors.append(f"{describe(msg)}: {exc!r}")
+                log.exception("simulated chair: error handling %s", describe(msg))
+
+    def _handle(self, msg: Message, now: float) -> None:
+        if not isinstance(msg, _HOST_TYPES):
+            self._send(Nak(msg.seq, NakCode.UNKNOWN_TYPE), now)
+            return
+        self._heard(now)
+        if isinstance(msg, Heartbeat):
+            return  # no reply by design (see the module docstring)
+        code = self.faults.take_nak(describe(msg), now)
+        if code is not None:
+            self._send(Nak(msg.seq, code), now)
+            return
+        if isinstance(msg, Hello):
+            self._hello(msg, now)
+        elif isinstance(msg, SetState):
+            self._set(msg, now)
+        elif isinstance(msg, Stop):
+            self.physics.stop(now)
+            self._send(Ack(msg.seq), now)
+        elif isinstance(msg, GetStatus):
+            self._send_status(msg.seq, now)
+
+    def _hello(self, msg: Hello, now: float) -> None:
+        if msg.version != PROTOCOL_VERSION:
+            self._send(Nak(msg.seq, NakCode.UNSUPPORTED), now)
+            return
+        self.deadman_ms = min(msg.deadman_ms, self.MAX_DEADMAN_MS)
+        self.ready = True
+        self._deadman_fired = False
+        info = Info(
+            seq=msg.seq,
+            version=PROTOCOL_VERSION,
+            deadman_ms=self.deadman_ms,
+            model=self.model,
+            capabilities=self.capabilities,
+        )
+        self._send(info, now)
+        self._wake_up()
+
+    def _set(self, msg: SetState, now: float) -> None:
+        if not self.ready:
+            self._send(Nak(msg.seq, NakCode.NOT_READY), now)
+            return
+        try:
+            self.physics.command(msg.state, now)
+        except UnsupportedValue as exc:
+            log.info("simulated chair: SET refused: %s", exc)
+            self._send(Nak(msg.seq, NakCode.UNSUPPORTED), now)
+        except ValueError as exc:
+            log.info("simulated chair: SET refused: %s", exc)
+            self._send(Nak(msg.seq, NakCode.BAD_VALUE), now)
+        else:
+            self._send(Ack(msg.seq), now)
+
+    # ------------------------------------------------------------ outgoing
+
+    def _send_status(self, seq: int | None, now: float) -> None:
+        if seq is None:
+            seq = self._status_seq
+            self._status_seq = (self._status_seq + 1) & 0xFF
+        self._send(StatusReport(seq, self.physics.status(now)), now, status=True)
+
+    def _send(self, msg: Message, now: float, *, status: bool = False) -> None:
+        self.sent.append((now, msg))
+        if self.link_lost or self._queue is None:
+            return
+        try:
+            frame = encode(msg)
+        except (ValueError, TypeError) as exc:
+            self.errors.append(f"cannot encode {describe(msg)}: {exc}")
+            log.error("simulated chair: cannot encode %s: %s", describe(msg), exc)
+            return
+        out = self.faults.outgoing(frame, describe(msg), now, status=status)
+        if out is None:
+            return
+        frame, delay = out
+        if delay > 0:
+            self._pending = [h for h in self._pending if h.when() > now]
+            self._pending.append(self._loop.call_later(delay, self._queue.put_nowait, frame))
+        else:
+            self._queue.put_nowait(frame)
+
+    # ------------------------------------------------------------ the link
+
+    def _cut_link(self, reason: str) -> None:
+        link = getattr(self.transport, "link", None)
+        if link is not None and hasattr(link, "cut"):
+            link.cut(reason)
+        else:
+            self.transport._lost_link(reason)
+        self.link_lost = True
+
+    def _on_disconnect(self, reason: str) -> None:
+        # Only noted: the chair stops through its deadman, as real firmware would.
+        self.link_lost = True
+        log.info("simulated chair: link lost (%s)", reason)
+
+
+def _resolve(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
