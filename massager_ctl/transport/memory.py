@@ -7,6 +7,7 @@ event loop (never synchronously), so ordering and timing behave like a link.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from ..errors import DeviceDisconnected
 from .base import Transport
@@ -40,6 +41,7 @@ class MemoryTransport(Transport):
         self.peer: MemoryTransport | None = None
         self.opened = False
         self.writes: list[tuple[str, bytes]] = []  # every write, for golden tests
+        self._in_flight: deque[bytes] = deque()
 
     async def open(self) -> None:
         if self.link.closed:
@@ -51,16 +53,20 @@ class MemoryTransport(Transport):
             raise DeviceDisconnected("in-memory link is closed")
         data = bytes(data)
         self.writes.append((endpoint, data))
-        peer = self.peer
+        self._in_flight.append(data)
         loop = asyncio.get_running_loop()
         if self.link.delay_s > 0:
-            loop.call_later(self.link.delay_s, self._arrive, peer, data)
+            loop.call_later(self.link.delay_s, self._arrive)
         else:
-            loop.call_soon(self._arrive, peer, data)
+            loop.call_soon(self._arrive)
 
-    def _arrive(self, peer: MemoryTransport, data: bytes) -> None:
+    def _arrive(self) -> None:
+        # Every write has the same delay, so the oldest write is always the one due.
+        # Popping it (rather than the write this callback was made for) keeps byte order
+        # even when asyncio runs timers due at the same instant in another order.
+        data = self._in_flight.popleft()
         if not self.link.closed:
-            peer._deliver(data)
+            self.peer._deliver(data)
 
     async def close(self) -> None:
         self.opened = False
