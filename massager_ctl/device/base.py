@@ -44,6 +44,8 @@ class Device(ABC):
     min_write_gap_s: float = 0.0
     #: If set, the writer calls :meth:`keepalive` when nothing was written for this long.
     keepalive_s: float | None = None
+    #: What a person should know when the link drops mid-session (said in the error).
+    link_loss_note: str = "its state is unknown: check the device"
 
     def __init__(self) -> None:
         self.events = DeviceEvents()
