@@ -1,0 +1,101 @@
+"""``massager-ctl config path|show|set|unset``: the user config file."""
+
+from __future__ import annotations
+
+import click
+
+from .context import CliContext, pass_cli
+
+
+@click.group()
+def config() -> None:
+    """Show and change the user config (device and safety caps).
+
+    \b
+    Keys:
+      device               device URI used when --device is not given
+      profiles_dir         folder of your own profiles
+      caps.max_intensity   0..100 %
+      caps.max_speed       0..100 %
+      caps.max_airbag      0..100 % pressure
+      caps.max_heat        off | low | high
+      caps.slew_per_s      % per second, above 0, at most 100
+      caps.max_session     duration, at most "4h"
+      caps.heat_auto_off   duration, at most "4h"
+    """
+
+
+def _path(cli: CliContext):
+    from ..config import config_path
+
+    return config_path(cli.config_path)
+
+
+@config.command("path")
+@pass_cli
+def path_cmd(cli: CliContext) -> None:
+    """Print where the config file is (it may not exist yet)."""
+    p = _path(cli)
+    if cli.json:
+        cli.echo_json({"path": str(p), "exists": p.is_file()})
+    else:
+        click.echo(str(p))
+
+
+@config.command("show")
+@pass_cli
+def show(cli: CliContext) -> None:
+    """Print the effective config: the file's values over the defaults."""
+    from ..config import show_value
+
+    cfg = cli.config
+    if cli.json:
+        cli.echo_json(cfg.to_dict())
+        return
+    state = "" if cfg.path.is_file() else "  (no file yet: all defaults)"
+    click.echo(f"# {cfg.path}{state}")
+    section = ""
+    for key, value in cfg.values().items():
+        table, _, name = key.rpartition(".")
+        if table != section:
+            click.echo(f"\n[{table}]")
+            section = table
+        shown = show_value(value) if value is not None else "(not set)"
+        note = "" if key in cfg.explicit else "  # default"
+        click.echo(f"{name or key} = {shown}{note}")
+
+
+@config.command("set")
+@click.argument("key")
+@click.argument("value")
+@pass_cli
+def set_cmd(cli: CliContext, key: str, value: str) -> None:
+    """Set KEY to VALUE (checked first; the file is rewritten atomically).
+
+    Other keys are kept; comments in the file are not.
+    """
+    from ..config import set_value, show_value
+
+    p = _path(cli)
+    written = set_value(key, value, p)
+    if cli.json:
+        cli.echo_json({"path": str(p), "key": key, "value": written})
+    else:
+        click.echo(f"{key} = {show_value(written)}  ({p})")
+
+
+@config.command("unset")
+@click.argument("key")
+@pass_cli
+def unset_cmd(cli: CliContext, key: str) -> None:
+    """Remove KEY from the file: it goes back to its default."""
+    from ..config import unset_value
+
+    p = _path(cli)
+    removed = unset_value(key, p)
+    if cli.json:
+        cli.echo_json({"path": str(p), "key": key, "removed": removed})
+    elif removed:
+        click.echo(f"{key} removed; it is back to its default  ({p})")
+    else:
+        click.echo(f"{key} was not set  ({p})")

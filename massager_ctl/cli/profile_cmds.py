@@ -1,0 +1,287 @@
+"""``massager-ctl profile list|check|show``: find, validate and look at profiles.
+
+Only click is imported at module level; the parser and plan are imported when a
+command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from ..plan import Plan, Step
+
+
+@click.group()
+def profile() -> None:
+    """List, check and show session profiles."""
+
+
+def _resolve(ref: str, cli: CliContext) -> Path:
+    """A path to an existing file as is; otherwise a name (the config is read only then)."""
+    from ..profile.library import resolve_profile
+
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return path
+    return resolve_profile(ref, cli.config)
+
+
+def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict]]:
+    """Lines for people and dicts for JSON, from a ProfileError (or any MassagerError)."""
+    problems = getattr(exc, "problems", None)
+    if problems:
+        return [str(p) for p in problems], [
+            p.to_dict() if hasattr(p, "to_dict") else {"message": str(p)} for p in problems
+        ]
+    message = str(exc)
+    if message.startswith(display + ": "):
+        message = message[len(display) + 2 :]
+    line = f"{display}: {message}"
+    return [line], [{"file": display, "where": "", "key": None, "message": message, "text": line}]
+
+
+def _plan_summary(plan: Plan) -> dict:
+    from ..durations import format_duration
+
+    return {
+        "name": plan.name,
+        "benefit": plan.benefit.value if plan.benefit else None,
+        "author": plan.author,
+        "description": plan.description,
+        "duration": format_duration(plan.duration_ms),
+        "duration_ms": plan.duration_ms,
+        "steps": plan.step_count,
+    }
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _clip(text: str, width: int) -> str:
+    if width <= 1:
+        return ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- list ----------------------------------------------------------------------
+
+
+@profile.command("list")
+@pass_cli
+def list_cmd(cli: CliContext) -> None:
+    """List the shipped profiles and your own (from the config's profiles_dir).
+
+    A profile that does not load is listed with its first problem.
+    """
+    from ..errors import MassagerError
+    from ..profile import load_plan
+    from ..profile.library import list_profiles
+
+    items = []
+    for entry in list_profiles(cli.config):
+        item: dict = {
+            "name": entry.name,
+            "path": str(entry.path),
+            "source": entry.source,
+            "shadowed": entry.shadowed,
+        }
+        try:
+            plan = load_plan(entry.path)
+        except MassagerError as exc:
+            lines, dicts = _problems(exc, entry.path.name)
+            item.update(ok=False, problems=dicts, _lines=lines)
+        else:
+            summary = _plan_summary(plan)
+            summary["title"] = summary.pop("name")
+            item.update(ok=True, **summary, problems=[])
+        items.append(item)
+
+    if cli.json:
+        cli.echo_json([{k: v for k, v in i.items() if not k.startswith("_")} for i in items])
+        return
+    if not items:
+        click.echo("no profiles found")
+        return
+    rows = []
+    for i in items:
+        source = i["source"] + (" (hidden by user)" if i["shadowed"] else "")
+        if i["ok"]:
+            rows.append([i["name"], i["benefit"] or "-", i["duration"], source,
+                         _first_line(i["description"])])
+        else:
+            more = len(i["_lines"]) - 1
+            text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
+            rows.append([i["name"], "-", "-", source, text])
+    header = ["NAME", "BENEFIT", "LENGTH", "SOURCE", "DESCRIPTION"]
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
+    room = max(20, _terminal_width() - sum(widths) - 2 * 4)
+    for r in [header, *rows]:
+        cells = [r[c].ljust(widths[c]) for c in range(4)] + [_clip(r[4], room)]
+        click.echo("  ".join(cells).rstrip())
+
+
+# -- check ---------------------------------------------------------------------
+
+
+@profile.command("check")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@pass_cli
+def check(cli: CliContext, files: tuple[str, ...]) -> None:
+    """Check profiles (paths or names) and report every problem.
+
+    Prints "ok <file>: ..." for good profiles and one line per problem for bad
+    ones. Exit code 0 when all are fine, 2 otherwise.
+    """
+    from ..errors import MassagerError
+    from ..profile import load_plan
+
+    results = []
+    all_ok = True
+    for ref in files:
+        result: dict = {"file": ref, "path": None}
+        display = Path(ref).name or ref
+        try:
+            path = _resolve(ref, cli)
+            result["path"] = str(path)
+            display = path.name
+            plan = load_plan(path)
+        except MassagerError as exc:
+            all_ok = False
+            lines, dicts = _problems(exc, display)
+            result.update(ok=False, problems=dicts)
+            if not cli.json:
+                for line in lines:
+                    click.echo(line)
+        else:
+            summary = _plan_summary(plan)
+            result.update(ok=True, problems=[], **summary)
+            if not cli.json:
+                click.echo(
+                    f"ok {display}: {summary['name']}, {summary['duration']}, "
+                    f"{summary['steps']} steps"
+                )
+        results.append(result)
+    if cli.json:
+        cli.echo_json(results)
+    if not all_ok:
+        click.get_current_context().exit(2)
+
+
+# -- show ----------------------------------------------------------------------
+
+
+def _step_dict(step: Step) -> dict:
+    from ..plan import AirbagStep, HeatStep, RollerStep
+    from ..vocabulary import Zone
+
+    order = list(Zone)
+    out: dict = {
+        "start_ms": step.start_ms,
+        "duration_ms": step.duration_ms,
+        "name": step.name,
+        "source": step.source,
+    }
+    if isinstance(step, RollerStep):
+        out.update(
+            technique=step.technique.value if step.technique else None,
+            zones=[z.value for z in sorted(step.zones, key=order.index)],
+            intensity=step.intensity.to_dict(),
+            speed=step.speed.to_dict(),
+            width=step.width.value,
+        )
+    elif isinstance(step, AirbagStep):
+        out.update(
+            zones=[z.value for z in sorted(step.zones, key=order.index)],
+            pressure=step.pressure.to_dict(),
+        )
+    elif isinstance(step, HeatStep):
+        out.update(level=step.level.value)
+    return out
+
+
+def _limits_text(plan: Plan) -> str:
+    from ..durations import format_duration
+
+    parts = []
+    if plan.limits.max_intensity is not None:
+        parts.append(f"max intensity {plan.limits.max_intensity:g} %")
+    if plan.limits.max_length_ms is not None:
+        parts.append(f"max length {format_duration(plan.limits.max_length_ms)}")
+    return ", ".join(parts) if parts else "none"
+
+
+@profile.command("show")
+@click.argument("file")
+@click.option(
+    "--width",
+    type=click.IntRange(min=1),
+    help="Width of the drawing in columns (default: the terminal's; at least 40).",
+)
+@pass_cli
+def show(cli: CliContext, file: str, width: int | None) -> None:
+    """Show a profile (path or name): summary, timeline of each track, and its steps."""
+    import textwrap
+
+    from ..profile import load_plan
+    from .timeline import MIN_WIDTH, render_segments, render_timeline
+
+    path = _resolve(file, cli)
+    plan = load_plan(path)
+    summary = _plan_summary(plan)
+
+    if cli.json:
+        from ..durations import format_duration
+
+        limits = plan.limits
+        data = {"file": file, "path": str(path), **summary}
+        data["limits"] = {
+            "max_intensity": limits.max_intensity,
+            "max_length_ms": limits.max_length_ms,
+            "max_length": (
+                format_duration(limits.max_length_ms) if limits.max_length_ms is not None else None
+            ),
+        }
+        data["tracks"] = {
+            name: [_step_dict(s) for s in steps] for name, steps in plan.tracks().items()
+        }
+        cli.echo_json(data)
+        return
+
+    width = max(MIN_WIDTH, width or _terminal_width())
+    label = 13
+    click.echo(f"{plan.name}  ({path})")
+    rows = [
+        ("benefit", summary["benefit"] or "-"),
+        ("author", plan.author or "-"),
+        ("length", f"{summary['duration']}  ({summary['steps']} steps)"),
+        ("limits", _limits_text(plan)),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:<{label}}{value}")
+    description = " ".join(plan.description.split()) or "-"
+    wrapped = textwrap.wrap(description, max(20, width - label)) or ["-"]
+    click.echo(f"{'description':<{label}}{wrapped[0]}")
+    for line in wrapped[1:]:
+        click.echo(" " * label + line)
+    click.echo()
+    for line in render_timeline(plan, width):
+        click.echo(line)
+    click.echo()
+    for line in render_segments(plan):
+        click.echo(line)
