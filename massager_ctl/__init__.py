@@ -1,3 +1,23 @@
-"""massager-ctl: play session profiles on massage chairs, through one safety governor."""
+"""massager-ctl: play session profiles on massage chairs, through one safety governor.
+
+Scripting entry point::
+
+    async with massager_ctl.connect("sim:") as chair:
+        await chair.run("quick")
+
+``connect`` is imported lazily so that ``import massager_ctl`` (and the CLI's
+start-up) stays cheap.
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["connect", "__version__"]
+
+
+def __getattr__(name: str):
+    if name == "connect":
+        from .api import connect
+
+        return connect
+    raise AttributeError(f"module 'massager_ctl' has no attribute {name!r}")

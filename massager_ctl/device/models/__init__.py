@@ -1,0 +1,1 @@
+"""Device model definitions, one module per family (see device/registry.py)."""
