@@ -193,6 +193,15 @@ class Plan:
             state = state.with_(heat=h.level)
         return state
 
+    def is_ramping(self, t_ms: float) -> bool:
+        """True if some value changes continuously at ``t_ms`` (a ramp is playing)."""
+        r = self.step_at("roller", t_ms)
+        if isinstance(r, RollerStep) and r.technique is not None:
+            if r.intensity.is_ramp or r.speed.is_ramp:
+                return True
+        a = self.step_at("airbag", t_ms)
+        return isinstance(a, AirbagStep) and any(level.is_ramp for _, level in a.levels())
+
     def segment_starts_ms(self) -> list[int]:
         """Start times of roller steps: where "skip to next segment" jumps."""
         return [s.start_ms for s in self.roller]

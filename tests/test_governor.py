@@ -113,3 +113,12 @@ def test_nothing_but_stopped_outside_a_session():
     gov = SafetyGovernor()
     want = TargetState(technique=Technique.TAP, zones=frozenset({Zone.SEAT}), intensity=40)
     assert gov.regulate(want, 0.0) == STOPPED
+
+
+def test_a_long_gap_does_not_bank_a_jump():
+    """A host that stalls for 10 s must not then jump straight to full intensity."""
+    gov = SafetyGovernor(SafetyLimits(slew_per_s=25))
+    gov.begin(0.0)
+    want = STOPPED.with_(technique=Technique.KNEAD, zones={Zone.NECK}, intensity=100, speed=50)
+    assert gov.regulate(want, 0.1).intensity == pytest.approx(2.5)
+    assert gov.regulate(want, 10.1).intensity == pytest.approx(2.5 + 25 * 0.25)

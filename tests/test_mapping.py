@@ -84,7 +84,9 @@ def test_technique_nearest_or_refused():
     assert warned == ["this device has no shiatsu; using knead"]
     bare = Capabilities(zones=CHAIR.zones, techniques=frozenset({Technique.VIBRATE}), intensity_steps=3)
     with pytest.raises(CapabilityError, match="cannot do shiatsu"):
-        CapabilityMapper(bare).map(STOPPED.with_(technique=Technique.SHIATSU, zones={Zone.NECK}, intensity=40))
+        CapabilityMapper(bare).map(
+            STOPPED.with_(technique=Technique.SHIATSU, zones={Zone.NECK}, intensity=40)
+        )
 
 
 def test_heat_never_hotter_than_asked():

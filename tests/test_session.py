@@ -143,7 +143,8 @@ def test_too_long_refused_before_anything_moves():
 
 def test_session_stopped_at_cap_even_if_plan_allowed():
     async def main():
-        plan = manual_plan(STOPPED.with_(technique=Technique.ROLL, zones={Zone.MID_BACK}, intensity=30), 600_000)
+        hold = STOPPED.with_(technique=Technique.ROLL, zones={Zone.MID_BACK}, intensity=30)
+        plan = manual_plan(hold, 600_000)
         dev, s = make(plan, limits=SafetyLimits(max_session_s=600))
         task = asyncio.create_task(s.run())
         await asyncio.sleep(100)
@@ -166,3 +167,43 @@ def test_manual_plan_goes_through_governor_slew():
     firsts = [(t, st.intensity) for t, st in dev.applied if st.technique]
     assert firsts[0][1] <= 3
     assert all(i <= 25 * t + 3 for t, i in firsts)
+
+
+def test_heat_auto_off_acts_on_time_even_when_nothing_else_changes():
+    """A long constant segment wakes the session rarely; heat auto-off must still
+    switch the heater off at its deadline, not at the next boundary."""
+
+    async def main():
+        plan = manual_plan(STOPPED.with_(heat=Heat.HIGH), 25 * 60_000)
+        dev, s = make(plan, limits=SafetyLimits(heat_auto_off_s=120))
+        await s.run()
+        return dev
+
+    dev = run_virtual(main())
+    off = [t for t, st in dev.applied if st.heat is Heat.OFF]
+    on = [t for t, st in dev.applied if st.heat is Heat.HIGH]
+    assert on and off
+    assert 120.0 <= off[0] <= 120.0 + 0.11
+
+
+def test_constant_segments_wake_rarely_ramps_tick_fast():
+    async def main():
+        plan = Plan(
+            name="t",
+            roller=(
+                RollerStep(0, 60_000, "flat", "segment 1", Technique.KNEAD, frozenset({Zone.NECK}),
+                           Level.constant(40), Level.constant(50)),
+                RollerStep(60_000, 10_000, "ramp", "segment 2", Technique.KNEAD, frozenset({Zone.NECK}),
+                           Level(40, 80), Level.constant(50)),
+            ),
+        )
+        ticks = []
+        dev, s = make(plan, on_progress=lambda p: ticks.append(p.plan_ms))
+        await s.run()
+        return ticks
+
+    ticks = run_virtual(main())
+    flat = [t for t in ticks if 10_000 <= t < 60_000]
+    ramp = [t for t in ticks if 60_000 <= t < 70_000]
+    assert len(flat) <= 51  # about one per second once the slew has caught up
+    assert len(ramp) >= 95  # ten per second while ramping

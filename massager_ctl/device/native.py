@@ -293,9 +293,9 @@ class NativeDevice(Device):
     async def connect(self) -> None:
         if self.connected:
             return
-        self._check_link()
-        if self.transport.lost:
-            raise DeviceDisconnected(f"{self.name}: the link is already closed")
+        # After a lost link, connecting again reopens the transport and redoes the
+        # handshake (used by --reconnect); a new stop is prepared as always.
+        self._lost_reason = None
         try:
             await asyncio.wait_for(self.transport.open(), self.open_timeout_s)
         except TimeoutError:

@@ -28,6 +28,9 @@ from .limits import HARD_MAX_SESSION_S, SafetyLimits
 
 log = logging.getLogger(__name__)
 
+#: The most rise one regulate() call may grant, in seconds of slew (sessions tick every 0.1 s).
+MAX_SLEW_STEP_S = 0.25
+
 
 class SafetyGovernor:
     def __init__(self, limits: SafetyLimits | None = None) -> None:
@@ -121,9 +124,11 @@ class SafetyGovernor:
         airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in out.airbags)
 
         # Slew: intensity rises at most slew_per_s per second (from what was last allowed).
+        # A long gap between calls (a stalled host, a link that was down) does not bank
+        # a big jump: one call may add at most MAX_SLEW_STEP_S worth of rise.
         previous = self._last_out.intensity if self._last_out.rollers_active else 0.0
         if intensity > previous:
-            intensity = min(intensity, previous + lim.slew_per_s * dt)
+            intensity = min(intensity, previous + lim.slew_per_s * min(dt, MAX_SLEW_STEP_S))
 
         # Heat: capped, live sessions only, auto-off after its budget.
         heat = out.heat
@@ -145,6 +150,21 @@ class SafetyGovernor:
             out = replace(out, technique=None, zones=frozenset(), intensity=0.0, speed=0.0)
         self._last_out = out
         return out
+
+    def next_deadline(self, now: float) -> float | None:
+        """When the governor next needs to act on its own (session cap, heat auto-off)."""
+        if self._live_since is None:
+            return None
+        lim = self._session_limits
+        due = [self._live_since + min(lim.max_session_s, HARD_MAX_SESSION_S)]
+        if self._last_out.heat is not Heat.OFF and not self._heat_off_for_good:
+            due.append(now + max(0.0, lim.heat_auto_off_s - self._heat_on_s))
+        return min(due)
+
+    def restart_ramp(self, now: float) -> None:
+        """After the device was out of reach: start again from zero, under the slew limit."""
+        self._last_out = STOPPED
+        self._last_time = now
 
     def stop(self) -> TargetState:
         """A stop is always allowed, immediately, live session or not."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,16 @@ class Progress:
     paused: bool
 
 
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How hard to try when the link drops mid-session (``--reconnect``)."""
+
+    attempts: int = 6
+    first_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    connect_timeout_s: float = 10.0
+
+
 @dataclass
 class SessionReport:
     reason: str  # finished | stopped | cap | cancelled | disconnected | error
@@ -55,6 +66,7 @@ class SessionReport:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     boundary_errors_s: list[float] = field(default_factory=list)
+    reconnects: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +77,7 @@ class SessionReport:
             "stop_status": self.stop_status.to_dict() if self.stop_status else None,
             "message": self.message,
             "warnings": list(self.warnings),
+            "reconnects": self.reconnects,
         }
 
 
@@ -102,16 +115,20 @@ class Session:
         *,
         strict: bool = False,
         tick_s: float = 0.1,
+        idle_tick_s: float = 1.0,
         stop_timeout_s: float = 2.0,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> None:
         self.device = device
+        self.reconnect = reconnect
         self.writer = writer
         self.governor = governor
         self.plan = plan
         self.strict = strict
         self.tick_s = tick_s
+        self.idle_tick_s = max(idle_tick_s, tick_s)
         self.stop_timeout_s = stop_timeout_s
         self.on_progress = on_progress
         self.on_warning = on_warning or (lambda m: None)
@@ -193,13 +210,12 @@ class Session:
             max_speed=lim.max_speed,
         )
         self.device.events.disconnect.append(self._on_disconnect)
-        failed = loop.create_task(self.writer.failed())
-        failed.add_done_callback(lambda _t: self._poke.set())
+        self._watch_writer()
         self.writer.start()
         try:
             mapper.preflight(preflight_states(plan))
             self._t0 = loop.time()
-            await self._loop(mapper, failed)
+            await self._loop(mapper)
         except asyncio.CancelledError:
             self.report.reason = "cancelled"
             self.report.message = "interrupted"
@@ -213,7 +229,7 @@ class Session:
             self.report.message = str(exc)
             raise
         finally:
-            failed.cancel()
+            self._failed.cancel()
             if self._t0 is not None:
                 self.report.elapsed_s = loop.time() - self._t0
                 self.report.plan_ms = min(self.plan_ms(loop.time()), plan.duration_ms)
@@ -227,17 +243,26 @@ class Session:
         self.report.warnings.append(message)
         self.on_warning(message)
 
-    async def _loop(self, mapper: CapabilityMapper, failed: asyncio.Task) -> None:
+    def _watch_writer(self) -> None:
+        self._failed = asyncio.get_running_loop().create_task(self.writer.failed())
+        self._failed.add_done_callback(lambda _t: self._poke.set())
+
+    async def _loop(self, mapper: CapabilityMapper) -> None:
         loop = asyncio.get_running_loop()
         plan = self.plan
         boundaries = plan.boundaries_ms()
-        k = 0  # tick counter: ticks are at t0 + k * tick_s (absolute, no drift)
         while True:
             now = loop.time()
+            if self._failed.done() and not self._failed.cancelled():
+                error = self._failed.result()
+                if not isinstance(error, DeviceDisconnected) or self.reconnect is None:
+                    raise error
+                self._lost = self._lost or str(error)
             if self._lost is not None:
-                raise DeviceDisconnected(self._lost_message(now))
-            if failed.done() and not failed.cancelled():
-                raise failed.result()
+                if self.reconnect is None:
+                    raise DeviceDisconnected(self._lost_message(now))
+                await self._reconnect()
+                continue
             if self._stop_requested:
                 self.report.reason = "stopped"
                 return
@@ -258,10 +283,17 @@ class Session:
             if self.on_progress is not None:
                 self.on_progress(self._progress(now, pos, target, state))
 
-            # Next wake-up: the next tick or the next boundary, whichever is first.
-            while self._t0 + k * self.tick_s <= now + 1e-9:
-                k += 1
-            deadline = self._t0 + k * self.tick_s
+            # Next wake-up: the next tick, boundary or governor deadline, whichever is
+            # first. Ticks are absolute (t0 + k * tick), so nothing drifts. While a ramp
+            # runs or the slew limit is still catching up, tick every tick_s; otherwise
+            # every idle_tick_s (progress still moves; far fewer wake-ups).
+            busy = target != desired or plan.is_ramping(pos)
+            tick = self.tick_s if busy else self.idle_tick_s
+            k = math.floor((now - self._t0) / tick + 1e-9) + 1
+            deadline = self._t0 + k * tick
+            governor_deadline = self.governor.next_deadline(now)
+            if governor_deadline is not None and governor_deadline < deadline:
+                deadline = max(governor_deadline, now)
             boundary_deadline = None
             if not self.paused:
                 i = bisect_right(boundaries, pos)
@@ -290,6 +322,45 @@ class Session:
             device_state=state,
             paused=self.paused,
         )
+
+    async def _reconnect(self) -> None:
+        """Bounded backoff until the device is back; then resume from zero intensity.
+
+        The plan's clock stands still while the link is down (the session's wall
+        time, and so the session cap, keeps running)."""
+        loop = asyncio.get_running_loop()
+        policy = self.reconnect
+        assert policy is not None
+        lost_at = loop.time()
+        message = self._lost_message(lost_at)
+        self._warn(f"{message}; trying to reconnect")
+        held_by_user = self._paused_at is not None
+        if not held_by_user:
+            self._paused_at = lost_at
+        delay = policy.first_delay_s
+        for attempt in range(1, policy.attempts + 1):
+            await asyncio.sleep(delay)
+            if self._stop_requested:
+                break
+            try:
+                await asyncio.wait_for(self.device.connect(), policy.connect_timeout_s)
+            except (DeviceError, TimeoutError, OSError) as exc:
+                log.info("reconnect attempt %d failed: %s", attempt, exc)
+                delay = min(delay * 2, policy.max_delay_s)
+                continue
+            self._lost = None
+            self.governor.restart_ramp(loop.time())
+            await self.writer.restart()
+            self._watch_writer()
+            if not held_by_user:
+                self.resume()
+            self.report.reconnects += 1
+            self._warn(
+                f"reconnected after {loop.time() - lost_at:.1f} s; resuming with intensity "
+                "ramping up from zero"
+            )
+            return
+        raise DeviceDisconnected(f"{message}; gave up reconnecting after {policy.attempts} attempts")
 
     def _lost_message(self, now: float) -> str:
         at = format_duration(max(0, self.plan_ms(now)))

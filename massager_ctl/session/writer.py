@@ -62,6 +62,17 @@ class Writer:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="writer")
 
+    async def restart(self) -> None:
+        """Start afresh after the device came back: forget errors and what was written."""
+        await self.close()
+        self.error = None
+        self._failed.clear()
+        self._pending = None
+        self.last_written = None
+        self._last_write_at = float("-inf")
+        self._idle.set()
+        self.start()
+
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:

@@ -218,6 +218,9 @@ class SimulatedNativeChair:
     # ------------------------------------------------------------ incoming
 
     def _on_bytes(self, data: bytes) -> None:
+        if self.link_lost and not self.transport.lost:
+            self.link_lost = False  # the cable is back: talk again (the host will HELLO)
+            log.info("simulated chair: link back")
         loop = self._loop
         if loop is None:
             return

@@ -43,6 +43,10 @@ class Transport(ABC):
     def lost(self) -> bool:
         return self._lost
 
+    def _link_back(self) -> None:
+        """Call from open() once a lost link works again (for --reconnect)."""
+        self._lost = False
+
     @abstractmethod
     async def open(self) -> None: ...
 

@@ -24,6 +24,12 @@ class MemoryLink:
         self.device.peer = self.host
         self.closed = False
 
+    def restore(self) -> None:
+        """Plug the cable back in: both ends work again."""
+        self.closed = False
+        self.host._link_back()
+        self.device._link_back()
+
     def cut(self, reason: str = "link cut") -> None:
         """Pull the cable: both ends see a disconnect."""
         if self.closed:
@@ -46,6 +52,7 @@ class MemoryTransport(Transport):
     async def open(self) -> None:
         if self.link.closed:
             raise DeviceDisconnected(f"in-memory link is closed ({self.name} end)")
+        self._link_back()
         self.opened = True
 
     async def write(self, data: bytes, *, endpoint: str = "tx", response: bool = False) -> None:
