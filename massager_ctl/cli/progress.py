@@ -1,0 +1,98 @@
+"""The live progress bar and status line of `run` and `set`."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import TextIO
+
+import click
+
+from ..durations import format_duration
+from ..session.runner import Progress
+
+
+def _clock(ms: int) -> str:
+    s = max(0, int(ms // 1000))
+    return f"{s // 60:d}:{s % 60:02d}"
+
+
+def progress_line(p: Progress, width: int = 80) -> str:
+    """One line: bar, time, segment, what the chair is doing (governed)."""
+    frac = 0.0 if p.total_ms <= 0 else min(1.0, p.plan_ms / p.total_ms)
+    bar_w = max(10, min(30, width // 4))
+    filled = int(round(frac * bar_w))
+    bar = "#" * filled + "-" * (bar_w - filled)
+    t = p.target
+    if t.rollers_active:
+        doing = f"{t.technique} {t.intensity:.0f}%"
+    else:
+        doing = "rollers off"
+    if t.airbags:
+        doing += " airbags " + ",".join(z.value for z, _ in t.airbags)
+    if t.heat.value != "off":
+        doing += f" heat {t.heat}"
+    seg = f'{p.segment_index} "{p.segment}"' if p.segment else "-"
+    state = " PAUSED" if p.paused else ""
+    line = f"[{bar}] {_clock(p.plan_ms)}/{_clock(p.total_ms)}  {seg}  {doing}{state}"
+    return line[: max(20, width - 1)]
+
+
+class ProgressPrinter:
+    """Redraws one line on a terminal; prints a line per segment otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, json_lines: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.json_lines = json_lines
+        self._last_segment: tuple[int, str] | None = None
+        self._drawn = False
+
+    def __call__(self, p: Progress) -> None:
+        key = (p.segment_index, p.segment)
+        if self.json_lines:
+            if key != self._last_segment:
+                import json
+
+                click.echo(
+                    json.dumps(
+                        {
+                            "event": "segment",
+                            "t_ms": p.plan_ms,
+                            "index": p.segment_index,
+                            "name": p.segment,
+                            "target": p.target.to_dict(),
+                        }
+                    )
+                )
+        elif self.tty:
+            width = shutil.get_terminal_size((80, 24)).columns
+            self.stream.write("\r\x1b[2K" + progress_line(p, width))
+            self.stream.flush()
+            self._drawn = True
+        elif key != self._last_segment:
+            self.stream.write(progress_line(p) + "\n")
+            self.stream.flush()
+        self._last_segment = key
+
+    def warn(self, message: str) -> None:
+        self.finish()
+        click.echo(f"massager-ctl: warning: {message}", err=True)
+
+    def finish(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+def summary(report, plan_name: str) -> str:
+    done = format_duration(report.plan_ms)
+    if report.reason == "finished":
+        head = f"{plan_name}: finished ({done})"
+    elif report.reason == "cap":
+        head = f"{plan_name}: stopped at the session cap after {done}: {report.message}"
+    else:
+        head = f"{plan_name}: {report.reason} after {done}"
+    tail = "device stopped (confirmed)" if report.stop_confirmed else "device stop NOT confirmed"
+    return f"{head}; {tail}"

@@ -1,0 +1,172 @@
+"""The device commands as a person types them: run, set, status, stop, devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from massager_ctl.cli.main import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASSAGER_CTL_CONFIG", str(tmp_path / "config.toml"))
+    trace = tmp_path / "sim-trace.json"
+    monkeypatch.setenv("MASSAGER_CTL_SIM_TRACE", str(trace))
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    invoke.trace = trace
+    invoke.tmp = tmp_path
+    return invoke
+
+
+def sim_final(trace: Path) -> dict:
+    return json.loads(trace.read_text())
+
+
+def test_run_quick_plays_to_the_end_and_the_chair_is_stopped(cli):
+    result = cli("run", "quick", "--time-scale", "max")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "no device configured; using the built-in simulated chair" in result.stderr
+    assert "Quick tour: finished (3m); device stopped (confirmed)" in result.stderr
+    final = sim_final(cli.trace)
+    assert final["target_stopped"] and not final["heat_on"] and not final["motors_on"]
+    assert final["trace"][-1]["kind"] == "stop"
+    # quick.toml caps itself at 50 %: never above half of the chair's 10 steps
+    assert 0 < final["max_intensity_seen"] <= 5
+
+
+def test_run_json_reports_segments_and_result(cli):
+    result = cli("--json", "run", "quick", "--time-scale", "max")
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    segments = [json.loads(line) for line in lines if line.startswith('{"event"')]
+    assert [s["name"] for s in segments][:2] == ["warm-up", "knead"]
+    final = json.loads(result.stdout[result.stdout.index("{\n"):])
+    assert final["reason"] == "finished" and final["stop_confirmed"] is True
+
+
+def test_run_dry_run_prints_writes_without_a_device(cli):
+    result = cli("run", "quick", "--dry-run")
+    assert result.exit_code == 0
+    assert "roll" in result.output and "stop" in result.output
+    assert not cli.trace.exists()  # no simulator was involved
+
+
+def test_max_intensity_option_only_lowers(cli):
+    result = cli("run", "quick", "--time-scale", "max", "--max-intensity", "20")
+    assert result.exit_code == 0
+    assert sim_final(cli.trace)["max_intensity_seen"] <= 2
+
+
+def test_too_long_for_the_session_cap_is_refused(cli):
+    assert cli("config", "set", "caps.max_session", "2m").exit_code == 0
+    result = cli("run", "quick", "--time-scale", "max")
+    assert result.exit_code == 2
+    assert "above the 2m session cap" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_bad_profile_and_bad_options_exit_2(cli, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('format = 1\nname = "x"\n')
+    result = cli("run", str(bad))
+    assert result.exit_code == 2 and "bad.toml" in result.stderr
+    assert cli("run", "no-such-profile").exit_code == 2
+    assert cli("run", "quick", "--time-scale", "0").exit_code == 2
+    result = cli("--device", "bogus", "run", "quick")
+    assert result.exit_code == 2 and "not a device URI" in result.stderr
+
+
+def test_set_holds_then_stops(cli):
+    result = cli("set", "-t", "knead", "-z", "shoulders,upper_back", "-i", "40", "--heat", "low",
+                 "--airbag", "calves=30", "--for", "30s", "--time-scale", "max")
+    assert result.exit_code == 0, result.stderr
+    final = sim_final(cli.trace)
+    assert final["target_stopped"] and not final["heat_on"]
+    kinds = [e["kind"] for e in final["trace"]]
+    assert "command" in kinds and kinds[-1] == "stop"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((), "nothing to set"),
+        (("-t", "knead", "-i", "40"), "say which zones"),
+        (("-t", "knead", "-z", "elbow", "-i", "40"), "zone 'elbow' is not one of"),
+        (("--airbag", "calves"), "write ZONE=LEVEL"),
+        (("--heat", "low", "--for", "soon"), "--for"),
+    ],
+)
+def test_set_bad_input(cli, args, message):
+    result = cli("set", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr + result.output
+
+
+def test_status_stop_devices(cli):
+    result = cli("--json", "status")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["running"] is False
+    result = cli("stop")
+    assert result.exit_code == 0 and "stopped (confirmed by the device)" in result.output
+    result = cli("--json", "devices")
+    models = {m["name"]: m for m in json.loads(result.stdout)}
+    assert "knead" in models["sim-chair"]["capabilities"]["techniques"]
+    assert cli("devices").exit_code == 0
+
+
+def _run_cli_subprocess(args, env_extra, tmp_path):
+    env = dict(os.environ, MASSAGER_CTL_CONFIG=str(tmp_path / "config.toml"), **env_extra)
+    return subprocess.Popen(
+        [sys.executable, "-m", "massager_ctl", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_real_process_interrupted_stops_the_chair(tmp_path, sig, code):
+    """A real `massager-ctl run`, interrupted: the chair is stopped before it exits."""
+    trace = tmp_path / "trace.json"
+    proc = _run_cli_subprocess(["run", "quick", "--time-scale", "5"],
+                               {"MASSAGER_CTL_SIM_TRACE": str(trace)}, tmp_path)
+    try:
+        first = proc.stderr.readline()  # the default-device note
+        assert "simulated chair" in first
+        progress = proc.stderr.readline()  # the first segment's progress line
+        assert "warm-up" in progress
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert "the device was told to stop" in err
+    final = json.loads(trace.read_text())
+    assert final["target_stopped"] and not final["motors_on"] and not final["heat_on"]
+    assert final["trace"][-1]["kind"] == "stop"
+
+
+def test_cli_start_up_does_not_import_heavy_modules():
+    code = ("import sys, massager_ctl.cli.main as m; "
+            "heavy = [n for n in ('asyncio', 'bleak', 'serial', 'massager_ctl.api', 'tomli_w') "
+            "if n in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    for name in ("run", "set", "status", "stop", "devices", "profile", "config"):
+        assert name in result.output

@@ -1,0 +1,255 @@
+"""The whole control path against the simulated chair, judged by the chair's own state.
+
+profile plan -> session -> governor -> mapping -> writer -> native driver ->
+bytes over an in-memory link -> simulated chair (physics). Virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from massager_ctl.api import connect
+from massager_ctl.errors import DeviceDisconnected, DeviceError
+from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
+from massager_ctl.session.clock import VirtualClock, run_virtual
+from massager_ctl.session.limits import SafetyLimits
+from massager_ctl.sim.faults import FaultInjector
+from massager_ctl.vocabulary import Heat, Technique, Zone
+
+VENT_S = 10.0  # generous time for the simulated airbags to vent after a stop
+
+
+def busy_plan(minutes: float = 2.0) -> Plan:
+    """Rollers, airbags and heat all working for the whole plan."""
+    ms = int(minutes * 60_000)
+    return Plan(
+        name="busy",
+        roller=(
+            RollerStep(0, ms, "knead", "segment 1", Technique.KNEAD,
+                       frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}), Level(20, 80), Level.constant(50)),
+        ),
+        airbag=(AirbagStep(0, ms, "squeeze", "airbag 1", zones=frozenset({Zone.CALVES}),
+                           pressure=Level.constant(80)),),
+        heat=(HeatStep(0, ms, "warm", "heat 1", Heat.HIGH),),
+    )
+
+
+def assert_chair_stopped(sim) -> None:
+    """From the simulator's own state: motors off, heat off, airbags vented."""
+    physics = sim.physics
+    assert physics.target.is_stopped, physics.target
+    assert not physics.heat_on
+    assert physics.stopped, [(z, physics.airbag_pressure(z)) for z in Zone]
+
+
+async def settle(seconds: float = VENT_S) -> None:
+    await asyncio.sleep(seconds)
+
+
+def test_finish_leaves_chair_stopped_and_caps_held():
+    async def main():
+        limits = SafetyLimits(max_intensity=50, max_airbag=60)
+        async with connect("sim:", limits=limits) as chair:
+            sim = chair.simulator
+            report = await chair.run(busy_plan())
+            await settle()
+            return sim, report
+
+    sim, report = run_virtual(main())
+    assert report.reason == "finished" and report.stop_confirmed
+    assert_chair_stopped(sim)
+    caps = sim.physics.capabilities if hasattr(sim.physics, "capabilities") else sim.capabilities
+    # Never a command above the cap reached the chair (50 % of its steps, 60 % of airbag levels).
+    assert sim.physics.max_intensity_seen <= caps.intensity_steps * 0.5
+    commanded = [e for e in sim.physics.trace if e.kind == "command"]
+    assert commanded, "the chair was never commanded"
+
+
+def test_ctrl_c_cancel_leaves_chair_stopped():
+    async def main():
+        async with connect("sim:") as chair:
+            sim = chair.simulator
+            task = asyncio.create_task(chair.run(busy_plan()))
+            await asyncio.sleep(30)
+            assert sim.physics.motors_on and sim.physics.heat_on
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await settle()
+            return sim
+
+    assert_chair_stopped(run_virtual(main()))
+
+
+def test_exception_in_the_host_leaves_chair_stopped():
+    def explode(progress):
+        if progress.plan_ms > 20_000:
+            raise RuntimeError("bug in a progress listener")
+
+    async def main():
+        async with connect("sim:") as chair:
+            sim = chair.simulator
+            with pytest.raises(RuntimeError):
+                await chair.run(busy_plan(), on_progress=explode)
+            await settle()
+            return sim
+
+    assert_chair_stopped(run_virtual(main()))
+
+
+def test_sigterm_leaves_chair_stopped():
+    """SIGTERM during `run`: the CLI's driver cancels the session, which stops the chair."""
+    from massager_ctl.cli.session_cmds import EXIT_TERMINATED, _drive
+
+    seen = {}
+
+    async def play():
+        async with connect("sim:") as chair:
+            seen["sim"] = chair.simulator
+            loop = asyncio.get_running_loop()
+            loop.call_later(30, os.kill, os.getpid(), signal.SIGTERM)
+            return await chair.run(busy_plan())
+
+    # If the CLI did not handle SIGTERM itself, this fallback would see it (and the test fails).
+    previous = signal.signal(signal.SIGTERM, lambda *_: seen.setdefault("unhandled", True))
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            _drive(VirtualClock(), play)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "unhandled" not in seen
+    assert exit_info.value.code == EXIT_TERMINATED
+    sim = seen["sim"]
+    assert sim.physics.target.is_stopped and not sim.physics.heat_on
+    stops = [e for e in sim.physics.trace if e.kind == "stop"]
+    assert stops and 30 <= stops[-1].t < 31
+
+
+def test_disconnect_mid_session_clear_message_and_chair_stops_itself():
+    async def main():
+        faults = FaultInjector()
+        faults.at(40.0, "disconnect")
+        async with connect("sim:", faults=faults) as chair:
+            sim = chair.simulator
+            with pytest.raises(DeviceDisconnected) as info:
+                await chair.run(busy_plan())
+            assert sim.physics.motors_on  # the host could not stop it...
+            await settle(2.0)  # ...but the chair's deadman does, within 1.5 s
+            return sim, str(info.value)
+
+    sim, message = run_virtual(main())
+    assert "lost the link to sim-chair at 40s" in message
+    assert "deadman" in message
+    assert sim.physics.target.is_stopped and not sim.physics.heat_on
+    assert any(e.kind == "stop" and "deadman" in str(e.detail) for e in sim.physics.trace)
+
+
+def test_host_goes_silent_deadman_stops_chair():
+    """The host hangs (nothing reaches the chair): the chair stops itself in 1.5 s."""
+
+    async def main():
+        faults = FaultInjector()
+        async with connect("sim:", faults=faults) as chair:
+            sim = chair.simulator
+            task = asyncio.create_task(chair.run(busy_plan()))
+            await asyncio.sleep(20)
+            faults.drop_incoming()  # from now on the chair hears nothing
+            silent_at = asyncio.get_running_loop().time()
+            await asyncio.sleep(1.6)
+            stopped_by_deadman = sim.physics.target.is_stopped
+            trips = sim.deadman_trips
+            with pytest.raises(DeviceError):
+                await task  # the host notices: no ACKs, stop not confirmed
+            return stopped_by_deadman, trips, silent_at, sim
+
+    stopped, trips, silent_at, sim = run_virtual(main())
+    assert stopped and trips == 1
+    stop = next(e for e in sim.physics.trace if e.kind == "stop" and "deadman" in str(e.detail))
+    # Heard last at most one keepalive (0.5 s) before the silence began; deadman 1.5 s after that.
+    assert silent_at + 1.0 - 1e-6 <= stop.t <= silent_at + 1.5 + 1e-6
+
+
+def test_keepalive_holds_a_quiet_session():
+    """A constant state needs no writes, yet the chair does not trip its deadman."""
+
+    async def main():
+        async with connect("sim:") as chair:
+            sim = chair.simulator
+            await chair.set(technique="knead", zones=["shoulders"], intensity=30, duration="1m")
+            await chair.wait()
+            return sim
+
+    sim = run_virtual(main())
+    assert sim.deadman_trips == 0
+    assert sim.physics.target.is_stopped
+
+
+def test_scripting_set_then_stop():
+    async def main():
+        async with connect("sim:") as chair:
+            sim = chair.simulator
+            await chair.set(technique="tap", zones=["lower_back"], intensity=100, heat="low")
+            await asyncio.sleep(1.0)
+            early = sim.physics.target.intensity
+            await asyncio.sleep(10)
+            full = sim.physics.target.intensity
+            await chair.set(intensity=20)  # changes only intensity, keeps the rest
+            await asyncio.sleep(1)
+            changed = sim.physics.target
+            status = await chair.stop()
+            return early, full, changed, status, sim
+
+    early, full, changed, status, sim = run_virtual(main())
+    assert early <= 3  # the governor's slew: 25 %/s of 10 steps
+    assert full == 10
+    assert changed.intensity == 2 and changed.technique is Technique.TAP and changed.heat is Heat.LOW
+    assert status.stopped and sim.physics.target.is_stopped
+
+
+def test_reconnect_resumes_with_a_ramp_from_zero():
+    """Cable pulled at 40 s and back at 43 s: the session reconnects, intensity climbs
+    again from zero under the slew limit, and the profile still ends stopped."""
+
+    async def main():
+        async with connect("sim:", limits=SafetyLimits(slew_per_s=10)) as chair:
+            sim = chair.simulator
+            link = chair._opened.link
+            loop = asyncio.get_running_loop()
+            loop.call_later(40, link.cut, "cable pulled")
+            loop.call_later(43, link.restore)
+            warnings = []
+            report = await chair.run(busy_plan(), reconnect=True, on_warning=warnings.append)
+            await settle()
+            return sim, report, warnings
+
+    sim, report, warnings = run_virtual(main())
+    assert report.reason == "finished" and report.reconnects == 1 and report.stop_confirmed
+    assert any("reconnected after" in w for w in warnings)
+    commands = [e for e in sim.physics.trace if e.kind == "command"]
+    after = [e for e in commands if e.t > 43]
+    before = [e for e in commands if e.t < 40]
+    assert before and after
+    # The first roller command after the gap is a low intensity, not the pre-loss level.
+    first_after = after[0].snapshot["intensity"]
+    assert first_after <= 1 < before[-1].snapshot["intensity"]
+    assert_chair_stopped(sim)
+    # The outage did not count as massage time: the plan was played in full.
+    assert report.plan_ms == busy_plan().duration_ms
+
+
+def test_reconnect_gives_up_after_bounded_attempts():
+    async def main():
+        async with connect("sim:") as chair:
+            sim = chair.simulator
+            asyncio.get_running_loop().call_later(10, chair._opened.link.cut, "cable pulled")
+            with pytest.raises(DeviceDisconnected, match="gave up reconnecting after 6 attempts"):
+                await chair.run(busy_plan(), reconnect=True)
+            return sim, asyncio.get_running_loop().time()
+
+    sim, t = run_virtual(main())
+    assert t < 10 + 60  # bounded: 0.5+1+2+4+8+8 s of backoff plus the connect attempts
+    assert sim.physics.target.is_stopped  # the chair's deadman did its part
