@@ -47,8 +47,13 @@ def user(tmp_path):
     return folder
 
 
-def test_shipped_dir_in_a_checkout_is_the_repo_profiles_folder():
-    assert shipped_dir() == REPO / "profiles"
+def test_shipped_dir_holds_the_repo_profiles():
+    """Editable install: the repo's folder itself; wheel install: the copy packed in the wheel."""
+    names = sorted(p.name for p in shipped_dir().glob("*.toml"))
+    assert names == sorted(p.name for p in (REPO / "profiles").glob("*.toml"))
+    if shipped_dir() != REPO / "profiles":
+        for path in shipped_dir().glob("*.toml"):
+            assert path.read_bytes() == (REPO / "profiles" / path.name).read_bytes()
 
 
 def test_shipped_dir_prefers_the_installed_copy(tmp_path, monkeypatch):
