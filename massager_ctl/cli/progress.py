@@ -17,10 +17,10 @@ def _clock(ms: int) -> str:
     return f"{s // 60:d}:{s % 60:02d}"
 
 
-def progress_line(p: Progress, width: int = 80) -> str:
+def progress_line(p: Progress, width: int | None = None) -> str:
     """One line: bar, time, segment, what the chair is doing (governed)."""
     frac = 0.0 if p.total_ms <= 0 else min(1.0, p.plan_ms / p.total_ms)
-    bar_w = max(10, min(30, width // 4))
+    bar_w = 20 if width is None else max(10, min(30, width // 4))
     filled = int(round(frac * bar_w))
     bar = "#" * filled + "-" * (bar_w - filled)
     t = p.target
@@ -35,7 +35,7 @@ def progress_line(p: Progress, width: int = 80) -> str:
     seg = f'{p.segment_index} "{p.segment}"' if p.segment else "-"
     state = " PAUSED" if p.paused else ""
     line = f"[{bar}] {_clock(p.plan_ms)}/{_clock(p.total_ms)}  {seg}  {doing}{state}"
-    return line[: max(20, width - 1)]
+    return line if width is None else line[: max(20, width - 1)]
 
 
 class ProgressPrinter:
