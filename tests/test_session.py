@@ -207,3 +207,22 @@ def test_constant_segments_wake_rarely_ramps_tick_fast():
     ramp = [t for t in ticks if 60_000 <= t < 70_000]
     assert len(flat) <= 51  # about one per second once the slew has caught up
     assert len(ramp) >= 95  # ten per second while ramping
+
+
+def test_write_failure_from_a_lost_link_gets_the_lost_link_message():
+    """The link can fail on a write before the disconnect event arrives: the person
+    still gets the session's lost-link message with the device's note."""
+
+    async def main():
+        dev, s = make(two_step_plan())
+        task = asyncio.create_task(s.run())
+        await asyncio.sleep(5)
+        dev.lost = True  # writes fail from now on; no disconnect event is sent
+        s.writer.submit(s.writer.last_written.__class__(intensity=99))
+        with pytest.raises(DeviceDisconnected) as info:
+            await task
+        return str(info.value)
+
+    message = run_virtual(main())
+    assert message.startswith("lost the link to recording at 5s (gone)")
+    assert "test device: state unknown" in message

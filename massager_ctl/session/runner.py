@@ -210,6 +210,8 @@ class Session:
             max_speed=lim.max_speed,
         )
         self.device.events.disconnect.append(self._on_disconnect)
+        if not self.device.connected:  # lost between connect() and now
+            self._lost = "link lost before the session started"
         self._watch_writer()
         self.writer.start()
         try:
@@ -255,8 +257,9 @@ class Session:
             now = loop.time()
             if self._failed.done() and not self._failed.cancelled():
                 error = self._failed.result()
-                if not isinstance(error, DeviceDisconnected) or self.reconnect is None:
+                if not isinstance(error, DeviceDisconnected):
                     raise error
+                # A write found the link gone before the disconnect event did: same path.
                 self._lost = self._lost or str(error)
             if self._lost is not None:
                 if self.reconnect is None:
