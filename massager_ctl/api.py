@@ -134,7 +134,7 @@ async def open_simulated(parsed, *, faults: Any = None, **_options: Any) -> Open
     from .transport.memory import MemoryLink
 
     link = MemoryLink()
-    simulator = definition.load("simulator")(link.device, faults=faults)
+    simulator = definition.load("simulator")(link.device, faults=faults, model=definition.name)
     await simulator.start()
     device = definition.load("driver")(
         link.host, min_write_gap_s=definition.min_write_gap_s, name=definition.name

@@ -97,3 +97,27 @@ def test_write_failure_is_reported():
 
     err = run_virtual(main())
     assert "gone" in str(err)
+
+
+def test_stop_does_not_wait_behind_a_slow_write():
+    """A write that takes seconds (a key-press chair walking its rollers) is cut
+    short by a stop; the device hears the stop at once."""
+
+    async def main():
+        dev = RecordingDevice(apply_delay_s=5.0)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(4))
+        await asyncio.sleep(1.0)
+        assert dev.in_flight == 1
+        status = await w.stop_device()
+        stopped_at = dev.stops[-1]
+        w.submit(level(5))  # the writer still works after the cut
+        await asyncio.sleep(6.0)
+        await w.close()
+        return status, stopped_at, dev
+
+    status, stopped_at, dev = run_virtual(main())
+    assert status.stopped
+    assert stopped_at == 1.0
+    assert [s.intensity for _, s in dev.applied] == [5]

@@ -77,6 +77,12 @@ class Device(ABC):
     @abstractmethod
     async def read_status(self, timeout: float = 2.0) -> Status: ...
 
+    def plan_session(self, seconds: float | None) -> None:  # noqa: B027 - optional hook
+        """Told how long the coming session lasts, before it starts.
+
+        Devices with a chair-side timer use it to arm a timer that ends the session
+        on the chair even if the host is lost."""
+
     async def keepalive(self) -> None:  # noqa: B027 - optional hook
         """Tell the device the host is alive (for deadman-protected models)."""
 

@@ -136,7 +136,8 @@ class SafetyGovernor:
             heat = lim.max_heat
         if self._last_out.heat is not Heat.OFF:
             self._heat_on_s += dt
-        if self._heat_on_s >= lim.heat_auto_off_s and not self._heat_off_for_good:
+        # (a microsecond of slack: float sums of tick lengths may land just short of it)
+        if self._heat_on_s >= lim.heat_auto_off_s - 1e-6 and not self._heat_off_for_good:
             self._heat_off_for_good = True
             self._notice(
                 f"heat switched off after {format_duration(lim.heat_auto_off_s * 1000)} "
@@ -158,7 +159,7 @@ class SafetyGovernor:
         lim = self._session_limits
         due = [self._live_since + min(lim.max_session_s, HARD_MAX_SESSION_S)]
         if self._last_out.heat is not Heat.OFF and not self._heat_off_for_good:
-            due.append(now + max(0.0, lim.heat_auto_off_s - self._heat_on_s))
+            due.append(now + max(1e-3, lim.heat_auto_off_s - self._heat_on_s))
         return min(due)
 
     def restart_ramp(self, now: float) -> None:

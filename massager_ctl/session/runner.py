@@ -216,6 +216,9 @@ class Session:
         self.writer.start()
         try:
             mapper.preflight(preflight_states(plan))
+            self.device.plan_session(
+                min(plan.duration_ms / 1000.0, self.governor.session_limits.max_session_s)
+            )
             self._t0 = loop.time()
             await self._loop(mapper)
         except asyncio.CancelledError:

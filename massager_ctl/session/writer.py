@@ -52,6 +52,7 @@ class Writer:
         self._lock = asyncio.Lock()
         self._last_write_at = float("-inf")
         self._task: asyncio.Task | None = None
+        self._applying: asyncio.Task | None = None
         self._failed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -136,7 +137,15 @@ class Writer:
                     self.stats.identical += 1
                     continue
                 async with self._lock:
-                    await self.device.apply(state)
+                    self._applying = loop.create_task(self.device.apply(state), name="apply")
+                    try:
+                        await self._applying
+                    except asyncio.CancelledError:
+                        if asyncio.current_task().cancelling():
+                            raise  # the writer itself is being closed
+                        continue  # stop_device() cut this write short: the stop comes next
+                    finally:
+                        self._applying = None
                 self.last_written = state
                 self._last_write_at = loop.time()
                 self.stats.written += 1
@@ -152,9 +161,14 @@ class Writer:
     # -- stop ---------------------------------------------------------------------
 
     async def stop_device(self, timeout: float = 2.0) -> Status:
-        """Stop the device now: drop whatever waits, finish an in-flight write,
+        """Stop the device now: drop whatever waits, cut short an in-flight write,
         then send the device's prepared stop and return its confirmation."""
         self._pending = None
+        applying = self._applying
+        if applying is not None and not applying.done():
+            # A write can take seconds on some devices (a key-press chair walking its
+            # rollers, a resend after a lost ACK): the stop does not wait behind it.
+            applying.cancel()
         async with self._lock:
             status = await self.device.stop(timeout=timeout)
         self.last_written = None  # after a stop, the next state must be sent again
