@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "status": "massager_ctl.cli.session_cmds:status",
     "stop": "massager_ctl.cli.session_cmds:stop",
     "devices": "massager_ctl.cli.session_cmds:devices",
+    "scan": "massager_ctl.cli.scan_cmds:scan",
+    "simulate": "massager_ctl.cli.simulate_cmds:simulate",
 }
 
 LOGGER_NAME = "massager_ctl"

@@ -1,0 +1,153 @@
+"""``massager-ctl simulate MODEL``: a simulated device on a pseudo-terminal.
+
+The model's simulator speaks its real bytes on the master side of a pty; the
+slave's path is printed, and any host opens it like a USB serial port::
+
+    $ massager-ctl simulate nlr-hf8
+    simulating nlr-hf8 on /dev/pts/5
+    connect with: massager-ctl --device 'serial:/dev/pts/5?model=nlr-hf8' status
+    $ massager-ctl --device 'serial:/dev/pts/5?model=nlr-hf8' run quick     # elsewhere
+
+It runs until Ctrl-C (or SIGTERM), then closes the port; hosts still on it
+see the cable pulled. POSIX only (ptys).
+"""
+
+from __future__ import annotations
+
+import click
+
+from .context import CliContext, pass_cli
+
+
+def pty_models() -> list:
+    """Models whose simulator can be served on a pty (serial devices and the native protocol)."""
+    from ..device.registry import MODELS
+    from ..transport.serial_open import reachable_on_serial
+
+    return [m for m in MODELS.values() if m.simulator and reachable_on_serial(m)]
+
+
+def build_simulator(definition, transport, faults=None):
+    """The model's simulator on ``transport`` (told its model name when it takes one)."""
+    import inspect
+
+    cls = definition.load("simulator")
+    kwargs = {"faults": faults}
+    try:
+        if "model" in inspect.signature(cls).parameters:
+            kwargs["model"] = definition.name
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        pass
+    return cls(transport, **kwargs)
+
+
+async def serve_on_pty(definition, *, faults=None, announce=None):
+    """Start ``definition``'s simulator on a new pty; returns (port, simulator)."""
+    from ..transport.pty import PtyPort
+
+    port = PtyPort()
+    try:
+        await port.device.open()
+        simulator = build_simulator(definition, port.device, faults)
+        await simulator.start()
+    except BaseException:
+        port.unplug()
+        raise
+    if announce is not None:
+        announce(port)
+    return port, simulator
+
+
+@click.command()
+@click.argument("model")
+@click.option("--link", "link_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also make a symlink at PATH to the port (a name that stays the same).")
+@pass_cli
+def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
+    """Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port."""
+    import asyncio
+    import json
+    import os
+    import signal
+
+    from ..device.registry import get_model
+    from ..errors import UsageError
+
+    if not hasattr(os, "openpty"):
+        raise UsageError("simulate needs pseudo-terminals (Linux, macOS, BSD)")
+    definition = get_model(model)
+    if definition not in pty_models():
+        names = ", ".join(m.name for m in pty_models())
+        why = "has no simulator" if definition.simulator is None else "is not a serial device"
+        hint = ""
+        if definition.simulator and "ble" in definition.schemes:
+            hint = " (Bluetooth models: use --simulate-ble, or --device sim:MODEL)"
+        raise UsageError(f"model {definition.name} {why}{hint}; simulate one of: {names}")
+
+    def announce(port) -> None:
+        uri = f"serial:{port.path}?model={definition.name}"
+        if cli.json:
+            click.echo(json.dumps({"model": definition.name, "port": port.path, "uri": uri,
+                                   "link": link_path}))
+            return
+        click.echo(f"simulating {definition.name} on {port.path}")
+        if link_path:
+            click.echo(f"also reachable as {link_path}")
+        click.echo(f"connect with: massager-ctl --device '{uri}' status")
+        click.echo("Ctrl-C to stop", err=True)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, done.set)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+                pass
+        port, simulator = await serve_on_pty(definition)
+        try:
+            if link_path:
+                _make_link(port.path, link_path)
+            announce(port)
+            await done.wait()
+        finally:
+            await _shutdown(simulator, port, link_path)
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:  # Ctrl-C: asyncio cancelled serve(), whose finally shut down
+        pass
+    click.echo("massager-ctl: simulator stopped", err=True)
+
+
+def _make_link(target: str, link_path: str) -> None:
+    import os
+
+    from ..errors import UsageError
+
+    if os.path.lexists(link_path):
+        if not os.path.islink(link_path):
+            raise UsageError(f"--link {link_path}: a file that is not a symlink is in the way")
+        os.unlink(link_path)
+    os.symlink(target, link_path)
+
+
+async def _shutdown(simulator, port, link_path: str | None) -> None:
+    import os
+
+    from ..api import SIM_TRACE_ENV, _write_sim_trace
+
+    try:
+        await simulator.close()
+    finally:
+        port.unplug()
+        if link_path and os.path.islink(link_path):
+            os.unlink(link_path)
+        trace_path = os.environ.get(SIM_TRACE_ENV)
+        if trace_path:
+            _write_sim_trace(simulator, trace_path)
+        physics = getattr(simulator, "physics", None)
+        if physics is not None:
+            state = "stopped" if physics.target.is_stopped else "NOT stopped (still running)"
+            click.echo(f"massager-ctl: simulated {getattr(simulator, 'model', '')} final state: "
+                       f"{state}", err=True)

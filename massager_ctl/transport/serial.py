@@ -1,0 +1,413 @@
+"""Serial lines (USB CDC, USB-UART adapters, a chair's internal UART) on pyserial.
+
+:class:`SerialSettings` is the whole line setup of a model (baud rate, data
+bits, parity, stop bits including 1.5, flow control), kept in its
+``ModelDefinition.serial``. :class:`SerialTransport` opens one port with them.
+
+How the blocking port is kept off the event loop: a **reader thread** blocks
+in ``Serial.read`` (with a short timeout, so it always notices a close) and
+hands bytes to the loop with ``call_soon_threadsafe``; opens, writes and
+closes run on a one-thread executor owned by the transport, so writes keep
+their order and a stuck port never blocks the loop or the loop's default
+executor. We chose this over pyserial-asyncio(-fast), which registers the
+file descriptor with the loop: that needs ``add_reader`` (not available on
+Windows' proactor loop), hides read errors inside the protocol machinery, and
+would be one more dependency. Here every failure of the port surfaces in one
+place, the reader thread, and becomes one ``disconnected`` event.
+
+Every operation has a timeout: open (``open_timeout_s``), write
+(``write_timeout_s``, enforced by pyserial and again by the loop), read (the
+thread's poll period; drivers bound their own waits for replies) and close.
+
+A port that vanishes (USB unplugged, EIO, "readiness to read but no data")
+is reported once through :meth:`Transport._lost_link`; the handle is closed.
+:meth:`SerialTransport.open` may then be called again: it opens a fresh
+handle on the same path (``--reconnect``), and :meth:`SerialTransport.reopen`
+keeps trying until the port is back or a deadline passes.
+
+Endpoint names are ignored: a serial line has one direction each way.
+
+pyserial is imported lazily, so model definitions can name
+:class:`SerialSettings` without pyserial installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DeviceDisconnected, DeviceError, DeviceTimeout
+from .base import Transport
+
+log = logging.getLogger(__name__)
+
+PARITIES = {"N": "none", "E": "even", "O": "odd", "M": "mark", "S": "space"}
+STOPBITS = (1, 1.5, 2)
+BYTESIZES = (5, 6, 7, 8)
+#: Baud rates beyond this are refused as typos (fast USB-UARTs reach a few Mbaud).
+MAX_BAUDRATE = 12_000_000
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """A serial line's settings, all of them (not just the baud rate)."""
+
+    baudrate: int = 115200
+    bytesize: int = 8
+    parity: str = "N"  # N, E, O, M, S
+    stopbits: float = 1  # 1, 1.5 or 2
+    xonxoff: bool = False  # software flow control
+    rtscts: bool = False  # hardware flow control
+    #: How the device's text lines end (None for binary framing). The codec adds it to
+    #: every command; the transport passes bytes through unchanged. Kept here so docs,
+    #: `scan` and people with a terminal program see the whole line setup in one place.
+    line_terminator: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.baudrate, bool) or not isinstance(self.baudrate, int):
+            raise ValueError(f"baud rate must be a whole number, not {self.baudrate!r}")
+        if not 50 <= self.baudrate <= MAX_BAUDRATE:
+            raise ValueError(f"baud rate {self.baudrate} is outside 50..{MAX_BAUDRATE}")
+        if self.bytesize not in BYTESIZES:
+            raise ValueError(f"data bits must be one of 5, 6, 7, 8, not {self.bytesize!r}")
+        if self.parity not in PARITIES:
+            raise ValueError(f"parity must be one of {', '.join(PARITIES)}, not {self.parity!r}")
+        if self.stopbits not in STOPBITS:
+            raise ValueError(f"stop bits must be 1, 1.5 or 2, not {self.stopbits!r}")
+
+    @property
+    def bits_per_byte(self) -> float:
+        """Bits on the wire per byte: start bit, data bits, parity bit, stop bits."""
+        return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
+
+    def wire_time_s(self, nbytes: int) -> float:
+        """How long ``nbytes`` take on the wire at this baud rate (no gaps)."""
+        return nbytes * self.bits_per_byte / self.baudrate
+
+    def describe(self) -> str:
+        """Like ``115200 8N1.5, no flow control, lines end with \\r``."""
+        stop = f"{self.stopbits:g}"
+        flow = [name for name, on in (("RTS/CTS", self.rtscts), ("XON/XOFF", self.xonxoff)) if on]
+        text = f"{self.baudrate} {self.bytesize}{self.parity}{stop}, "
+        text += f"{' + '.join(flow)} flow control" if flow else "no flow control"
+        if self.line_terminator:
+            text += f", lines end with {self.line_terminator.decode('ascii', 'replace')!r}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "baudrate": self.baudrate,
+            "bytesize": self.bytesize,
+            "parity": self.parity,
+            "stopbits": self.stopbits,
+            "xonxoff": self.xonxoff,
+            "rtscts": self.rtscts,
+            "line_terminator": self.line_terminator.decode("ascii", "replace")
+            if self.line_terminator
+            else None,
+        }
+
+    def pyserial_kwargs(self) -> dict[str, Any]:
+        return {
+            "baudrate": self.baudrate,
+            "bytesize": self.bytesize,
+            "parity": self.parity,
+            "stopbits": self.stopbits,
+            "xonxoff": self.xonxoff,
+            "rtscts": self.rtscts,
+        }
+
+
+#: The native protocol's line (docs/protocol.md): 115200 8N1, no flow control.
+NATIVE_SERIAL = SerialSettings()
+
+
+def explain_open_error(port: str, exc: BaseException) -> str:
+    """One line saying why ``port`` did not open and what to do about it."""
+    text = str(exc)
+    code = getattr(exc, "errno", None)
+    if "exclusively lock" in text or code in (errno.EBUSY, errno.EAGAIN):
+        return f"serial port {port} is busy: another program has it open (close it and retry)"
+    if code == errno.ENOENT or "No such file" in text:
+        return (
+            f"serial port {port} does not exist (unplugged? `massager-ctl scan` lists the "
+            "serial ports there are)"
+        )
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return (
+            f"no permission to open serial port {port} (on Linux, add your user to the "
+            "'dialout' group and log in again)"
+        )
+    if code in (errno.ENOTTY, errno.EISDIR) or "Inappropriate ioctl" in text or (
+        "Could not configure port" in text
+    ):
+        return f"{port} is not a serial device"
+    return f"could not open serial port {port}: {text}"
+
+
+def _describe_loss(port: str, exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if "readiness to read but returned no data" in text:
+        text = "it reports data ready but has none; unplugged or powered off?"
+    return f"serial port {port} went away: {text}"
+
+
+class SerialTransport(Transport):
+    """One serial port, opened exclusively with a model's full line settings."""
+
+    def __init__(
+        self,
+        port: str,
+        settings: SerialSettings = NATIVE_SERIAL,
+        *,
+        open_timeout_s: float = 3.0,
+        write_timeout_s: float = 1.0,
+        read_poll_s: float = 0.05,
+        close_timeout_s: float = 2.0,
+        exclusive: bool = True,
+    ) -> None:
+        super().__init__()
+        for what, value in (
+            ("open_timeout_s", open_timeout_s),
+            ("write_timeout_s", write_timeout_s),
+            ("read_poll_s", read_poll_s),
+            ("close_timeout_s", close_timeout_s),
+        ):
+            if not value > 0:
+                raise ValueError(f"{what} must be above 0, not {value!r}")
+        self.port = port
+        self.settings = settings
+        self.open_timeout_s = open_timeout_s
+        self.write_timeout_s = write_timeout_s
+        self.read_poll_s = read_poll_s
+        self.close_timeout_s = close_timeout_s
+        self.exclusive = exclusive
+        self.rx_bytes = 0
+        self.tx_bytes = 0
+        self.opens = 0  # how many times a handle was opened (reopen after loss counts)
+        self._serial: Any = None  # serial.Serial while open
+        self._executor: ThreadPoolExecutor | None = None
+        self._reader: threading.Thread | None = None
+        self._stop_reading: threading.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def is_open(self) -> bool:
+        return self._serial is not None
+
+    @property
+    def handle(self) -> Any:
+        """The open ``serial.Serial`` (for diagnostics and tests), or None."""
+        return self._serial
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else "lost" if self.lost else "closed"
+        return f"<SerialTransport {self.port} {self.settings.describe()} {state}>"
+
+    # ------------------------------------------------------------------ open
+
+    async def open(self) -> None:
+        """Open the port (again after a loss: a fresh handle on the same path)."""
+        if self.is_open:
+            return
+        import serial  # noqa: F401 - fail here, clearly, if pyserial is missing
+
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"serial {self.port}")
+        future = loop.run_in_executor(self._executor, self._open_blocking)
+        try:
+            handle = await asyncio.wait_for(asyncio.shield(future), self.open_timeout_s)
+        except TimeoutError:
+            future.add_done_callback(_close_late_handle)
+            raise DeviceTimeout(
+                f"serial port {self.port} did not open within {self.open_timeout_s:g} s"
+            ) from None
+        except DeviceError:
+            raise
+        except Exception as exc:  # serial.SerialException, OSError, ValueError
+            raise DeviceError(explain_open_error(self.port, exc)) from exc
+        self._serial = handle
+        self._closing = False
+        self.opens += 1
+        self._link_back()
+        stop = threading.Event()
+        self._stop_reading = stop
+        self._reader = threading.Thread(
+            target=self._read_loop,
+            args=(handle, stop, loop),
+            name=f"serial reader {self.port}",
+            daemon=True,
+        )
+        self._reader.start()
+        log.debug("opened %s (%s)", self.port, self.settings.describe())
+
+    def _open_blocking(self):
+        import serial
+
+        handle = serial.Serial()  # not open yet: configure everything first
+        handle.port = self.port
+        for name, value in self.settings.pyserial_kwargs().items():
+            setattr(handle, name, value)
+        handle.timeout = self.read_poll_s
+        handle.write_timeout = self.write_timeout_s
+        if self.exclusive:
+            handle.exclusive = True
+        handle.open()
+        return handle
+
+    async def reopen(self, within_s: float = 10.0, *, retry_every_s: float = 0.5) -> None:
+        """Open again after a loss, retrying until the port is back or ``within_s`` passed.
+
+        A USB adapter that is unplugged and plugged back usually returns under
+        the same /dev/serial/by-id/ name; /dev/ttyUSBn may change number.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while True:
+            try:
+                await self.open()
+                return
+            except DeviceError as exc:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise DeviceDisconnected(
+                        f"{exc}; gave up reopening after {within_s:g} s"
+                    ) from None
+                await asyncio.sleep(min(retry_every_s, left))
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_loop(self, handle, stop: threading.Event, loop: asyncio.AbstractEventLoop) -> None:
+        """The reader thread: block in read (bounded by the poll timeout), hand bytes over."""
+        while not stop.is_set():
+            try:
+                data = handle.read(1)
+                if data:
+                    waiting = handle.in_waiting
+                    if waiting:
+                        data += handle.read(waiting)
+            except Exception as exc:  # noqa: BLE001 - any failure of the port is a loss
+                if stop.is_set():
+                    return
+                try:
+                    loop.call_soon_threadsafe(self._read_failed, handle, exc)
+                except RuntimeError:  # the loop is closed: nobody to tell
+                    pass
+                return
+            if data and not stop.is_set():
+                try:
+                    loop.call_soon_threadsafe(self._received, handle, data)
+                except RuntimeError:
+                    return
+
+    def _received(self, handle, data: bytes) -> None:
+        if handle is not self._serial:
+            return  # from a handle closed since
+        self.rx_bytes += len(data)
+        self._deliver(data)
+
+    def _read_failed(self, handle, exc: BaseException) -> None:
+        if handle is not self._serial or self._closing:
+            return
+        reason = _describe_loss(self.port, exc)
+        log.info("%s", reason)
+        self._drop_handle()
+        self._lost_link(reason)
+
+    def _drop_handle(self) -> None:
+        """Forget the handle now; close it off the loop (it is already broken)."""
+        handle, self._serial = self._serial, None
+        stop, self._stop_reading = self._stop_reading, None
+        if stop is not None:
+            stop.set()
+        if handle is not None and self._executor is not None and self._loop is not None:
+            self._loop.run_in_executor(self._executor, _close_quietly, handle)
+
+    # ------------------------------------------------------------------ writing
+
+    async def write(self, data: bytes, *, endpoint: str = "tx", response: bool = False) -> None:
+        handle = self._serial
+        if handle is None:
+            if self.lost:
+                raise DeviceDisconnected(f"serial port {self.port} is gone")
+            raise DeviceError(f"serial port {self.port} is not open")
+        data = bytes(data)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, handle.write, data)
+        try:
+            # pyserial enforces write_timeout; the loop-side bound catches a wedged driver.
+            await asyncio.wait_for(future, self.write_timeout_s + 0.5)
+        except TimeoutError:
+            raise DeviceTimeout(
+                f"writing to serial port {self.port} took over {self.write_timeout_s:g} s "
+                "(the device is not taking data: flow control held or the line stuck)"
+            ) from None
+        except Exception as exc:
+            import serial
+
+            if isinstance(exc, serial.SerialTimeoutException):
+                raise DeviceTimeout(
+                    f"writing to serial port {self.port} timed out after "
+                    f"{self.write_timeout_s:g} s (the device is not taking data: flow "
+                    "control held or the line stuck)"
+                ) from None
+            if handle is self._serial and not self._closing:
+                reason = _describe_loss(self.port, exc)
+                self._drop_handle()
+                self._lost_link(reason)
+            raise DeviceDisconnected(_describe_loss(self.port, exc)) from exc
+        self.tx_bytes += len(data)
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """Close the port (a deliberate close is not a disconnect)."""
+        self._closing = True
+        handle, self._serial = self._serial, None
+        stop, self._stop_reading = self._stop_reading, None
+        reader, self._reader = self._reader, None
+        executor, self._executor = self._executor, None
+        if stop is not None:
+            stop.set()
+        if handle is not None:
+            loop = asyncio.get_running_loop()
+
+            def shut() -> None:
+                try:
+                    handle.cancel_read()  # wakes the reader thread at once (POSIX, Windows)
+                except Exception:  # noqa: BLE001 - a broken handle is closed anyway
+                    pass
+                if reader is not None:
+                    reader.join(self.read_poll_s * 4 + 0.5)
+                _close_quietly(handle)
+
+            future = loop.run_in_executor(executor, shut)
+            try:
+                await asyncio.wait_for(asyncio.shield(future), self.close_timeout_s)
+            except TimeoutError:
+                log.warning("closing %s took over %g s", self.port, self.close_timeout_s)
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+
+def _close_quietly(handle) -> None:
+    try:
+        handle.close()
+    except Exception as exc:  # noqa: BLE001 - closing a vanished port may fail; it is gone
+        log.debug("closing a serial handle failed: %s", exc)
+
+
+def _close_late_handle(future) -> None:
+    """An open that finished after its timeout: close what it opened."""
+    if not future.cancelled() and future.exception() is None:
+        _close_quietly(future.result())

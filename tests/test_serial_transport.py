@@ -1,0 +1,426 @@
+"""SerialTransport on a real pty with real pyserial (no mocks of pyserial).
+
+These run on the real clock (a pty and a reader thread cannot run in virtual
+time), with short timeouts and event-based waits.
+
+What a pty cannot show, and so these tests do not claim:
+
+* baud timing: a pty moves bytes as fast as the kernel copies them;
+* data bits and parity: Linux ptys force CS8 and no parity in their termios,
+  so only pyserial's own record of them is checked;
+* 1.5 stop bits as such: POSIX termios has no 1.5, pyserial sets CSTOPB
+  (2 stop bits) for it; the test checks CSTOPB, i.e. what a real UART would get;
+* modem lines (DTR/RTS/CTS): a pty has none; RTS/CTS flow control is checked
+  only as the CRTSCTS flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("serial")
+termios = pytest.importorskip("termios")
+
+from massager_ctl.device.registry import MODELS  # noqa: E402
+from massager_ctl.errors import DeviceDisconnected, DeviceError, DeviceTimeout  # noqa: E402
+from massager_ctl.transport.pty import PtyPort  # noqa: E402
+from massager_ctl.transport.serial import SerialSettings, SerialTransport  # noqa: E402
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only")
+
+
+def run(coro, timeout: float = 10.0):
+    async def bounded():
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+@pytest.fixture
+def pty_port():
+    port = PtyPort()
+    yield port
+    port.unplug()
+
+
+async def wait_for(predicate, timeout: float = 2.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.005)
+
+
+def cflags(transport: SerialTransport):
+    attrs = termios.tcgetattr(transport.handle.fd)
+    return attrs  # iflag, oflag, cflag, lflag, ispeed, ospeed, cc
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_settings_validate_and_describe():
+    hf8 = MODELS["nlr-hf8"].serial
+    assert hf8.describe() == "115200 8N1.5, no flow control, lines end with '\\r'"
+    assert hf8.bits_per_byte == 10.5
+    assert hf8.wire_time_s(6) == pytest.approx(6 * 10.5 / 115200)
+    assert SerialSettings(9600, 7, "E", 2, rtscts=True).describe() == "9600 7E2, RTS/CTS flow control"
+    from massager_ctl.transport.serial_open import serial_models, settings_for
+
+    for definition in serial_models():  # every serial model has its whole line set
+        line = settings_for(definition)
+        assert isinstance(line, SerialSettings)
+        if definition.protocol in ("native", "rongtai"):
+            assert line.describe() == "115200 8N1, no flow control", definition.name
+    for bad in (dict(stopbits=3), dict(parity="X"), dict(bytesize=9), dict(baudrate=0),
+                dict(baudrate=True), dict(baudrate=115200.0)):
+        with pytest.raises(ValueError):
+            SerialSettings(**bad)
+
+
+def test_full_line_settings_reach_the_port(pty_port):
+    """Baud rate, stop bits and flow control land in the port's termios, not just the baud."""
+
+    async def main():
+        settings = SerialSettings(57600, 7, "E", 2, xonxoff=True, rtscts=True)
+        t = SerialTransport(pty_port.path, settings)
+        await t.open()
+        try:
+            iflag, _, cflag, _, ispeed, ospeed, _ = cflags(t)
+            assert ispeed == ospeed == termios.B57600
+            assert cflag & termios.CSTOPB
+            assert cflag & termios.CRTSCTS
+            assert iflag & termios.IXON and iflag & termios.IXOFF
+            # The pty forces 8 data bits and no parity; pyserial configured what we asked.
+            h = t.handle
+            assert (h.bytesize, h.parity, h.stopbits) == (7, "E", 2)
+        finally:
+            await t.close()
+
+        t = SerialTransport(pty_port.path, SerialSettings())  # 115200 8N1, no flow control
+        await t.open()
+        try:
+            iflag, _, cflag, _, ispeed, _, _ = cflags(t)
+            assert ispeed == termios.B115200
+            assert not cflag & termios.CSTOPB
+            assert not cflag & termios.CRTSCTS
+            assert not iflag & termios.IXON
+        finally:
+            await t.close()
+
+    run(main())
+
+
+def test_hf8_one_and_a_half_stop_bits(pty_port):
+    """The HF8's 1.5 stop bits: pyserial keeps 1.5, POSIX termios gets CSTOPB (2)."""
+
+    async def main():
+        t = SerialTransport(pty_port.path, MODELS["nlr-hf8"].serial)
+        await t.open()
+        try:
+            assert t.handle.stopbits == 1.5
+            _, _, cflag, _, ispeed, _, _ = cflags(t)
+            assert cflag & termios.CSTOPB
+            assert ispeed == termios.B115200
+        finally:
+            await t.close()
+
+    run(main())
+
+
+# ------------------------------------------------------------------ bytes
+
+
+def test_bytes_flow_both_ways_in_order_whatever_the_chunking(pty_port):
+    async def main():
+        await pty_port.device.open()
+        at_device = bytearray()
+        at_host = bytearray()
+        pty_port.device.set_receiver(at_device.extend)
+        t = SerialTransport(pty_port.path)
+        t.set_receiver(at_host.extend)
+        await t.open()
+        try:
+            payload = bytes(range(256)) * 40  # 10 KiB, every byte value (raw line, no translation)
+            await t.write(payload)
+            for i in range(0, 300, 1):  # the device answers one byte at a time
+                await pty_port.device.write(bytes([i % 256]))
+                if i % 50 == 0:
+                    await asyncio.sleep(0.002)
+            await wait_for(lambda: len(at_device) >= len(payload) and len(at_host) >= 300)
+            assert bytes(at_device) == payload
+            assert bytes(at_host) == bytes(i % 256 for i in range(300))
+            assert t.tx_bytes == len(payload) and t.rx_bytes == 300
+        finally:
+            await t.close()
+
+    run(main())
+
+
+# ------------------------------------------------------------------ open errors
+
+
+def test_busy_port_is_refused_by_the_exclusive_open(pty_port):
+    async def main():
+        first = SerialTransport(pty_port.path)
+        await first.open()
+        try:
+            second = SerialTransport(pty_port.path)
+            with pytest.raises(DeviceError, match="busy: another program has it open"):
+                await second.open()
+            assert not second.is_open
+        finally:
+            await first.close()
+        again = SerialTransport(pty_port.path)  # free once the first lets go
+        await again.open()
+        await again.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/dev/ttyUSB-massager-ctl-missing", "does not exist"),
+        ("/dev/null", "is not a serial device"),
+        (__file__, "is not a serial device"),
+        (os.path.dirname(__file__), "is not a serial device"),
+    ],
+)
+def test_open_errors_are_one_clear_line(path, message):
+    async def main():
+        t = SerialTransport(path, open_timeout_s=2.0)
+        started = time.monotonic()
+        with pytest.raises(DeviceError) as info:
+            await t.open()
+        assert time.monotonic() - started < 2.0
+        text = str(info.value)
+        assert message in text and path in text and "\n" not in text
+        assert not isinstance(info.value, DeviceTimeout)
+
+    run(main())
+
+
+def test_open_has_a_timeout_and_a_late_open_is_closed(pty_port):
+    class SlowOpen(SerialTransport):
+        def _open_blocking(self):
+            time.sleep(0.4)  # a driver that takes its time (runs in the transport's thread)
+            return super()._open_blocking()
+
+    async def main():
+        t = SlowOpen(pty_port.path, open_timeout_s=0.1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DeviceTimeout, match="did not open within 0.1 s"):
+            await t.open()
+        assert loop.time() - started < 0.35
+        await asyncio.sleep(0.6)  # the late open finished meanwhile and must have been closed
+        other = SerialTransport(pty_port.path)
+        await other.open()  # would be "busy" if the late handle still held the lock
+        await other.close()
+
+    run(main())
+
+
+def test_write_has_a_timeout_when_nobody_reads(pty_port):
+    """Nobody reads the device side: the pty fills up and the write times out (no loss)."""
+
+    async def main():
+        lost = []
+        t = SerialTransport(pty_port.path, write_timeout_s=0.2)
+        t.on_disconnect(lost.append)
+        await t.open()
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(DeviceTimeout, match="timed out"):
+                await t.write(b"x" * 1_000_000)
+            assert loop.time() - started < 1.0
+            assert not lost and not t.lost
+        finally:
+            await t.close()
+
+    run(main())
+
+
+# ------------------------------------------------------------------ unplug
+
+
+def test_unplug_is_one_clean_disconnect(pty_port):
+    async def main():
+        reasons: list[str] = []
+        t = SerialTransport(pty_port.path)
+        t.on_disconnect(reasons.append)
+        await t.open()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        pty_port.unplug()  # close the master: the cable is pulled
+        await wait_for(lambda: reasons, timeout=1.0)
+        assert loop.time() - started < 0.5
+        assert t.lost and not t.is_open
+        assert reasons[0].startswith(f"serial port {pty_port.path} went away")
+        with pytest.raises(DeviceDisconnected):
+            await t.write(b"M00\r")
+        await t.close()
+        await asyncio.sleep(0.1)
+        assert len(reasons) == 1  # once, whatever follows
+
+    run(main())
+    assert not [th for th in threading.enumerate() if th.name == f"serial reader {pty_port.path}"]
+
+
+def test_close_is_not_a_disconnect_and_stops_the_reader(pty_port):
+    async def main():
+        reasons: list[str] = []
+        t = SerialTransport(pty_port.path)
+        t.on_disconnect(reasons.append)
+        await t.open()
+        await t.close()
+        await asyncio.sleep(0.1)
+        assert not reasons and not t.lost and not t.is_open
+        with pytest.raises(DeviceError, match="not open"):
+            await t.write(b"x")
+
+    run(main())
+    assert not [th for th in threading.enumerate() if th.name == f"serial reader {pty_port.path}"]
+
+
+def test_reopen_the_same_path_after_the_port_comes_back(tmp_path):
+    """/dev/serial/by-id style: a stable symlink whose target is unplugged, then returns."""
+    link = tmp_path / "usb-NLR_HF8-if00"
+    first = PtyPort()
+    os.symlink(first.path, link)
+    second = None
+
+    async def main():
+        nonlocal second
+        reasons: list[str] = []
+        received = bytearray()
+        t = SerialTransport(str(link))
+        t.on_disconnect(reasons.append)
+        t.set_receiver(received.extend)
+        await t.open()
+        first.unplug()
+        await wait_for(lambda: t.lost)
+
+        async def plug_back_in():
+            nonlocal second
+            await asyncio.sleep(0.3)
+            second = PtyPort()
+            os.unlink(link)
+            os.symlink(second.path, link)
+
+        replug = asyncio.create_task(plug_back_in())
+        await t.reopen(within_s=3.0, retry_every_s=0.05)
+        await replug
+        assert t.is_open and not t.lost and t.opens == 2
+        await second.device.open()
+        await second.device.write(b"back")
+        await wait_for(lambda: bytes(received) == b"back")
+        await t.close()
+        assert len(reasons) == 1
+
+    try:
+        run(main())
+    finally:
+        first.unplug()
+        if second is not None:
+            second.unplug()
+
+
+def test_reopen_gives_up_at_its_deadline(pty_port):
+    async def main():
+        t = SerialTransport(pty_port.path)
+        await t.open()
+        pty_port.unplug()
+        await wait_for(lambda: t.lost)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DeviceDisconnected, match="gave up reopening after 0.3 s"):
+            await t.reopen(within_s=0.3, retry_every_s=0.05)
+        assert loop.time() - started < 1.0
+
+    run(main())
+
+
+# ------------------------------------------------------------------ scan
+
+
+def _port(device, description="n/a", vid=None, pid=None, **more):
+    from serial.tools.list_ports_common import ListPortInfo
+
+    info = ListPortInfo(device, skip_link_detection=True)
+    info.description = description
+    info.vid, info.pid = vid, pid
+    for key, value in more.items():
+        setattr(info, key, value)
+    return info
+
+
+def test_scan_marks_the_model_a_port_matches():
+    from massager_ctl.transport.serial_scan import found_from_ports
+
+    ports = [
+        _port("/dev/ttyS0"),  # a built-in UART with nothing known about it
+        _port("/dev/ttyACM0", "HF8 Haptic Gaming Pad", 0x1234, 0x5678, serial_number="A1"),
+        _port("/dev/ttyUSB0", "USB-Serial Controller", 0x067B, 0x2303),
+    ]
+    rows = found_from_ports(ports)
+    assert [r.address for r in rows] == ["/dev/ttyACM0", "/dev/ttyUSB0"]  # matches first
+    hf8, other = rows
+    assert hf8.model == "nlr-hf8" and hf8.uri == "serial:/dev/ttyACM0?model=nlr-hf8"
+    assert hf8.details["vid_pid"] == "1234:5678" and hf8.details["serial_number"] == "A1"
+    assert hf8.details["line"].startswith("115200 8N1.5")
+    assert other.model is None and other.uri == "serial:/dev/ttyUSB0"
+    assert other.details["vid_pid"] == "067b:2303"
+    everything = found_from_ports(ports, include_all=True)
+    assert "/dev/ttyS0" in [r.address for r in everything]
+    assert all(r.transport == "serial" for r in everything)
+
+
+def test_scan_serial_runs_on_this_computer():
+    from massager_ctl.transport.serial_scan import scan_serial
+
+    rows = scan_serial(include_all=True)
+    assert all(r.uri.startswith("serial:") and r.address for r in rows)
+
+
+def test_scan_command_still_lists_serial_ports_when_ble_cannot_scan(monkeypatch, tmp_path):
+    """Adapter off, or no Bluetooth module at all: one line saying why, serial ports listed."""
+    from click.testing import CliRunner
+
+    from massager_ctl.cli.main import main
+    from massager_ctl.device.discovery import Found
+    from massager_ctl.transport import serial_scan
+
+    monkeypatch.setenv("MASSAGER_CTL_CONFIG", str(tmp_path / "config.toml"))
+    row = Found("serial", "serial:/dev/ttyACM0?model=nlr-hf8", "HF8", "/dev/ttyACM0", "nlr-hf8")
+    monkeypatch.setattr(serial_scan, "scan_serial", lambda include_all=False: [row])
+
+    async def adapter_off(timeout, include_all=False, simulate=False):
+        raise RuntimeError("Bluetooth adapter hci0 is powered off\nmore detail")
+
+    import massager_ctl.transport.ble_scan as ble_scan
+
+    monkeypatch.setattr(ble_scan, "scan_ble", adapter_off)
+    result = CliRunner().invoke(main, ["scan", "--timeout", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "serial:/dev/ttyACM0?model=nlr-hf8" in result.stdout
+    assert result.stderr.count("\n") == 1
+    assert "BLE scanning is unavailable: Bluetooth adapter hci0 is powered off" in result.stderr
+
+    monkeypatch.setitem(sys.modules, "massager_ctl.transport.ble_scan", None)
+    result = CliRunner().invoke(main, ["scan", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    data = json.loads(result.stdout)
+    assert data["devices"][0]["model"] == "nlr-hf8"
+    assert "Bluetooth" in data["unavailable"]["ble"]
