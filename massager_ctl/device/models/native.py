@@ -27,3 +27,53 @@ MODELS = (
         notes="Capabilities are reported by the device in its INFO reply.",
     ),
 )
+
+# --- DIY controllers over BLE UART bridges (added for Bluetooth LE) ------------------
+# A DIY controller speaking the native protocol through a BLE UART module. It advertises
+# a name starting with "MCTL" and/or manufacturer data 0xFFFF "MCTL" + protocol version
+# (0xFFFF is the Bluetooth SIG's ID for tests and internal use); see docs/devices.md.
+
+from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout  # noqa: E402
+from ..registry import Recognise  # noqa: E402
+
+_DIY_MANUFACTURER = ((0xFFFF, b"MCTL"),)
+_DIY_NOTES = (
+    "A DIY controller speaking the native protocol v1 over a BLE UART module; it reports its "
+    "capabilities in INFO and stops itself through its deadman if the link drops. Frames are "
+    "split to fit the link (the protocol is a byte stream)."
+)
+
+MODELS = MODELS + (
+    ModelDefinition(
+        name="native-nus",
+        title="DIY controller, native protocol v1 over BLE (Nordic UART Service)",
+        protocol="native",
+        schemes=("ble",),
+        driver="massager_ctl.device.native:NativeDevice",
+        simulator="massager_ctl.sim.native_chair:SimulatedNativeChair",
+        min_write_gap_s=0.075,
+        keepalive="native HEARTBEAT at a third of the negotiated deadman",
+        recognise=Recognise(
+            ble_names=("MCTL",), ble_services=(NUS_SERVICE,), ble_manufacturer=_DIY_MANUFACTURER
+        ),
+        notes=_DIY_NOTES,
+        ble=BleLayout.uart(NUS_SERVICE, NUS_RX, NUS_TX, title="Nordic UART"),
+    ),
+    ModelDefinition(
+        name="native-ffe0",
+        title="DIY controller, native protocol v1 over BLE (FFE0 UART module, e.g. HM-10)",
+        protocol="native",
+        schemes=("ble",),
+        driver="massager_ctl.device.native:NativeDevice",
+        simulator="massager_ctl.sim.native_chair:SimulatedNativeChair",
+        min_write_gap_s=0.075,
+        keepalive="native HEARTBEAT at a third of the negotiated deadman",
+        recognise=Recognise(
+            ble_names=("MCTL",), ble_services=("ffe0",), ble_manufacturer=_DIY_MANUFACTURER
+        ),
+        notes=_DIY_NOTES + " Write and notify roles of FFE1/FFE2 are probed from their properties.",
+        # HM-10 modules write and notify on FFE1; others split the roles over FFE1/FFE2
+        # either way round: probe.
+        ble=BleLayout.probed("ffe0", ("ffe1", "ffe2"), title="FFE0 UART"),
+    ),
+)
