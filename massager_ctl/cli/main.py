@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "status": "massager_ctl.cli.session_cmds:status",
     "stop": "massager_ctl.cli.session_cmds:stop",
     "devices": "massager_ctl.cli.session_cmds:devices",
+    "program": "massager_ctl.cli.program_cmds:program",
     "scan": "massager_ctl.cli.scan_cmds:scan",
     "simulate": "massager_ctl.cli.simulate_cmds:simulate",
 }

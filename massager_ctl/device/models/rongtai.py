@@ -1,3 +1,113 @@
-"""Model definitions for this family (filled in by its driver work)."""
+"""Rongtai / Infinity massage chairs (shared/devices/rongtai.md, docs/devices.md).
 
-MODELS: tuple = ()
+The ``serial`` and ``ble`` fields are left None here: the transport modules
+fill in their own settings classes. The facts they need are the constants
+re-exported below from :mod:`massager_ctl.device.rongtai_facts` (and each
+model's ``notes``): SERIAL_BAUD, BLE_SERVICE, BLE_WRITE_CHAR (write without
+response), BLE_NOTIFY_CHAR, endpoint names "tx" and "status".
+"""
+
+from __future__ import annotations
+
+from ...transport.ble import BleEndpoint, BleLayout
+from ...transport.serial import SerialSettings
+from ..registry import ModelDefinition, Recognise
+from ..rongtai_facts import (  # noqa: F401 - re-exported for the transport modules
+    BLE_NOTIFY_CHAR,
+    BLE_SERVICE,
+    BLE_WRITE_CHAR,
+    BLE_WRITE_CHAR_IOS_APP,
+    BLE_WRITE_RESPONSE,
+    ENDPOINT_COMMANDS,
+    ENDPOINT_STATUS,
+    KEY_TABLE_OF,
+    LINK_NOTE,
+    MIN_WRITE_GAP_S,
+    PROGRAMS,
+    RT6923_CAPABILITIES,
+    RT8600S_CAPABILITIES,
+    SERIAL_BAUD,
+    SERIAL_LINE,
+    TIMER_NOTE,
+    UNSURE_NOTE,
+    WIRED_REMOTE_BAUD,
+)
+
+_DRIVER = "massager_ctl.device.rongtai:RongtaiDevice"
+
+MODELS = (
+    ModelDefinition(
+        name="rongtai-rt8600s",
+        title="Rongtai RT8600S massage chair",
+        protocol="rongtai",
+        schemes=("sim", "serial", "ble"),
+        driver=_DRIVER,
+        capabilities=RT8600S_CAPABILITIES,
+        simulator="massager_ctl.sim.rongtai:RongtaiSim",
+        min_write_gap_s=MIN_WRITE_GAP_S,
+        keepalive=TIMER_NOTE,
+        serial=SerialSettings(baudrate=SERIAL_BAUD),  # 8N1, no flow control
+        ble=BleLayout(
+            BLE_SERVICE,
+            (
+                BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
+                BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(17,)),
+            ),
+            title="Rongtai FFF0",
+        ),
+        recognise=Recognise(ble_names=("RT8600S",), ble_services=(BLE_SERVICE,)),
+        notes=f"Key presses, reconciled against 50 ms status frames. {LINK_NOTE} {UNSURE_NOTE}",
+    ),
+    ModelDefinition(
+        name="infinity-evolution",
+        title="Infinity EVOLUTION massage chair (made by Rongtai)",
+        protocol="rongtai",
+        schemes=("sim", "serial", "ble"),
+        driver=_DRIVER,
+        capabilities=RT8600S_CAPABILITIES,
+        simulator="massager_ctl.sim.rongtai:InfinityEvolutionSim",
+        min_write_gap_s=MIN_WRITE_GAP_S,
+        keepalive=TIMER_NOTE,
+        serial=SerialSettings(baudrate=SERIAL_BAUD),  # 8N1, no flow control
+        ble=BleLayout(
+            BLE_SERVICE,
+            (
+                BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
+                BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(17,)),
+            ),
+            title="Rongtai FFF0",
+        ),
+        recognise=Recognise(ble_names=("EVOLUTION-",), ble_services=(BLE_SERVICE,)),
+        notes=(
+            f"Same keys as the RT8600S; 0x3B-0x3D are its zero-gravity presets. {LINK_NOTE} "
+            f"{UNSURE_NOTE}"
+        ),
+    ),
+    ModelDefinition(
+        name="rongtai-rt6923",
+        title="Rongtai RT6923 massage chair",
+        protocol="rongtai",
+        schemes=("sim", "serial", "ble"),
+        driver=_DRIVER,
+        capabilities=RT6923_CAPABILITIES,
+        simulator="massager_ctl.sim.rongtai:RongtaiRT6923Sim",
+        min_write_gap_s=MIN_WRITE_GAP_S,
+        keepalive=TIMER_NOTE,
+        serial=SerialSettings(baudrate=SERIAL_BAUD),  # 8N1, no flow control
+        ble=BleLayout(
+            BLE_SERVICE,
+            (
+                BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
+                BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(18,)),
+            ),
+            title="Rongtai FFF0",
+        ),
+        # No advertised name is known; FFF0 alone is shared with other vendors (Foreo),
+        # so scan does not claim devices for this model: name it in the URI (?model=).
+        recognise=Recognise(),
+        notes=(
+            "18-byte status (byte 15: heat level, UNSURE); 0x3B is a 3D mode and 0x3C-0x3E "
+            f"heat levels. Its advertised BLE name is not known. {LINK_NOTE} {UNSURE_NOTE}"
+        ),
+    ),
+)

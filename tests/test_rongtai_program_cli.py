@@ -1,0 +1,84 @@
+"""`massager-ctl program`: a chair's built-in auto programs from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from massager_ctl.cli.main import main
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASSAGER_CTL_CONFIG", str(tmp_path / "config.toml"))
+    trace = tmp_path / "sim-trace.json"
+    monkeypatch.setenv("MASSAGER_CTL_SIM_TRACE", str(trace))
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    invoke.trace = trace
+    invoke.tmp = tmp_path
+    return invoke
+
+
+def sim_final(trace: Path) -> dict:
+    return json.loads(trace.read_text())
+
+
+def test_list_names_the_chairs_programs(cli):
+    result = cli("--device", "sim:rongtai-rt8600s", "program", "--list")
+    assert result.exit_code == 0
+    assert result.stdout.split() == [
+        "recovery", "stretch", "relax", "pain-relief", "upper-body", "lower-body",
+    ]
+
+
+def test_a_device_without_programs_is_a_clear_error(cli):
+    for args in (("program", "--list"), ("program", "relax")):
+        result = cli("--device", "sim:", *args)
+        assert result.exit_code == 2
+        assert "has no built-in programs" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_unknown_program_and_bad_length_refused(cli):
+    result = cli("--device", "sim:rongtai-rt8600s", "program", "nap")
+    assert result.exit_code == 2 and "it has: recovery" in result.stderr
+    result = cli("--device", "sim:rongtai-rt8600s", "program", "relax", "--minutes", "15",
+                 "--time-scale", "max")
+    assert result.exit_code == 2 and "10, 20, 30 min" in result.stderr
+
+
+def test_program_longer_than_the_session_cap_refused(cli):
+    (cli.tmp / "config.toml").write_text('[caps]\nmax_session = "15m"\n')
+    result = cli("--device", "sim:rongtai-rt8600s", "program", "relax", "--time-scale", "max")
+    assert result.exit_code == 2
+    assert "session cap" in result.stderr
+    assert not cli.trace.exists()  # refused before anything was connected
+
+
+def test_program_runs_until_the_chairs_own_timer(cli):
+    result = cli("--device", "sim:rongtai-rt8600s", "program", "relax", "--minutes", "10",
+                 "--time-scale", "max")
+    assert result.exit_code == 0, result.output
+    assert "ended by the chair's own timer after 10:0" in result.stderr
+    assert "device stopped (confirmed)" in result.stderr
+    final = sim_final(cli.trace)
+    assert final["target_stopped"] and not final["motors_on"] and not final["heat_on"]
+    expired = [e for e in final["trace"] if e["kind"] == "timer" and e["detail"] == "expired"]
+    assert len(expired) == 1 and 600 <= expired[0]["t"] <= 605
+    assert any(e["kind"] == "timer" and e["detail"] == "set 10 min" for e in final["trace"])
+
+
+def test_program_json_result(cli):
+    result = cli("--json", "--device", "sim:rongtai-rt6923", "program", "stretch",
+                 "--time-scale", "max")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["program"] == "stretch" and data["stop_confirmed"] is True
+    assert data["length_s"] == 1200 and 1200 <= data["elapsed_s"] <= 1210
