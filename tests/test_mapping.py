@@ -76,14 +76,26 @@ def test_no_zone_left_means_no_rollers():
     assert out.technique is None and out.intensity == 0 and out.is_stopped
 
 
-def test_technique_nearest_or_refused():
+def test_technique_nearest_then_fallback_then_refused():
     warned = []
     m = CapabilityMapper(CHAIR, warn=warned.append)
     out = m.map(STOPPED.with_(technique=Technique.SHIATSU, zones={Zone.NECK}, intensity=40))
     assert out.technique is Technique.KNEAD
     assert warned == ["this device has no shiatsu; using knead"]
-    bare = Capabilities(zones=CHAIR.zones, techniques=frozenset({Technique.VIBRATE}), intensity_steps=3)
-    with pytest.raises(CapabilityError, match="cannot do shiatsu"):
+    gun = Capabilities(zones=CHAIR.zones, techniques=frozenset({Technique.TAP, Technique.VIBRATE}),
+                       intensity_steps=3)
+    warned.clear()
+    out = CapabilityMapper(gun, warn=warned.append).map(
+        STOPPED.with_(technique=Technique.KNEAD, zones={Zone.NECK}, intensity=40)
+    )
+    assert out.technique is Technique.VIBRATE
+    assert warned == ["this device has nothing like knead; using vibrate, the motion it has"]
+    with pytest.raises(CapabilityError, match="--strict"):
+        CapabilityMapper(gun, strict=True).map(
+            STOPPED.with_(technique=Technique.KNEAD, zones={Zone.NECK}, intensity=40)
+        )
+    bare = Capabilities(zones=CHAIR.zones, intensity_steps=3)
+    with pytest.raises(CapabilityError, match="no massage techniques"):
         CapabilityMapper(bare).map(
             STOPPED.with_(technique=Technique.SHIATSU, zones={Zone.NECK}, intensity=40)
         )

@@ -226,3 +226,30 @@ def test_write_failure_from_a_lost_link_gets_the_lost_link_message():
     message = run_virtual(main())
     assert message.startswith("lost the link to recording at 5s (gone)")
     assert "test device: state unknown" in message
+
+
+@pytest.mark.parametrize("t0", [0.09, 0.1, 1.1])
+def test_boundaries_are_reached_whatever_the_start_time(t0):
+    """(t0 + d) - t0 is not always d in floating point (t0 = 0.09, d = 2 s gives
+    1.9999999999999998): a session must still pass every boundary instead of waking
+    at it forever."""
+
+    def step(i):
+        return RollerStep(i * 1000, 1000, f"s{i}", f"segment {i + 1}", Technique.KNEAD,
+                          frozenset({Zone.NECK}), Level.constant(30), Level.constant(50))
+
+    plan = Plan(name="short steps", roller=tuple(step(i) for i in range(6)))
+
+    async def main():
+        await asyncio.sleep(t0)  # an awkward start time (a BLE connect leaves such values)
+        wakes = []
+
+        def count(p):
+            wakes.append(p.plan_ms)
+            if len(wakes) > 10_000:
+                raise RuntimeError("the session is spinning at a boundary")
+
+        dev, s = make(plan, on_progress=count)
+        return await s.run()
+
+    assert run_virtual(main()).reason == "finished"

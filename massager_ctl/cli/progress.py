@@ -94,5 +94,13 @@ def summary(report, plan_name: str) -> str:
         head = f"{plan_name}: stopped at the session cap after {done}: {report.message}"
     else:
         head = f"{plan_name}: {report.reason} after {done}"
-    tail = "device stopped (confirmed)" if report.stop_confirmed else "device stop NOT confirmed"
+    tail = stop_text(report.stop_confirmed, report.stop_sent)
     return f"{head}; {tail}"
+
+
+def stop_text(confirmed: bool, sent: bool) -> str:
+    if confirmed:
+        return "device stopped (confirmed)"
+    if sent:
+        return "stop sent (this device cannot report whether it stopped)"
+    return "device stop NOT confirmed"

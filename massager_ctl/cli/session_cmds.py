@@ -116,7 +116,7 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
         cli.echo_json(data)
     else:
         click.echo(summary(report, name), err=True)
-    if not report.stop_confirmed:
+    if not report.stop_sent:
         raise SystemExit(1)
 
 
@@ -401,11 +401,17 @@ def stop(cli: CliContext) -> None:
             return await chair.stop()
 
     result = _drive(_clock(uri, None), do_stop)
+    can_report = result.extra.get("confirmed", True) is not False
+    confirmed = result.stopped and can_report
     if cli.json:
-        cli.echo_json({"stopped": result.stopped, "status": result.to_dict()})
+        cli.echo_json({"stopped": result.stopped, "confirmed": confirmed, "status": result.to_dict()})
+    elif confirmed:
+        click.echo("stopped (confirmed by the device)")
+    elif not can_report:
+        click.echo("stop sent (this device cannot report whether it stopped)")
     else:
-        click.echo("stopped (confirmed by the device)" if result.stopped else "stop NOT confirmed")
-    if not result.stopped:
+        click.echo("stop NOT confirmed: the device still reports itself running")
+    if can_report and not result.stopped:
         raise SystemExit(1)
 
 

@@ -12,8 +12,9 @@ Rules (also in docs/devices.md):
   session; with ``strict`` they are refused. A segment left with no zone
   runs no rollers.
 * **Techniques** the device lacks are replaced by the nearest it has (see
-  ``NEAREST_TECHNIQUE``) with one warning; refused when none is near or with
-  ``strict``.
+  ``NEAREST_TECHNIQUE``), or when none is near by the gentlest motion it has
+  (``FALLBACK_ORDER``: a massage gun plays a kneading profile as percussion),
+  with one warning; refused with ``strict``.
 * **Width** falls back to medium, then to whatever the device has.
 * **Heat** never goes hotter than asked: a missing level falls to the next
   lower one the device has, or to off.
@@ -39,6 +40,17 @@ NEAREST_TECHNIQUE: dict[Technique, tuple[Technique, ...]] = {
     Technique.ROLL: (Technique.KNEAD, Technique.VIBRATE),
     Technique.VIBRATE: (Technique.TAP, Technique.ROLL, Technique.KNOCK),
 }
+
+
+#: Last resort when nothing is near: the gentlest motions first.
+FALLBACK_ORDER: tuple[Technique, ...] = (
+    Technique.VIBRATE,
+    Technique.ROLL,
+    Technique.TAP,
+    Technique.KNOCK,
+    Technique.KNEAD,
+    Technique.SHIATSU,
+)
 
 
 class CapabilityError(DeviceError):
@@ -107,8 +119,16 @@ class CapabilityMapper:
             if alt in self.caps.techniques:
                 self._note(f"technique:{wanted}", f"this device has no {wanted}; using {alt}")
                 return alt
-        have = ", ".join(sorted(t.value for t in self.caps.techniques)) or "none"
-        raise CapabilityError(f"this device cannot do {wanted} or anything close (it has: {have})")
+        # Nothing close: a single-motion device (a massage gun, a vibrating pad) still
+        # plays the profile with the motion it has, said once.
+        for alt in FALLBACK_ORDER:
+            if alt in self.caps.techniques:
+                self._note(
+                    f"technique:{wanted}",
+                    f"this device has nothing like {wanted}; using {alt}, the motion it has",
+                )
+                return alt
+        raise CapabilityError(f"this device has no massage techniques, so it cannot do {wanted}")
 
     def zones(self, wanted: frozenset[Zone], available: frozenset[Zone], what: str) -> frozenset[Zone]:
         missing = wanted - available

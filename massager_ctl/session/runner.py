@@ -62,7 +62,8 @@ class SessionReport:
     plan_ms: int = 0
     elapsed_s: float = 0.0
     stop_status: Status | None = None
-    stop_confirmed: bool = False
+    stop_confirmed: bool = False  # the device reported itself stopped
+    stop_sent: bool = False  # the stop went out without error (all a device without status can say)
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     boundary_errors_s: list[float] = field(default_factory=list)
@@ -74,6 +75,7 @@ class SessionReport:
             "plan_ms": self.plan_ms,
             "elapsed_s": round(self.elapsed_s, 3),
             "stop_confirmed": self.stop_confirmed,
+            "stop_sent": self.stop_sent,
             "stop_status": self.stop_status.to_dict() if self.stop_status else None,
             "message": self.message,
             "warnings": list(self.warnings),
@@ -182,7 +184,9 @@ class Session:
     def plan_ms(self, now: float) -> int:
         assert self._t0 is not None
         paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
-        return int((now - self._t0 - paused) * 1000) + self._skip_ms
+        # floor, but a hair above: (t0 + 2.0) - t0 can come out as 1.9999999998 s, and a
+        # boundary must count as reached at its own deadline (else the loop spins on it)
+        return math.floor((now - self._t0 - paused) * 1000 + 1e-6) + self._skip_ms
 
     def _wall_for(self, plan_ms: float) -> float:
         assert self._t0 is not None
@@ -392,8 +396,11 @@ class Session:
             return
         exc = stop.exception()
         if exc is None:
-            self.report.stop_status = stop.result()
-            self.report.stop_confirmed = True
+            status = stop.result()
+            self.report.stop_status = status
+            self.report.stop_sent = True
+            # Devices that cannot report their state say so (extra["confirmed"] False).
+            self.report.stop_confirmed = status.extra.get("confirmed", True) is not False
         elif isinstance(exc, DeviceError):
             self.report.stop_confirmed = False
             if self.report.reason in ("finished", "stopped", "cap", "running"):
