@@ -376,3 +376,53 @@ def test_driver_connects_again_on_the_same_path_after_a_loss(tmp_path):
             port1.unplug()
 
     run(main())
+
+
+def test_session_with_reconnect_resumes_from_zero_when_the_port_returns(tmp_path):
+    """The cable is pulled mid-session and plugged back in (same by-id name): with
+    reconnect the session waits for the port, resumes with intensity ramping up
+    from zero, plays to the end, and the chair that came back ends stopped."""
+    link = tmp_path / "usb-massager-chair-if00"
+    definition = MODELS["sim-chair"]
+
+    def plan(seconds: float = 5.0) -> Plan:
+        return Plan(name="steady", roller=(
+            RollerStep(0, int(seconds * 1000), "knead", "segment 1", Technique.KNEAD,
+                       frozenset({Zone.SHOULDERS}), Level.constant(60), Level.constant(50)),
+        ))
+
+    async def main():
+        port1, sim1 = await serve_on_pty(definition)
+        os.symlink(port1.path, link)
+        second = {}
+        try:
+            async with connect(f"serial:{link}?model=sim-chair") as chair:
+                task = asyncio.create_task(chair.run(plan(), reconnect=True))
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 4.0
+                while sim1.physics.target.intensity < 6 and loop.time() < deadline:
+                    await asyncio.sleep(0.02)
+                before = sim1.physics.target.intensity
+                port1.unplug()  # the cable is pulled at full intensity
+                await sim1.close()
+                await asyncio.sleep(0.3)
+                port2, sim2 = await serve_on_pty(definition)  # ... and plugged back in
+                second.update(port=port2, sim=sim2)
+                os.unlink(link)
+                os.symlink(port2.path, link)
+                report = await task
+            await asyncio.sleep(0.2)
+            return before, report, sim2
+        finally:
+            port1.unplug()
+            if second:
+                await second["sim"].close()
+                second["port"].unplug()
+
+    before, report, sim2 = run(main(), timeout=30)
+    assert before == 6  # 60 % of the chair's 10 steps before the cable was pulled
+    assert report.reason == "finished" and report.reconnects == 1 and report.stop_confirmed
+    commanded = [e.snapshot["intensity"] for e in sim2.physics.trace if e.kind == "command"]
+    assert commanded and commanded[0] <= 1  # the chair that came back started low ...
+    assert max(commanded) == 6  # ... and the slew limit brought it back up
+    assert sim2.physics.target.is_stopped
