@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from ..errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
 from ..protocol.nlr import (
@@ -40,6 +39,7 @@ from ..protocol.nlr import (
 from ..transport.base import Transport
 from .base import Device
 from .capabilities import Capabilities
+from .link import LinkedDevice, ReplyWaiters
 from .nlr_patterns import NLR_CAPABILITIES, OFF, is_steady, levels_at, validate
 from .state import DEVICE_STOPPED, DeviceState, Status
 
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 _NOISE_BYTES = 8
 
 
-class NlrDevice(Device):
+class NlrDevice(LinkedDevice, Device):
     """The HF8 (or its simulator) over any transport, usually a serial port."""
 
     link_loss_note = (
@@ -89,26 +89,15 @@ class NlrDevice(Device):
         self._t0: float | None = None  # when the current pattern started
         self._pattern: asyncio.Task | None = None
         self._lock = asyncio.Lock()
-        self._replies: list[asyncio.Future] = []
-        self._connected = False
-        self._lost_reason: str | None = None
+        self._replies = ReplyWaiters()
         self._last_fault: str | None = None
-        transport.set_receiver(self._on_bytes)
-        transport.on_disconnect(self._on_lost)
+        self._attach_link(transport)
 
     # ---------------------------------------------------------------- properties
 
     @property
     def capabilities(self) -> Capabilities:
         return NLR_CAPABILITIES
-
-    @property
-    def model(self) -> str:
-        return self.name
-
-    @property
-    def connected(self) -> bool:
-        return self._connected and self._lost_reason is None
 
     @property
     def state(self) -> DeviceState:
@@ -123,58 +112,27 @@ class NlrDevice(Device):
             reply = parse_reply(line)
             if isinstance(reply, PadInfo):
                 self.info = reply
-                for fut in self._replies:
-                    if not fut.done():
-                        fut.set_result(reply)
-                        break
+                self._replies.resolve_first(reply)
             else:
                 if len(self.bad_lines) < 100:
                     self.bad_lines.append(reply)
                 log.debug("%s: unexpected line %r (%s)", self.name, reply.text, reply.reason)
 
-    def _on_lost(self, reason: str) -> None:
-        if self._lost_reason is not None:
-            return
-        self._lost_reason = reason or "link lost"
-        self._connected = False
+    def _link_lost(self, reason: str) -> None:
         if self._pattern is not None:
             self._pattern.cancel()
-        for fut in self._replies:
-            if not fut.done():
-                fut.set_exception(DeviceDisconnected(f"{self.name}: link lost ({reason})"))
-        self._emit(self.events.emit_disconnect, self._lost_reason)
-
-    def _emit(self, emit: Callable, arg) -> None:
-        try:
-            emit(arg)
-        except Exception:  # a listener's bug must not break the receive path
-            log.exception("device event listener failed")
+        self._replies.fail_all(DeviceDisconnected(f"{self.name}: link lost ({reason})"))
 
     # ---------------------------------------------------------------- sending
 
-    def _check_link(self) -> None:
-        if self._lost_reason is not None:
-            raise DeviceDisconnected(f"{self.name}: link lost ({self._lost_reason})")
-
-    def _require_connected(self) -> None:
-        self._check_link()
-        if not self._connected:
-            raise DeviceError(f"{self.name}: not connected")
-
     async def _write(self, data: bytes) -> None:
         self._check_link()
-        try:
-            await asyncio.wait_for(self.transport.write(data), self.reply_timeout_s * 2)
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: a write did not complete within {self.reply_timeout_s * 2:g} s"
-            ) from None
+        await self._write_within(data, self.reply_timeout_s * 2, "a write did not complete within")
 
     async def _query(self, deadline: float, attempts: int) -> PadInfo | None:
         """Send ``P`` until a reply arrives (``attempts`` times at most, before ``deadline``)."""
         loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        self._replies.append(fut)
+        fut = self._replies.add()
         try:
             for _ in range(attempts):
                 wait = min(self.reply_timeout_s, deadline - loop.time())
@@ -186,7 +144,7 @@ class NlrDevice(Device):
                     return fut.result()  # raises DeviceDisconnected if the link went
             return None
         finally:
-            self._replies.remove(fut)
+            self._replies.discard(fut)
             if not fut.done():
                 fut.cancel()
 
@@ -213,19 +171,14 @@ class NlrDevice(Device):
         self.splitter = LineSplitter()
         self.rx_bytes = 0
         self.bad_lines.clear()
-        try:
-            await asyncio.wait_for(self.transport.open(), self.open_timeout_s)
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: the link did not open within {self.open_timeout_s:g} s"
-            ) from None
+        await self._open_link(self.open_timeout_s)
         try:
             await self._identify()
             async with self._lock:
                 self.sent = [None] * MOTORS
                 await self._send_levels(OFF, force=True)
         except BaseException:
-            await self._close_quietly()
+            await self._close_quietly(self.open_timeout_s)
             raise
         self._state = DEVICE_STOPPED
         self._t0 = None
@@ -314,11 +267,7 @@ class NlrDevice(Device):
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._lost_reason is not None:
-            raise StopNotConfirmed(
-                f"{self.name}: cannot send the stop: link lost ({self._lost_reason}); "
-                f"{self.link_loss_note}"
-            )
+        self._refuse_stop_if_lost()
         self._state = DEVICE_STOPPED
         self._t0 = None
         pattern, self._pattern = self._pattern, None
@@ -400,10 +349,4 @@ class NlrDevice(Device):
         if self._pattern is not None:
             self._pattern.cancel()
             self._pattern = None
-        await self._close_quietly()
-
-    async def _close_quietly(self) -> None:
-        try:
-            await asyncio.wait_for(self.transport.close(), self.open_timeout_s)
-        except (TimeoutError, DeviceError, OSError) as exc:
-            log.warning("%s: closing the link failed: %s", self.name, exc)
+        await self._close_quietly(self.open_timeout_s)

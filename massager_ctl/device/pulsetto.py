@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed, UsageError
+from ..errors import DeviceError, DeviceTimeout, StopNotConfirmed, UsageError
 from ..protocol.pulsetto import (
     BATTERY_QUERY,
     MAX_INTENSITY,
@@ -44,6 +44,7 @@ from ..transport.base import Transport
 from ..vocabulary import Technique, Zone
 from .base import Device
 from .capabilities import Capabilities
+from .link import LinkedDevice
 from .state import DEVICE_STOPPED, DeviceState, Status
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class _Abandoned(DeviceError):
     pass
 
 
-class PulsettoDevice(Device):
+class PulsettoDevice(LinkedDevice, Device):
     keepalive_s = 10.0
     link_loss_note = (
         "the Pulsetto has no timer of its own and may keep stimulating: press its button "
@@ -102,23 +103,12 @@ class PulsettoDevice(Device):
         self._lock = asyncio.Lock()
         self._abort = asyncio.Event()
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._connected = False
-        self._lost_reason: str | None = None
         self._stop_steps: tuple[Step, ...] = ()
-        transport.set_receiver(self._on_bytes)
-        transport.on_disconnect(self._on_lost)
+        self._attach_link(transport)
 
     @property
     def capabilities(self) -> Capabilities:
         return self._caps
-
-    @property
-    def model(self) -> str:
-        return self.name
-
-    @property
-    def connected(self) -> bool:
-        return self._connected and self._lost_reason is None
 
     # -- receiving ----------------------------------------------------------------------
 
@@ -145,35 +135,18 @@ class PulsettoDevice(Device):
             else:
                 log.debug("%s: reply %r", self.name, line)
 
-    def _on_lost(self, reason: str) -> None:
-        if self._lost_reason is not None:
-            return
-        self._lost_reason = reason or "link lost"
-        self._connected = False
+    def _link_lost(self, reason: str) -> None:
         self._abort.set()
         self._battery_event.set()
-        try:
-            self.events.emit_disconnect(self._lost_reason)
-        except Exception:  # a listener's bug must not break the receive path
-            log.exception("device event listener failed")
 
     # -- sending ------------------------------------------------------------------------
 
-    def _check_link(self) -> None:
-        if self._lost_reason is not None:
-            raise DeviceDisconnected(f"{self.name}: link lost ({self._lost_reason})")
-
     async def _send(self, text: str) -> None:
         self._check_link()
-        try:
-            await asyncio.wait_for(
-                self.transport.write(encode(text), endpoint="tx", response=needs_response(text)),
-                self.write_timeout_s,
-            )
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: writing {text!r} took longer than {self.write_timeout_s:g} s"
-            ) from None
+        await self._write_within(
+            encode(text), self.write_timeout_s, f"writing {text!r} took longer than",
+            endpoint="tx", response=needs_response(text),
+        )
 
     async def _play(self, steps: tuple[Step, ...], *, abortable: bool) -> None:
         for step in steps:
@@ -207,12 +180,7 @@ class PulsettoDevice(Device):
             return
         self._lost_reason = None
         self._abort.clear()
-        try:
-            await asyncio.wait_for(self.transport.open(), self.open_timeout_s)
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: the link did not open within {self.open_timeout_s:g} s"
-            ) from None
+        await self._open_link(self.open_timeout_s)
         try:
             volts = None
             for _ in range(2):
@@ -225,7 +193,7 @@ class PulsettoDevice(Device):
                     "is this a Pulsetto?"
                 )
         except BaseException:
-            await self._close_quietly()
+            await self._close_quietly(self.write_timeout_s)
             raise
         log.info("%s: battery %.2f V (%d %%)", self.name, volts, battery_percent(volts))
         self._stop_steps = stop_sequence(self.step_wait_s)
@@ -241,9 +209,7 @@ class PulsettoDevice(Device):
         return state.intensity
 
     async def apply(self, state: DeviceState) -> None:
-        if not self.connected:
-            self._check_link()
-            raise DeviceError(f"{self.name}: not connected")
+        self._require_connected()
         level = self.level_for(state)
         async with self._lock:
             if not self.running:
@@ -280,9 +246,7 @@ class PulsettoDevice(Device):
 
     async def read_status(self, timeout: float = 2.0) -> Status:
         """The battery from the device; the level from what was sent."""
-        self._check_link()
-        if not self._connected:
-            raise DeviceError(f"{self.name}: not connected")
+        self._require_connected()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
@@ -303,11 +267,7 @@ class PulsettoDevice(Device):
         """
         if not self._stop_steps:
             raise StopNotConfirmed(f"{self.name}: cannot stop: never connected")
-        if self._lost_reason is not None:
-            raise StopNotConfirmed(
-                f"{self.name}: cannot send the stop: link lost ({self._lost_reason}); "
-                f"{self.link_loss_note}"
-            )
+        self._refuse_stop_if_lost()
         self._abort.set()
         loop = asyncio.get_running_loop()
         # The stop's own waits count too: allow them on top of the caller's timeout.
@@ -336,10 +296,4 @@ class PulsettoDevice(Device):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        await self._close_quietly()
-
-    async def _close_quietly(self) -> None:
-        try:
-            await asyncio.wait_for(self.transport.close(), self.write_timeout_s)
-        except (TimeoutError, DeviceError, OSError) as exc:
-            log.warning("%s: closing the link failed: %s", self.name, exc)
+        await self._close_quietly(self.write_timeout_s)

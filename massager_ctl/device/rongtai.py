@@ -51,6 +51,7 @@ from ..transport.base import Transport
 from ..vocabulary import Heat
 from .base import Device
 from .capabilities import Capabilities
+from .link import LinkedDevice, ReplyWaiters
 from .native import validate_state
 from .rongtai_facts import (
     ENDPOINT_COMMANDS,
@@ -160,7 +161,7 @@ class _Deadline(Exception):
     """Internal: an operation's overall deadline passed."""
 
 
-class RongtaiDevice(Device):
+class RongtaiDevice(LinkedDevice, Device):
     """A Rongtai / Infinity chair (or :class:`~massager_ctl.sim.rongtai.RongtaiSim`)."""
 
     #: The writer calls keepalive() after this long without a write: it renews the
@@ -234,11 +235,9 @@ class RongtaiDevice(Device):
         self.frames_seen = 0
         self.keys_sent: list[tuple[float, int]] = []  # (loop time, key): for tests and traces
         self.timer_s: int | None = None  # the chair timer chosen at the session's start
-        self._waiters: list[asyncio.Future] = []
+        self._waiters = ReplyWaiters()
         self._lock = asyncio.Lock()
-        self._connected = False
         self._ever_connected = False
-        self._lost_reason: str | None = None
         self._last_write_at = float("-inf")
         self._timer_armed = False
         self._power_pressed_at = float("-inf")
@@ -246,22 +245,13 @@ class RongtaiDevice(Device):
         self._fault_seen = False
         self._warned_unverified = False
         self._stop_frames: dict[int, bytes] = {}
-        transport.set_receiver(self._on_bytes)
-        transport.on_disconnect(self._on_lost)
+        self._attach_link(transport)
 
     # -- what the control layer reads ---------------------------------------------
 
     @property
     def capabilities(self) -> Capabilities:
         return self._capabilities
-
-    @property
-    def model(self) -> str:
-        return self.name
-
-    @property
-    def connected(self) -> bool:
-        return self._connected and self._lost_reason is None
 
     @property
     def link_loss_note(self) -> str:  # type: ignore[override]
@@ -316,33 +306,12 @@ class RongtaiDevice(Device):
         if fault and not self._fault_seen:
             self._emit(self.events.emit_fault, f"{self.name}: the chair reports a fault")
         self._fault_seen = fault
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(status)
-        self._waiters.clear()
+        self._waiters.resolve_all(status)
         if self.events.status:
             self._emit(self.events.emit_status, to_status(status, self.table, self._capabilities))
 
-    def _emit(self, emit: Callable, arg) -> None:
-        try:
-            emit(arg)
-        except Exception:  # a listener's bug must not break the receive path
-            log.exception("device event listener failed")
-
-    def _on_lost(self, reason: str) -> None:
-        if self._lost_reason is not None:
-            return
-        self._lost_reason = reason or "link lost"
-        self._connected = False
-        self._fail_waiters(DeviceDisconnected(f"{self.name}: link lost ({self._lost_reason})"))
-        self._emit(self.events.emit_disconnect, self._lost_reason)
-
-    def _fail_waiters(self, error: Exception) -> None:
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_exception(error)
-                fut.exception()  # retrieved by whoever awaits; no "never retrieved" noise
-        self._waiters.clear()
+    def _link_lost(self, reason: str) -> None:
+        self._waiters.fail_all(DeviceDisconnected(f"{self.name}: link lost ({self._lost_reason})"))
 
     async def _next_status(self, deadline: float | None = None) -> RongtaiStatus:
         """The next status frame; DeviceTimeout when the stream stops, _Deadline at ``deadline``."""
@@ -352,17 +321,12 @@ class RongtaiDevice(Device):
         by_deadline = False
         if deadline is not None and deadline - loop.time() < wait:
             wait, by_deadline = max(0.0, deadline - loop.time()), True
-        fut = loop.create_future()
-        self._waiters.append(fut)
         try:
-            return await asyncio.wait_for(fut, wait)
+            return await self._waiters.wait(wait)
         except TimeoutError:
             if by_deadline:
                 raise _Deadline() from None
             raise DeviceTimeout(self._no_status_text()) from None
-        finally:
-            if fut in self._waiters:
-                self._waiters.remove(fut)
 
     def _no_status_text(self) -> str:
         if self.frames_seen == 0 and self.rx_bytes >= _NOISE_BYTES:
@@ -383,15 +347,6 @@ class RongtaiDevice(Device):
 
     # -- sending ------------------------------------------------------------------
 
-    def _check_link(self) -> None:
-        if self._lost_reason is not None:
-            raise DeviceDisconnected(f"{self.name}: link lost ({self._lost_reason})")
-
-    def _require_connected(self) -> None:
-        self._check_link()
-        if not self._connected:
-            raise DeviceError(f"{self.name}: not connected")
-
     async def _send_key(self, key: int) -> None:
         """Press one key, keeping the minimum gap between key frames."""
         self._check_link()
@@ -400,15 +355,10 @@ class RongtaiDevice(Device):
         if wait > 0:
             await asyncio.sleep(wait)
         frame = self._stop_frames.get(key) or encode_key(key, self.source)
-        try:
-            await asyncio.wait_for(
-                self.transport.write(frame, endpoint=self.endpoint, response=self.write_response),
-                self.write_timeout_s,
-            )
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: a key press did not go out within {self.write_timeout_s:g} s"
-            ) from None
+        await self._write_within(
+            frame, self.write_timeout_s, "a key press did not go out within",
+            endpoint=self.endpoint, response=self.write_response,
+        )
         now = loop.time()
         self._last_write_at = now
         self.keys_sent.append((now, key))
@@ -581,12 +531,7 @@ class RongtaiDevice(Device):
         # frames again (used by --reconnect); the chair may have changed meanwhile (its
         # own timer), so nothing is assumed about it.
         self._lost_reason = None
-        try:
-            await asyncio.wait_for(self.transport.open(), self.open_timeout_s)
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: the link did not open within {self.open_timeout_s:g} s"
-            ) from None
+        await self._open_link(self.open_timeout_s)
         self.decoder.reset()
         self.frames_seen = 0
         self.rx_bytes = 0
@@ -595,7 +540,7 @@ class RongtaiDevice(Device):
         try:
             await self._next_status()
         except BaseException:
-            await self._close_quietly()
+            await self._close_quietly(self.write_timeout_s)
             raise
         finally:
             self.status_timeout_s = saved
@@ -661,11 +606,7 @@ class RongtaiDevice(Device):
         deadline = loop.time() + timeout
         if not self._ever_connected:
             raise StopNotConfirmed(f"{self.name}: cannot stop: never connected")
-        if self._lost_reason is not None:
-            raise StopNotConfirmed(
-                f"{self.name}: cannot send the stop: link lost ({self._lost_reason}); "
-                f"{self.link_loss_note}"
-            )
+        self._refuse_stop_if_lost()
         try:
             async with asyncio.timeout_at(deadline):
                 await self._lock.acquire()
@@ -690,14 +631,8 @@ class RongtaiDevice(Device):
     async def disconnect(self) -> None:
         """Close the link. Does not stop the chair (call :meth:`stop` first)."""
         self._connected = False
-        self._fail_waiters(DeviceDisconnected(f"{self.name}: disconnected"))
-        await self._close_quietly()
-
-    async def _close_quietly(self) -> None:
-        try:
-            await asyncio.wait_for(self.transport.close(), self.write_timeout_s)
-        except (TimeoutError, DeviceError, OSError) as exc:
-            log.warning("%s: closing the link failed: %s", self.name, exc)
+        self._waiters.fail_all(DeviceDisconnected(f"{self.name}: disconnected"))
+        await self._close_quietly(self.write_timeout_s)
 
     # -- the chair's own programs and motors ---------------------------------------------
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
+from ..errors import DeviceError, StopNotConfirmed
 from ..protocol.theragun import (
     MAX_RPM,
     STOP_FRAME,
@@ -33,6 +33,7 @@ from ..protocol.theragun import (
 from ..transport.base import Transport
 from .base import Device
 from .capabilities import Capabilities
+from .link import LinkedDevice
 from .state import DEVICE_STOPPED, DeviceState, Status
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 INTENSITY_STEPS = 100
 
 
-class TheragunDevice(Device):
+class TheragunDevice(LinkedDevice, Device):
     link_loss_note = (
         "the gun may keep running at its last speed (it is not known to stop by itself): "
         "switch it off with its button"
@@ -79,23 +80,12 @@ class TheragunDevice(Device):
         self.last_state: DeviceState = DEVICE_STOPPED
         self._reply_event = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._connected = False
-        self._lost_reason: str | None = None
         self._stop_frame: bytes | None = None
-        transport.set_receiver(self._on_bytes)
-        transport.on_disconnect(self._on_lost)
+        self._attach_link(transport)
 
     @property
     def capabilities(self) -> Capabilities:
         return self._caps
-
-    @property
-    def model(self) -> str:
-        return self.name
-
-    @property
-    def connected(self) -> bool:
-        return self._connected and self._lost_reason is None
 
     def rpm_for(self, state: DeviceState) -> int:
         if state.technique is None or state.intensity <= 0:
@@ -109,33 +99,17 @@ class TheragunDevice(Device):
             self.replies.append(reply)
             self._reply_event.set()
 
-    def _on_lost(self, reason: str) -> None:
-        if self._lost_reason is not None:
-            return
-        self._lost_reason = reason or "link lost"
-        self._connected = False
+    def _link_lost(self, reason: str) -> None:
         self._reply_event.set()
-        try:
-            self.events.emit_disconnect(self._lost_reason)
-        except Exception:  # a listener's bug must not break the receive path
-            log.exception("device event listener failed")
 
     # -- sending ------------------------------------------------------------------------
 
-    def _check_link(self) -> None:
-        if self._lost_reason is not None:
-            raise DeviceDisconnected(f"{self.name}: link lost ({self._lost_reason})")
-
     async def _write(self, frame: bytes, *, response: bool) -> None:
         self._check_link()
-        try:
-            await asyncio.wait_for(
-                self.transport.write(frame, endpoint="tx", response=response), self.write_timeout_s
-            )
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: a write did not complete within {self.write_timeout_s:g} s"
-            ) from None
+        await self._write_within(
+            frame, self.write_timeout_s, "a write did not complete within",
+            endpoint="tx", response=response,
+        )
 
     # -- Device API ---------------------------------------------------------------------
 
@@ -143,16 +117,11 @@ class TheragunDevice(Device):
         if self.connected:
             return
         self._lost_reason = None
-        try:
-            await asyncio.wait_for(self.transport.open(), self.open_timeout_s)
-        except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: the link did not open within {self.open_timeout_s:g} s"
-            ) from None
+        await self._open_link(self.open_timeout_s)
         try:
             await self._identify()
         except BaseException:
-            await self._close_quietly()
+            await self._close_quietly(self.write_timeout_s)
             raise
         self._stop_frame = STOP_FRAME
         self._connected = True
@@ -173,9 +142,7 @@ class TheragunDevice(Device):
             log.info("%s: no reply to the version query (replies are not required)", self.name)
 
     async def apply(self, state: DeviceState) -> None:
-        if not self.connected:
-            self._check_link()
-            raise DeviceError(f"{self.name}: not connected")
+        self._require_connected()
         rpm = self.rpm_for(state)
         frame = speed_frame(rpm)
         async with self._lock:
@@ -197,9 +164,7 @@ class TheragunDevice(Device):
 
     async def read_status(self, timeout: float = 2.0) -> Status:
         """What was last sent (the gun reports nothing we can decode)."""
-        self._check_link()
-        if not self._connected:
-            raise DeviceError(f"{self.name}: not connected")
+        self._require_connected()
         return self._status()
 
     async def stop(self, timeout: float = 2.0) -> Status:
@@ -207,11 +172,7 @@ class TheragunDevice(Device):
         the Status is built from what was sent, ``extra["confirmed"]`` is False."""
         if self._stop_frame is None:
             raise StopNotConfirmed(f"{self.name}: cannot stop: never connected")
-        if self._lost_reason is not None:
-            raise StopNotConfirmed(
-                f"{self.name}: cannot send the stop: link lost ({self._lost_reason}); "
-                f"{self.link_loss_note}"
-            )
+        self._refuse_stop_if_lost()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
@@ -232,10 +193,4 @@ class TheragunDevice(Device):
 
     async def disconnect(self) -> None:
         self._connected = False
-        await self._close_quietly()
-
-    async def _close_quietly(self) -> None:
-        try:
-            await asyncio.wait_for(self.transport.close(), self.write_timeout_s)
-        except (TimeoutError, DeviceError, OSError) as exc:
-            log.warning("%s: closing the link failed: %s", self.name, exc)
+        await self._close_quietly(self.write_timeout_s)

@@ -20,13 +20,11 @@ Times come from the loop clock.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 
 from ..device.nlr_patterns import MOTOR_ZONE, NLR_CAPABILITIES
 from ..device.state import DEVICE_STOPPED, DeviceState
-from ..errors import DeviceDisconnected
 from ..protocol.nlr import (
     MOTORS,
     BadLine,
@@ -39,6 +37,7 @@ from ..protocol.nlr import (
 )
 from ..transport.base import Transport
 from ..vocabulary import Technique
+from .base import SimulatedDevice
 from .faults import FaultInjector
 from .physics import TraceEvent
 
@@ -96,7 +95,12 @@ class NlrPad:
         return None
 
 
-class NlrSim:
+class NlrSim(SimulatedDevice):
+    already_started = "simulated pad already started"
+    log_name = "simulated pad"
+    opens_transport = True
+    unplug_port_on_cut = True
+
     def __init__(
         self,
         transport: Transport,
@@ -106,59 +110,26 @@ class NlrSim:
         intensity_scale: int = 255,
         audio_mode: bool = False,
     ) -> None:
-        self.transport = transport
-        self.faults = faults if faults is not None else FaultInjector()
+        super().__init__(transport, faults)
         self.model = model
         self.physics = NlrPad()
         self.info = PadInfo(intensity_scale, audio_mode)
         self.splitter = LineSplitter(terminators=b"\r")
         self.rejected: list[tuple[float, str, str]] = []  # (t, line, why)
         self.queries = 0
-        self.link_lost = False
         self.errors: list[str] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._start: float | None = None
-        self._queue: asyncio.Queue[bytes] | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._wake: asyncio.Event | None = None
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        if self._tasks:
-            raise RuntimeError("simulated pad already started")
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._start = loop.time()
-        self._queue = asyncio.Queue()
-        self._wake = asyncio.Event()
-        self.faults.bind(self._start, self._cut_link, self._wake.set)
-        self.transport.set_receiver(self._on_bytes)
-        self.transport.on_disconnect(self._on_disconnect)
-        await self.transport.open()
-        self._tasks = [
-            loop.create_task(self._writer(), name="sim-nlr-writer"),
-            loop.create_task(self._faults_loop(), name="sim-nlr-faults"),
-        ]
-
-    async def close(self) -> None:
-        self.transport.set_receiver(lambda data: None)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        self._tasks = []
+    def _loops(self):
+        return [(self._writer(), "sim-nlr-writer"), (self._faults_loop(), "sim-nlr-faults")]
 
     # ------------------------------------------------------------ incoming
 
     def _on_bytes(self, data: bytes) -> None:
         if self._loop is None:
             return
-        if self.link_lost and not self.transport.lost:
-            self.link_lost = False  # the cable is back
+        self._link_back()  # the cable is back?
         now = self._loop.time()
         self.faults.tick(now)
         for line in self.splitter.feed(data):
@@ -190,52 +161,10 @@ class NlrSim:
         out = self.faults.outgoing(line, what, now)
         if out is None:
             return
-        line, delay = out
-        if delay > 0:
-            self._loop.call_later(delay, self._queue.put_nowait, line)
-        else:
-            self._queue.put_nowait(line)
-
-    async def _writer(self) -> None:
-        assert self._queue is not None
-        while True:
-            line = await self._queue.get()
-            if self.link_lost:
-                continue
-            try:
-                await self.transport.write(line)
-            except (DeviceDisconnected, OSError) as exc:
-                self.link_lost = True
-                log.info("simulated pad: link gone (%s)", exc)
-
-    async def _faults_loop(self) -> None:
-        """Run scheduled fault actions on time (nothing else here runs on a clock)."""
-        loop = self._loop
-        assert loop is not None and self._wake is not None
-        while True:
-            self.faults.tick(loop.time())
-            due = self.faults.next_due()
-            self._wake.clear()
-            timeout = None if due is None else max(0.0, due - loop.time())
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+        self._queue_frame(*out, now)
 
     # ------------------------------------------------------------ the link
 
-    def _cut_link(self, reason: str) -> None:
-        link = getattr(self.transport, "link", None)
-        if link is not None and hasattr(link, "cut"):
-            link.cut(reason)
-        else:
-            port = getattr(self.transport, "port", None)
-            if port is not None and hasattr(port, "unplug"):
-                port.unplug()
-            self.transport._lost_link(reason)
-        self.link_lost = True
-
-    def _on_disconnect(self, reason: str) -> None:
+    def _link_lost(self, reason: str) -> None:
         # The pad keeps its levels: no deadman that we know of.
-        self.link_lost = True
         log.info("simulated pad: link lost (%s); levels kept: %s", reason, self.physics.levels)

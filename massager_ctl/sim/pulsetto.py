@@ -22,14 +22,13 @@ Behaviour:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from ..device.state import DEVICE_STOPPED, DeviceState
-from ..errors import DeviceDisconnected
 from ..protocol.pulsetto import BATTERY_EMPTY_V, LineDecoder, Side
 from ..transport.base import Transport
 from ..vocabulary import Technique, Zone
+from .base import SimulatedDevice
 from .faults import FaultInjector
 from .physics import TraceEvent
 
@@ -97,7 +96,9 @@ class PulsettoBody:
         return not self.stimulating
 
 
-class PulsettoSim:
+class PulsettoSim(SimulatedDevice):
+    already_started = "simulated Pulsetto already started"
+
     def __init__(
         self,
         transport: Transport,
@@ -109,63 +110,34 @@ class PulsettoSim:
         idle_drain_v_per_h: float = 0.02,
         drain_per_level_v_per_h: float = 0.03,
     ) -> None:
-        self.transport = transport
+        super().__init__(transport, faults)
         self.model = model
-        self.faults = faults if faults is not None else FaultInjector()
         self.min_step_gap_s = min_step_gap_s
         self._params = (volts, idle_drain_v_per_h, drain_per_level_v_per_h)
         self.physics: PulsettoBody | None = None
         self.decoder = LineDecoder()
         self.received: list[tuple[float, str]] = []
-        self.link_lost = False
-        self.link_events: list[tuple[float, str]] = []  # (time, reason) of each link loss
         self._seq: str | None = None  # None, "plus", "armed", or the handshake digits seen
         self._last_step_at = float("-inf")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task | None = None
-        self._wake: asyncio.Event | None = None
-        self._sending: set[asyncio.Task] = set()
 
-    async def start(self) -> None:
-        if self._task is not None:
-            raise RuntimeError("simulated Pulsetto already started")
-        loop = asyncio.get_running_loop()
-        self._loop = loop
+    def _starting(self, now: float) -> None:
         volts, idle, per_level = self._params
-        self.physics = PulsettoBody(loop.time(), volts, idle, per_level)
-        self._wake = asyncio.Event()
-        self.faults.bind(loop.time(), self._cut_link, self._wake.set)
-        self.transport.set_receiver(self._on_bytes)
-        self.transport.on_disconnect(self._on_disconnect)
-        self._task = loop.create_task(self._run(), name="sim-pulsetto")
+        self.physics = PulsettoBody(now, volts, idle, per_level)
 
-    async def close(self) -> None:
-        self.transport.set_receiver(lambda data: None)
-        tasks = [t for t in (self._task, *self._sending) if t is not None]
-        self._task = None
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, DeviceDisconnected):
-                pass
+    def _loops(self):
+        return [(self._run(), "sim-pulsetto")]
 
     async def _run(self) -> None:
         """Fault schedule, and the battery running out while stimulating."""
         loop = self._loop
-        assert loop is not None and self._wake is not None and self.physics is not None
+        assert loop is not None and self.physics is not None
         while True:
             now = loop.time()
             self.faults.tick(now)
             self.physics.advance(now)
             due = self.faults.next_due()
             wait = 60.0 if due is None else max(0.0, min(60.0, due - now))
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except TimeoutError:
-                pass
+            await self._sleep_until(now + wait)
 
     # -- incoming ----------------------------------------------------------------------
 
@@ -174,8 +146,7 @@ class PulsettoSim:
         if loop is None or self.physics is None:
             return
         now = loop.time()
-        if self.link_lost and not self.transport.lost:
-            self.link_lost = False
+        self._link_back()
         if self.faults.stalled(now):
             return
         for line in self.decoder.feed(data):
@@ -263,29 +234,7 @@ class PulsettoSim:
         out = self.faults.outgoing((text + "\n").encode("ascii"), f"reply {text!r}", now)
         if out is None:
             return
-        frame, delay = out
-        task = self._loop.create_task(self._send_later(frame, delay))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._send_soon(*out)
 
-    async def _send_later(self, frame: bytes, delay: float) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        try:
-            await self.transport.write(frame)
-        except DeviceDisconnected:
-            self.link_lost = True
-
-    def _cut_link(self, reason: str) -> None:
-        link = getattr(self.transport, "link", None)
-        if link is not None and hasattr(link, "cut"):
-            link.cut(reason)
-        else:
-            self.transport._lost_link(reason)
-        self.link_lost = True
-
-    def _on_disconnect(self, reason: str) -> None:
-        # Noted only: stimulation goes on as it was (see the module docstring).
-        self.link_lost = True
-        if self._loop is not None:
-            self.link_events.append((self._loop.time(), reason))
+    # A lost link is only noted (the base does): stimulation goes on as it was (see the
+    # module docstring).

@@ -34,7 +34,6 @@ spec is silent are marked SIM):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from dataclasses import dataclass
@@ -55,7 +54,6 @@ from ..device.rongtai_reconcile import (
     zones_at,
 )
 from ..device.state import DEVICE_STOPPED, DeviceState
-from ..errors import DeviceDisconnected
 from ..protocol.rongtai import (
     KEY_TABLES,
     MAX_REMAINING_S,
@@ -71,6 +69,7 @@ from ..protocol.rongtai import (
 )
 from ..transport.base import Transport
 from ..vocabulary import Heat, Technique
+from .base import SimulatedDevice
 from .faults import FaultInjector
 from .physics import ChairPhysics, PhysicsParams, TraceEvent
 
@@ -572,8 +571,12 @@ def _key_index(table: KeyTable) -> dict[int, tuple[str, object]]:
     return keys
 
 
-class RongtaiSim:
+class RongtaiSim(SimulatedDevice):
     """The chair on a transport: key frames in, status frames out every 50 ms."""
+
+    already_started = "simulated chair already started"
+    log_name = "simulated Rongtai chair"
+    write_endpoint = ENDPOINT_STATUS
 
     def __init__(
         self,
@@ -588,26 +591,18 @@ class RongtaiSim:
     ) -> None:
         if not status_interval_s > 0:
             raise ValueError(f"status interval must be above 0 s, not {status_interval_s!r}")
-        self.transport = transport
+        super().__init__(transport, faults)
         self.model = model
         self.table, self.capabilities = model_setup(model)
         self.status_interval_s = float(status_interval_s)
-        self.faults = faults if faults is not None else FaultInjector()
         self.chair = ChairModel(self.table, reset_s=reset_s)
         self.physics = ChairPhysics(self.capabilities, physics_params or PhysicsParams())
         self.decoder = CommandDecoder(check_checksum=check_checksum)
         self.received: list[tuple[float, int, str]] = []  # (time, key, what the chair did)
         self.sent_frames = 0
-        self.link_lost = False
         self.errors: list[str] = []
         self._commanded: DeviceState = DEVICE_STOPPED
         self._events_seen = 0
-        self._start: float | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[bytes] | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._pending: list[asyncio.TimerHandle] = []
-        self._wake: asyncio.Future | None = None
 
     @property
     def bad_frames(self) -> int:
@@ -623,37 +618,13 @@ class RongtaiSim:
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        if self._tasks:
-            raise RuntimeError("simulated chair already started")
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._start = loop.time()
-        self.chair.t = self._start
-        self.chair.advance(self._start)
-        self.physics.advance(self._start)
-        self._queue = asyncio.Queue()
-        self.faults.bind(self._start, self._cut_link, self._wake_up)
-        self.transport.set_receiver(self._on_bytes)
-        self.transport.on_disconnect(self._on_disconnect)
-        self._tasks = [
-            loop.create_task(self._writer(), name="rongtai-sim-writer"),
-            loop.create_task(self._run(), name="rongtai-sim-loop"),
-        ]
+    def _starting(self, now: float) -> None:
+        self.chair.t = now
+        self.chair.advance(now)
+        self.physics.advance(now)
 
-    async def close(self) -> None:
-        self.transport.set_receiver(lambda data: None)
-        for handle in self._pending:
-            handle.cancel()
-        self._pending.clear()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        self._tasks = []
+    def _loops(self):
+        return [(self._writer(), "rongtai-sim-writer"), (self._run(), "rongtai-sim-loop")]
 
     def trip_fault(self) -> None:
         """Put the chair in its fault state (run state 5) now."""
@@ -679,32 +650,6 @@ class RongtaiSim:
                 due = self._start + tick * self.status_interval_s
             nxt = self.faults.next_due()
             await self._sleep_until(due if nxt is None else min(due, nxt))
-
-    async def _sleep_until(self, deadline: float) -> None:
-        fut = self._loop.create_future()
-        self._wake = fut
-        handle = self._loop.call_at(deadline, _resolve, fut)
-        try:
-            await fut
-        finally:
-            handle.cancel()
-            self._wake = None
-
-    def _wake_up(self) -> None:
-        if self._wake is not None:
-            _resolve(self._wake)
-
-    async def _writer(self) -> None:
-        assert self._queue is not None
-        while True:
-            frame = await self._queue.get()
-            if self.link_lost:
-                continue
-            try:
-                await self.transport.write(frame, endpoint=ENDPOINT_STATUS)
-            except (DeviceDisconnected, OSError) as exc:
-                self.link_lost = True
-                log.info("simulated Rongtai chair: link gone (%s)", exc)
 
     # ------------------------------------------------------------ chair <-> body
 
@@ -769,27 +714,13 @@ class RongtaiSim:
         out = self.faults.outgoing(frame, "status", now, status=True)
         if out is None:
             return
-        frame, delay = out
         self.sent_frames += 1
-        if delay > 0:
-            self._pending = [h for h in self._pending if h.when() > now]
-            self._pending.append(self._loop.call_later(delay, self._queue.put_nowait, frame))
-        else:
-            self._queue.put_nowait(frame)
+        self._queue_frame(*out, now)
 
     # ------------------------------------------------------------ the link
 
-    def _cut_link(self, reason: str) -> None:
-        link = getattr(self.transport, "link", None)
-        if link is not None and hasattr(link, "cut"):
-            link.cut(reason)
-        else:
-            self.transport._lost_link(reason)
-        self.link_lost = True
-
-    def _on_disconnect(self, reason: str) -> None:
+    def _link_lost(self, reason: str) -> None:
         # The chair carries on: its own timer (and end stops) end what was running.
-        self.link_lost = True
         log.info("simulated Rongtai chair: link lost (%s)", reason)
 
 
@@ -804,7 +735,3 @@ class RongtaiRT6923Sim(RongtaiSim):
                  **options) -> None:
         super().__init__(transport, faults=faults, model=model, **options)
 
-
-def _resolve(fut: asyncio.Future) -> None:
-    if not fut.done():
-        fut.set_result(None)

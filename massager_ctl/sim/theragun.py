@@ -23,7 +23,6 @@ import asyncio
 import logging
 
 from ..device.state import DEVICE_STOPPED, DeviceState
-from ..errors import DeviceDisconnected
 from ..protocol.theragun import (
     MAX_RPM,
     decode_command,
@@ -32,6 +31,7 @@ from ..protocol.theragun import (
 )
 from ..transport.base import Transport
 from ..vocabulary import Technique
+from .base import SimulatedDevice
 from .faults import FaultInjector
 from .physics import TraceEvent
 
@@ -114,7 +114,9 @@ def _loop_time(default: float) -> float:
         return default
 
 
-class TheragunSim:
+class TheragunSim(SimulatedDevice):
+    already_started = "simulated gun already started"
+
     def __init__(
         self,
         transport: Transport,
@@ -125,70 +127,34 @@ class TheragunSim:
     ) -> None:
         if model not in MAX_RPM:
             raise ValueError(f"unknown Theragun model {model!r} (known: {', '.join(MAX_RPM)})")
-        self.transport = transport
+        super().__init__(transport, faults)
         self.model = model
-        self.faults = faults if faults is not None else FaultInjector()
         self.ramp_rpm_per_s = ramp_rpm_per_s
         self.physics: GunPhysics | None = None
         self.received: list[tuple[float, bytes]] = []
         self.rejected: list[tuple[float, bytes]] = []
-        self.link_lost = False
-        self.link_events: list[tuple[float, str]] = []  # (time, reason) of each link loss
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task | None = None
-        self._wake: asyncio.Event | None = None
-        self._sending: set[asyncio.Task] = set()
 
     @property
     def max_rpm(self) -> int:
         return MAX_RPM[self.model]
 
-    async def start(self) -> None:
-        if self._task is not None:
-            raise RuntimeError("simulated gun already started")
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self.physics = GunPhysics(self.max_rpm, self.ramp_rpm_per_s, loop.time())
-        self._wake = asyncio.Event()
-        self.faults.bind(loop.time(), self._cut_link, self._wake.set)
-        self.transport.set_receiver(self._on_bytes)
-        self.transport.on_disconnect(self._on_disconnect)
-        self._task = loop.create_task(self._faults_loop(), name="sim-theragun")
+    def _starting(self, now: float) -> None:
+        self.physics = GunPhysics(self.max_rpm, self.ramp_rpm_per_s, now)
+
+    def _loops(self):
+        return [(self._faults_loop(), "sim-theragun")]
 
     async def close(self) -> None:
         if self.physics is not None and self._loop is not None:
             self.physics.touch(self._loop.time())
-        self.transport.set_receiver(lambda data: None)
-        tasks = [t for t in (self._task, *self._sending) if t is not None]
-        self._task = None
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, DeviceDisconnected):
-                pass
-
-    async def _faults_loop(self) -> None:
-        loop = self._loop
-        assert loop is not None and self._wake is not None
-        while True:
-            self.faults.tick(loop.time())
-            due = self.faults.next_due()
-            self._wake.clear()
-            timeout = None if due is None else max(0.0, due - loop.time())
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+        await super().close()
 
     def _on_bytes(self, data: bytes) -> None:
         loop = self._loop
         if loop is None or self.physics is None:
             return
         now = loop.time()
-        if self.link_lost and not self.transport.lost:
-            self.link_lost = False
+        self._link_back()
         if self.faults.stalled(now):
             return
         if not self.faults.incoming(f"frame {data.hex()}", now):
@@ -221,30 +187,7 @@ class TheragunSim:
         out = self.faults.outgoing(frame, what, now)
         if out is None:
             return
-        frame, delay = out
-        task = self._loop.create_task(self._send_later(frame, delay))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._send_soon(*out)
 
-    async def _send_later(self, frame: bytes, delay: float) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        try:
-            await self.transport.write(frame)
-        except DeviceDisconnected:
-            self.link_lost = True
-
-    def _cut_link(self, reason: str) -> None:
-        link = getattr(self.transport, "link", None)
-        if link is not None and hasattr(link, "cut"):
-            link.cut(reason)
-        else:
-            self.transport._lost_link(reason)
-        self.link_lost = True
-
-    def _on_disconnect(self, reason: str) -> None:
-        # Noted only: the motor is left as it was (see the module docstring).
-        self.link_lost = True
-        if self._loop is not None:
-            self.link_events.append((self._loop.time(), reason))
-
+    # A lost link is only noted (the base does): the motor is left as it was (see the
+    # module docstring).

@@ -43,37 +43,42 @@ _DIY_NOTES = (
     "split to fit the link (the protocol is a byte stream)."
 )
 
+
+
+def _diy(name: str, title: str, service: str, ble: BleLayout, notes: str) -> ModelDefinition:
+    """A DIY controller on a BLE UART module advertising ``service``."""
+    return ModelDefinition(
+        name=name,
+        title=title,
+        protocol="native",
+        schemes=("ble",),
+        driver="massager_ctl.device.native:NativeDevice",
+        simulator="massager_ctl.sim.native_chair:SimulatedNativeChair",
+        min_write_gap_s=0.075,
+        keepalive="native HEARTBEAT at a third of the negotiated deadman",
+        recognise=Recognise(
+            ble_names=("MCTL",), ble_services=(service,), ble_manufacturer=_DIY_MANUFACTURER
+        ),
+        notes=notes,
+        ble=ble,
+    )
+
+
 MODELS = MODELS + (
-    ModelDefinition(
-        name="native-nus",
-        title="DIY controller, native protocol v1 over BLE (Nordic UART Service)",
-        protocol="native",
-        schemes=("ble",),
-        driver="massager_ctl.device.native:NativeDevice",
-        simulator="massager_ctl.sim.native_chair:SimulatedNativeChair",
-        min_write_gap_s=0.075,
-        keepalive="native HEARTBEAT at a third of the negotiated deadman",
-        recognise=Recognise(
-            ble_names=("MCTL",), ble_services=(NUS_SERVICE,), ble_manufacturer=_DIY_MANUFACTURER
-        ),
-        notes=_DIY_NOTES,
-        ble=BleLayout.uart(NUS_SERVICE, NUS_RX, NUS_TX, title="Nordic UART"),
+    _diy(
+        "native-nus",
+        "DIY controller, native protocol v1 over BLE (Nordic UART Service)",
+        NUS_SERVICE,
+        BleLayout.uart(NUS_SERVICE, NUS_RX, NUS_TX, title="Nordic UART"),
+        _DIY_NOTES,
     ),
-    ModelDefinition(
-        name="native-ffe0",
-        title="DIY controller, native protocol v1 over BLE (FFE0 UART module, e.g. HM-10)",
-        protocol="native",
-        schemes=("ble",),
-        driver="massager_ctl.device.native:NativeDevice",
-        simulator="massager_ctl.sim.native_chair:SimulatedNativeChair",
-        min_write_gap_s=0.075,
-        keepalive="native HEARTBEAT at a third of the negotiated deadman",
-        recognise=Recognise(
-            ble_names=("MCTL",), ble_services=("ffe0",), ble_manufacturer=_DIY_MANUFACTURER
-        ),
-        notes=_DIY_NOTES + " Write and notify roles of FFE1/FFE2 are probed from their properties.",
+    _diy(
+        "native-ffe0",
+        "DIY controller, native protocol v1 over BLE (FFE0 UART module, e.g. HM-10)",
+        "ffe0",
         # HM-10 modules write and notify on FFE1; others split the roles over FFE1/FFE2
         # either way round: probe.
-        ble=BleLayout.probed("ffe0", ("ffe1", "ffe2"), title="FFE0 UART"),
+        BleLayout.probed("ffe0", ("ffe1", "ffe2"), title="FFE0 UART"),
+        _DIY_NOTES + " Write and notify roles of FFE1/FFE2 are probed from their properties.",
     ),
 )

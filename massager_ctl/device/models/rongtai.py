@@ -35,73 +35,76 @@ from ..rongtai_facts import (  # noqa: F401 - re-exported for the transport modu
 
 _DRIVER = "massager_ctl.device.rongtai:RongtaiDevice"
 
-MODELS = (
-    ModelDefinition(
-        name="rongtai-rt8600s",
-        title="Rongtai RT8600S massage chair",
+
+
+def _ble_layout(status_length: int) -> BleLayout:
+    """The FFF0 layout every Rongtai model uses; only the status frame's length differs."""
+    return BleLayout(
+        BLE_SERVICE,
+        (
+            BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
+            BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(status_length,)),
+        ),
+        title="Rongtai FFF0",
+    )
+
+
+def _model(
+    name: str,
+    title: str,
+    *,
+    simulator: str,
+    capabilities,
+    status_length: int,
+    recognise: Recognise,
+    notes: str,
+) -> ModelDefinition:
+    """A Rongtai chair: what differs between models is named, the rest is the family's."""
+    return ModelDefinition(
+        name=name,
+        title=title,
         protocol="rongtai",
         schemes=("sim", "serial", "ble"),
         driver=_DRIVER,
-        capabilities=RT8600S_CAPABILITIES,
-        simulator="massager_ctl.sim.rongtai:RongtaiSim",
+        capabilities=capabilities,
+        simulator=simulator,
         min_write_gap_s=MIN_WRITE_GAP_S,
         keepalive=TIMER_NOTE,
         serial=SerialSettings(baudrate=SERIAL_BAUD),  # 8N1, no flow control
-        ble=BleLayout(
-            BLE_SERVICE,
-            (
-                BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
-                BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(17,)),
-            ),
-            title="Rongtai FFF0",
-        ),
+        ble=_ble_layout(status_length),
+        recognise=recognise,
+        notes=notes,
+    )
+
+
+MODELS = (
+    _model(
+        "rongtai-rt8600s",
+        "Rongtai RT8600S massage chair",
+        capabilities=RT8600S_CAPABILITIES,
+        simulator="massager_ctl.sim.rongtai:RongtaiSim",
+        status_length=17,
         recognise=Recognise(ble_names=("RT8600S",), ble_services=(BLE_SERVICE,)),
         notes=f"Key presses, reconciled against 50 ms status frames. {LINK_NOTE} {UNSURE_NOTE}",
     ),
-    ModelDefinition(
-        name="infinity-evolution",
-        title="Infinity EVOLUTION massage chair (made by Rongtai)",
-        protocol="rongtai",
-        schemes=("sim", "serial", "ble"),
-        driver=_DRIVER,
+    _model(
+        "infinity-evolution",
+        "Infinity EVOLUTION massage chair (made by Rongtai)",
         capabilities=RT8600S_CAPABILITIES,
         simulator="massager_ctl.sim.rongtai:InfinityEvolutionSim",
-        min_write_gap_s=MIN_WRITE_GAP_S,
-        keepalive=TIMER_NOTE,
-        serial=SerialSettings(baudrate=SERIAL_BAUD),  # 8N1, no flow control
-        ble=BleLayout(
-            BLE_SERVICE,
-            (
-                BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
-                BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(17,)),
-            ),
-            title="Rongtai FFF0",
-        ),
+        status_length=17,
         recognise=Recognise(ble_names=("EVOLUTION-",), ble_services=(BLE_SERVICE,)),
         notes=(
             f"Same keys as the RT8600S; 0x3B-0x3D are its zero-gravity presets. {LINK_NOTE} "
             f"{UNSURE_NOTE}"
         ),
     ),
-    ModelDefinition(
-        name="rongtai-rt6923",
-        title="Rongtai RT6923 massage chair",
-        protocol="rongtai",
-        schemes=("sim", "serial", "ble"),
-        driver=_DRIVER,
+    _model(
+        "rongtai-rt6923",
+        "Rongtai RT6923 massage chair",
         capabilities=RT6923_CAPABILITIES,
         simulator="massager_ctl.sim.rongtai:RongtaiRT6923Sim",
-        min_write_gap_s=MIN_WRITE_GAP_S,
-        keepalive=TIMER_NOTE,
-        serial=SerialSettings(baudrate=SERIAL_BAUD),  # 8N1, no flow control
-        ble=BleLayout(
-            BLE_SERVICE,
-            (
-                BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
-                BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(18,)),
-            ),
-            title="Rongtai FFF0",
-        ),
+        status_length=18,
         # No advertised name is known; FFF0 alone is shared with other vendors (Foreo),
         # so scan does not claim devices for this model: name it in the URI (?model=).
         recognise=Recognise(),

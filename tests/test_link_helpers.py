@@ -1,0 +1,110 @@
+"""The shared plumbing: ReplyWaiters (device/link.py) and SimulatedDevice (sim/base.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from massager_ctl.device.link import ReplyWaiters
+from massager_ctl.errors import DeviceDisconnected
+from massager_ctl.session.clock import run_virtual
+from massager_ctl.sim.base import SimulatedDevice
+from massager_ctl.transport.memory import MemoryLink
+
+
+def test_resolve_first_answers_only_the_longest_waiting():
+    async def scenario():
+        waiters = ReplyWaiters()
+        first, second = waiters.add(), waiters.add()
+        waiters.resolve_first("reply")
+        return first.done() and first.result(), second.done(), len(waiters)
+
+    assert run_virtual(scenario()) == ("reply", False, 2)
+
+
+def test_resolve_all_answers_everyone_and_forgets_them():
+    async def scenario():
+        waiters = ReplyWaiters()
+        futures = [waiters.add(), waiters.add()]
+        waiters.resolve_all(7)
+        return [f.result() for f in futures], len(waiters)
+
+    assert run_virtual(scenario()) == ([7, 7], 0)
+
+
+def test_fail_all_raises_in_the_waiting_caller():
+    async def scenario():
+        waiters = ReplyWaiters()
+        task = asyncio.get_running_loop().create_task(waiters.wait(5.0))
+        await asyncio.sleep(0.1)
+        waiters.fail_all(DeviceDisconnected("gone"))
+        with pytest.raises(DeviceDisconnected, match="gone"):
+            await task
+        return len(waiters)
+
+    assert run_virtual(scenario()) == 0
+
+
+def test_wait_times_out_on_the_loop_clock_and_leaves_no_waiter():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        waiters = ReplyWaiters()
+        t0 = loop.time()
+        with pytest.raises(TimeoutError):
+            await waiters.wait(1.5)
+        return round(loop.time() - t0, 6), len(waiters)
+
+    assert run_virtual(scenario()) == (1.5, 0)
+
+
+class _Echo(SimulatedDevice):
+    already_started = "echo already started"
+    log_name = "simulated echo"
+
+    def __init__(self, transport, faults=None):
+        super().__init__(transport, faults)
+        self.woken_at: list[float] = []
+
+    def _loops(self):
+        return [(self._writer(), "echo-writer"), (self._sleeper(), "echo-sleeper")]
+
+    async def _sleeper(self):
+        while True:
+            await self._sleep_until(None)
+            self.woken_at.append(self._loop.time())
+
+    def _on_bytes(self, data: bytes) -> None:
+        now = self._loop.time()
+        self._link_back()
+        self._queue_frame(data.upper(), 0.5 if data.startswith(b"late") else 0.0, now)
+        self._wake_up()
+
+
+def test_simulated_device_lifecycle_queue_wake_and_link_loss():
+    async def scenario():
+        link = MemoryLink()
+        sim = _Echo(link.device)
+        heard: list[bytes] = []
+        link.host.set_receiver(heard.append)
+        await link.host.open()
+        await sim.start()
+        with pytest.raises(RuntimeError, match="echo already started"):
+            await sim.start()
+        await link.host.write(b"hi")
+        await asyncio.sleep(0.1)
+        await link.host.write(b"late one")  # answered 0.5 s later, through a loop handle
+        await asyncio.sleep(0.1)
+        early = list(heard)
+        await asyncio.sleep(1.0)
+        link.cut("pulled")
+        lost = sim.link_lost, [reason for _, reason in sim.link_events]
+        await sim.close()
+        return early, heard, len(sim.woken_at), lost, sim._tasks
+
+    early, heard, wakes, lost, tasks = run_virtual(scenario())
+    assert early == [b"HI"]
+    assert heard == [b"HI", b"LATE ONE"]
+    assert wakes == 2  # one wake-up per frame that arrived
+    assert lost == (True, ["pulled"])
+    assert tasks == []
