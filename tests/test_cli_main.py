@@ -247,3 +247,28 @@ def test_closed_pipe_exits_quietly(tmp_path):
     proc.wait(timeout=60)
     assert proc.returncode == 1
     assert stderr == ""
+
+
+def test_short_help_table_matches_each_commands_own_help():
+    """--help lists commands from SHORT_HELP without importing them; it must say what
+    each command itself says."""
+    from massager_ctl.cli.main import SHORT_HELP
+
+    assert set(SHORT_HELP) == set(COMMANDS)
+    for name in COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert SHORT_HELP[name] == command.get_short_help_str(10_000), name
+
+
+def test_help_lists_commands_without_importing_them():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from massager_ctl.cli.main import main\n"
+        "out = CliRunner().invoke(main, ['--help']).output\n"
+        "assert 'simulate' in out and 'Hold a state by hand' in out, out\n"
+        "print(sorted(m for m in sys.modules if m.startswith('massager_ctl.cli.') "
+        "and m.endswith('_cmds')), 'asyncio' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] False"
