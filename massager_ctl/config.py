@@ -346,7 +346,14 @@ def config_from_raw(raw: dict, path: Path) -> Config:
     if "device" in flat:
         config = replace(config, device=str(flat["device"]).strip())
     if "profiles_dir" in flat:
-        folder = Path(str(flat["profiles_dir"]).strip()).expanduser()
+        text = str(flat["profiles_dir"]).strip()
+        try:
+            folder = Path(text).expanduser()
+        except RuntimeError:  # "~name" for a user that does not exist (often a typo of ~/name)
+            user = text[1:].split("/", 1)[0]
+            raise ConfigError(
+                [f'profiles_dir: "{text}": no user "{user}" (did you mean "~/{user}"?)'], path
+            ) from None
         if not folder.is_absolute():
             folder = path.parent / folder
         config = replace(config, profiles_dir=folder)
