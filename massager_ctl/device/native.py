@@ -244,7 +244,12 @@ class NativeDevice(Device):
     async def _write(self, frame: bytes) -> None:
         self._check_link()
         try:
-            await asyncio.wait_for(self.transport.write(frame), self.reply_timeout_s)
+            # A timeout scope, not wait_for: no task per frame (this runs for every frame).
+            async with asyncio.timeout(self.reply_timeout_s):
+                await self.transport.write(frame)
+                # One turn of the loop, as wait_for's task gave: a transport that hands
+                # the bytes on with call_soon has delivered them when this returns.
+                await asyncio.sleep(0)
         except TimeoutError:
             raise DeviceTimeout(
                 f"{self.name}: a write did not complete within {self.reply_timeout_s:g} s"

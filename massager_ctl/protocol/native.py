@@ -21,6 +21,8 @@ cannot understand, never raises, and holds at most one incomplete frame.
 from __future__ import annotations
 
 import math
+import struct
+from binascii import crc_hqx
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -113,6 +115,13 @@ UNKNOWN_TEMP = 0x7FFF  # "no reading" for the heater temperature (signed field)
 
 STATE_FIXED = 8  # technique, zones(2), intensity, speed, width, heat, airbag count
 INFO_FIXED = 13
+
+#: The fixed part of a state block (STATE_FIXED bytes).
+_STATE_HEAD = struct.Struct(">BHBBBBB")
+#: A status's readings: roller u16, heater temperature i16, remaining u16, pressure count u8.
+_READINGS = struct.Struct(">HhHB")
+#: One airbag pressure: zone code, tenths of a percent.
+_ZONE_U16 = struct.Struct(">BH")
 
 
 # --- messages ----------------------------------------------------------------
@@ -219,26 +228,13 @@ LEN_RANGE: dict[int, tuple[int, int]] = {
 # --- CRC ---------------------------------------------------------------------
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
 def crc16(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final XOR."""
-    crc = 0xFFFF
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[((crc >> 8) ^ b) & 0xFF]
-    return crc
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final XOR.
+
+    ``binascii.crc_hqx`` is this polynomial, unreflected, with no final XOR: seeded
+    with 0xFFFF it computes CCITT-FALSE, in C (the codec's hottest function).
+    """
+    return crc_hqx(data, 0xFFFF)
 
 
 # --- encoding ----------------------------------------------------------------
@@ -275,13 +271,23 @@ def _text(value: str, limit: int, what: str) -> bytes:
     return bytes((len(raw),)) + raw
 
 
+_ZONE_MASK_BYTES: dict[frozenset, bytes] = {}  # frozenset of zones -> its 2-byte mask
+
+
 def _zone_mask(zones, what: str) -> bytes:
+    if type(zones) is frozenset:
+        cached = _ZONE_MASK_BYTES.get(zones)
+        if cached is not None:
+            return cached
     mask = 0
     for zone in zones:
         if zone not in ZONE_CODES:
             raise ValueError(f"{what}: {zone!r} is not a zone")
         mask |= 1 << ZONE_CODES[zone]
-    return mask.to_bytes(2, "big")
+    out = mask.to_bytes(2, "big")
+    if type(zones) is frozenset and len(_ZONE_MASK_BYTES) < 4096:
+        _ZONE_MASK_BYTES[zones] = out
+    return out
 
 
 def _code_mask(items, table: dict, what: str) -> bytes:
@@ -291,6 +297,10 @@ def _code_mask(items, table: dict, what: str) -> bytes:
             raise ValueError(f"{what}: {item!r} cannot be listed here")
         mask |= 1 << (table[item] - 1)
     return bytes((mask,))
+
+
+def _is_byte(value) -> bool:
+    return type(value) is int and 0 <= value <= 0xFF
 
 
 def _encode_state(state: DeviceState) -> bytes:
@@ -304,7 +314,7 @@ def _encode_state(state: DeviceState) -> bytes:
         raise ValueError(f"heat {state.heat!r} is not a heat level")
     airbags = tuple(state.airbags)
     seen: set[Zone] = set()
-    pairs = b""
+    pairs = bytearray()
     for entry in airbags:
         try:
             zone, level = entry
@@ -315,15 +325,27 @@ def _encode_state(state: DeviceState) -> bytes:
         if zone in seen:
             raise ValueError(f"airbag zone {zone.value} is listed twice")
         seen.add(zone)
-        pairs += bytes((ZONE_CODES[zone],)) + _u8(level, f"airbag level for {zone.value}")
+        if not _is_byte(level):
+            _u8(level, f"airbag level for {zone.value}")  # raises unless an int subclass
+        pairs += bytes((ZONE_CODES[zone], level))
+    zones = _zone_mask(state.zones, "zones")
+    intensity, speed = state.intensity, state.speed
+    if not _is_byte(intensity):
+        _u8(intensity, "intensity")
+    if not _is_byte(speed):
+        _u8(speed, "speed")
     return (
         bytes((TECHNIQUE_CODES[state.technique] if state.technique else 0,))
-        + _zone_mask(state.zones, "zones")
-        + _u8(state.intensity, "intensity")
-        + _u8(state.speed, "speed")
-        + bytes((WIDTH_CODES[state.width] if state.width else 0,))
-        + bytes((HEAT_CODES[state.heat],))
-        + bytes((len(airbags),))
+        + zones
+        + bytes(
+            (
+                intensity,
+                speed,
+                WIDTH_CODES[state.width] if state.width else 0,
+                HEAT_CODES[state.heat],
+                len(airbags),
+            )
+        )
         + pairs
     )
 
@@ -349,7 +371,7 @@ def _encode_status(status: Status) -> bytes:
     else:
         remaining = status.remaining_s
         _u16(remaining, "remaining seconds", UNKNOWN_U16 - 1)
-    pressures = b""
+    pressures = bytearray()
     seen: set[Zone] = set()
     for entry in status.airbag_pressure:
         try:
@@ -361,9 +383,13 @@ def _encode_status(status: Status) -> bytes:
         if zone in seen:
             raise ValueError(f"airbag pressure for {zone.value} is listed twice")
         seen.add(zone)
-        tenths = _quantise(value, 10, f"airbag pressure for {zone.value}")
-        pressures += bytes((ZONE_CODES[zone],))
-        pressures += _u16(tenths, f"airbag pressure (0.1 %) for {zone.value}")
+        if type(value) is float and value - value == 0.0:  # finite float: the usual case
+            tenths = round(value * 10)
+        else:
+            tenths = _quantise(value, 10, f"airbag pressure for {zone.value}")
+        if not 0 <= tenths <= 0xFFFF:
+            _u16(tenths, f"airbag pressure (0.1 %) for {zone.value}")  # raises, with the message
+        pressures += _ZONE_U16.pack(ZONE_CODES[zone], tenths)
     if status.fault is None:
         fault = b"\x00"
     else:
@@ -375,10 +401,7 @@ def _encode_status(status: Status) -> bytes:
     return (
         bytes((flags,))
         + _encode_state(status.state)
-        + roller.to_bytes(2, "big")
-        + temp.to_bytes(2, "big", signed=True)
-        + remaining.to_bytes(2, "big")
-        + bytes((len(seen),))
+        + _READINGS.pack(roller, temp, remaining, len(seen))
         + pressures
         + fault
     )
@@ -522,10 +545,17 @@ class _Reader:
             raise _Bad(NakCode.BAD_FRAME, "body too long")
 
 
+_ZONES_BY_MASK: dict[int, frozenset[Zone]] = {}  # filled as masks are seen (at most 1024)
+
+
 def _zones_from_mask(mask: int, what: str) -> frozenset[Zone]:
-    if mask >> len(ZONE_CODES):
-        raise _Bad(NakCode.BAD_VALUE, f"{what}: unknown zone bit in 0x{mask:04X}")
-    return frozenset(z for z, c in ZONE_CODES.items() if mask & (1 << c))
+    zones = _ZONES_BY_MASK.get(mask)
+    if zones is None:
+        if mask >> len(ZONE_CODES):
+            raise _Bad(NakCode.BAD_VALUE, f"{what}: unknown zone bit in 0x{mask:04X}")
+        zones = frozenset(z for z, c in ZONE_CODES.items() if mask & (1 << c))
+        _ZONES_BY_MASK[mask] = zones
+    return zones
 
 
 def _codes_from_mask(mask: int, by_code: dict, what: str) -> list:
@@ -550,6 +580,32 @@ def _read_zone(r: _Reader, seen: set[Zone], what: str) -> Zone:
 
 
 def _read_state(r: _Reader) -> DeviceState:
+    body, pos = r.body, r.pos
+    if pos + STATE_FIXED > len(body):  # short: read field by field, to fail where it ends
+        return _read_state_slowly(r)
+    technique_code, zone_mask, intensity, speed, width_code, heat_code, count = (
+        _STATE_HEAD.unpack_from(body, pos)
+    )
+    r.pos = pos + STATE_FIXED
+    # The checks in the order the fields come (as _read_state_slowly makes them).
+    technique = (
+        None if technique_code == 0 else _lookup(_TECHNIQUE_BY_CODE, technique_code, "technique")
+    )
+    zones = _zones_from_mask(zone_mask, "zones")
+    width = None if width_code == 0 else _lookup(_WIDTH_BY_CODE, width_code, "width")
+    heat = _lookup(_HEAT_BY_CODE, heat_code, "heat")
+    return DeviceState(
+        technique=technique,
+        zones=zones,
+        intensity=intensity,
+        speed=speed,
+        width=width,
+        airbags=_read_airbags(r, count),
+        heat=heat,
+    )
+
+
+def _read_state_slowly(r: _Reader) -> DeviceState:
     technique_code = r.u8()
     technique = (
         None if technique_code == 0 else _lookup(_TECHNIQUE_BY_CODE, technique_code, "technique")
@@ -560,23 +616,36 @@ def _read_state(r: _Reader) -> DeviceState:
     width_code = r.u8()
     width = None if width_code == 0 else _lookup(_WIDTH_BY_CODE, width_code, "width")
     heat = _lookup(_HEAT_BY_CODE, r.u8(), "heat")
-    count = r.u8()
-    if count > len(ZONE_CODES):
-        raise _Bad(NakCode.BAD_VALUE, f"{count} airbag entries; at most {len(ZONE_CODES)}")
-    seen: set[Zone] = set()
-    airbags = []
-    for _ in range(count):
-        zone = _read_zone(r, seen, "airbag zone")
-        airbags.append((zone, r.u8()))
     return DeviceState(
         technique=technique,
         zones=zones,
         intensity=intensity,
         speed=speed,
         width=width,
-        airbags=tuple(airbags),
+        airbags=_read_airbags(r, r.u8()),
         heat=heat,
     )
+
+
+def _read_airbags(r: _Reader, count: int) -> tuple[tuple[Zone, int], ...]:
+    if count > len(ZONE_CODES):
+        raise _Bad(NakCode.BAD_VALUE, f"{count} airbag entries; at most {len(ZONE_CODES)}")
+    seen: set[Zone] = set()
+    airbags = []
+    body, pos = r.body, r.pos
+    if pos + 2 * count <= len(body):  # all here: no short read can interrupt the checks
+        for k in range(pos, pos + 2 * count, 2):
+            zone = _lookup(_ZONE_BY_CODE, body[k], "airbag zone")
+            if zone in seen:
+                raise _Bad(NakCode.BAD_VALUE, f"airbag zone {zone.value} listed twice")
+            seen.add(zone)
+            airbags.append((zone, body[k + 1]))
+        r.pos = pos + 2 * count
+    else:
+        for _ in range(count):
+            zone = _read_zone(r, seen, "airbag zone")
+            airbags.append((zone, r.u8()))
+    return tuple(airbags)
 
 
 def _read_status(r: _Reader) -> Status:
@@ -584,19 +653,36 @@ def _read_status(r: _Reader) -> Status:
     if flags & ~0x01:
         raise _Bad(NakCode.BAD_VALUE, f"reserved status flag bits set: 0x{flags:02X}")
     state = _read_state(r)
-    roller_raw = r.u16()
-    if roller_raw != UNKNOWN_U16 and roller_raw > 1000:
-        raise _Bad(NakCode.BAD_VALUE, f"roller position {roller_raw} above 1000")
-    temp_raw = r.i16()
-    remaining_raw = r.u16()
-    count = r.u8()
+    body, pos = r.body, r.pos
+    if pos + _READINGS.size <= len(body):
+        roller_raw, temp_raw, remaining_raw, count = _READINGS.unpack_from(body, pos)
+        r.pos = pos + _READINGS.size
+        if roller_raw != UNKNOWN_U16 and roller_raw > 1000:
+            raise _Bad(NakCode.BAD_VALUE, f"roller position {roller_raw} above 1000")
+    else:  # short: read field by field, to fail where it ends
+        roller_raw = r.u16()
+        if roller_raw != UNKNOWN_U16 and roller_raw > 1000:
+            raise _Bad(NakCode.BAD_VALUE, f"roller position {roller_raw} above 1000")
+        temp_raw = r.i16()
+        remaining_raw = r.u16()
+        count = r.u8()
     if count > len(ZONE_CODES):
         raise _Bad(NakCode.BAD_VALUE, f"{count} airbag pressures; at most {len(ZONE_CODES)}")
     seen: set[Zone] = set()
     pressures = []
-    for _ in range(count):
-        zone = _read_zone(r, seen, "airbag pressure zone")
-        pressures.append((zone, r.u16() / 10))
+    pos = r.pos
+    if pos + 3 * count <= len(body):  # all here: no short read can interrupt the checks
+        for k in range(pos, pos + 3 * count, 3):
+            zone = _lookup(_ZONE_BY_CODE, body[k], "airbag pressure zone")
+            if zone in seen:
+                raise _Bad(NakCode.BAD_VALUE, f"airbag pressure zone {zone.value} listed twice")
+            seen.add(zone)
+            pressures.append((zone, (body[k + 1] << 8 | body[k + 2]) / 10))
+        r.pos = pos + 3 * count
+    else:
+        for _ in range(count):
+            zone = _read_zone(r, seen, "airbag pressure zone")
+            pressures.append((zone, r.u16() / 10))
     fault = r.text(MAX_FAULT_BYTES, "fault text") or None
     return Status(
         running=bool(flags & 0x01),
@@ -705,6 +791,26 @@ def _unstuff(buf: bytearray, i: int, n: int) -> tuple[bytes, int] | str | None:
     reason string if no frame can start at ``i``, or None if ``buf[:n]`` ends
     before that can be told.
     """
+    # Fast path, the usual case: the whole frame is here and nothing in it is escaped
+    # (no START or ESC after the START). The byte-by-byte loop below would read the
+    # same bytes and make the same checks in the same order.
+    if i + 1 < n:
+        length = buf[i + 1]
+        if length < 2:
+            return "LEN below 2"
+        end = i + length + 4  # START, LEN, TYPE..BODY (``length`` bytes), CRC (2)
+        if (
+            end <= n
+            and buf.find(START, i + 1, end) < 0
+            and buf.find(ESC, i + 1, end) < 0
+        ):
+            lo, hi = LEN_RANGE.get(buf[i + 2], (2, MAX_LEN))
+            if not lo <= length <= hi:
+                return "impossible LEN for TYPE"
+            inner = bytes(buf[i + 1 : end])
+            if crc_hqx(inner[:-2], 0xFFFF) != (inner[-2] << 8 | inner[-1]):
+                return "bad CRC"
+            return inner, end
     out = bytearray()
     need = 3  # LEN, TYPE, then (once LEN is known) everything up to the CRC
     j = i + 1

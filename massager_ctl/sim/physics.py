@@ -114,6 +114,20 @@ def roller_band(zones: frozenset[Zone]) -> tuple[float, float] | None:
     return min(lo for lo, _ in bands), max(hi for _, hi in bands)
 
 
+_BANDS: dict[frozenset[Zone], tuple[float, float] | None] = {}
+
+
+def _band_of(zones: frozenset[Zone]) -> tuple[float, float] | None:
+    """:func:`roller_band`, remembered per zone set (physics asks at every step)."""
+    try:
+        return _BANDS[zones]
+    except KeyError:
+        band = _BANDS[zones] = roller_band(zones)
+        return band
+    except TypeError:  # an unhashable collection: just compute it
+        return roller_band(zones)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -361,7 +375,7 @@ class ChairPhysics:
             return
         p = self.params
         # roller
-        band = roller_band(self._target.zones) if self.motors_on else None
+        band = _band_of(self._target.zones) if self.motors_on else None
         self._move_roller(dt, band)
         # airbags
         levels = dict(self._target.airbags)
