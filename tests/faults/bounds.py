@@ -1,0 +1,152 @@
+"""The fault matrix's bounds and facts, as data (tests/faults/*).
+
+Every figure a fault test asserts comes from here: where a fault strikes, what each
+fault does, from when and for how long the device may still run, what each protocol
+family offers (checksum, NAK, status of its own) and what stops a device by itself
+when its host is gone. docs/safety.md states the same bounds in prose.
+
+How a deadline is computed (fault_kit.run_scenario):
+
+* "self" faults (the host is cut off for good: link dropped, cable pulled, device's link
+  side hung, host vanished): the device must be off (motors and heat) by
+  ``fault + its own protection``: the native deadman period the device agreed at HELLO
+  (1.5 s), or the chair timer a Rongtai driver set at the session's start (10/20/30 min).
+  A device with neither is expected to keep running: those cases are strict xfails that
+  say so (they turn into failures the day a device gains a way to stop itself).
+* "host" faults (garbage, corrupted checksums, NAK storm, slow link, status stops): the
+  host can still reach the device, so it must be off by ``the moment the session decided
+  to stop (plan end or its error) + Fault.bound_s + Protocol.stop_s``.
+* Then, in every case, fully stopped (airbags vented) VENT_S later; and never a command
+  above LIMITS (in the device's steps, rounded down) seen by the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from massager_ctl.session.limits import SafetyLimits
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a protocol offers that some faults need (per ``ModelDefinition.protocol``).
+
+    ``checksum_index``: where the checksum byte sits in a frame (None: no checksum);
+    ``nak``: the device can refuse a command; ``periodic_status``: it reports on its
+    own; ``self_stop``: what stops the device when the host is gone - "deadman" (it
+    stops itself after a silence; the period is read from the driver), "chair-timer"
+    (its own session timer, set by the driver at the start; read from the driver), or
+    "none" (it keeps going: the matrix expects that and says so).
+    """
+
+    checksum_index: int | None
+    nak: bool
+    periodic_status: bool
+    self_stop: str
+    #: Seconds the host's stop takes to reach the device once the session decides to stop.
+    stop_s: float = 0.5
+    #: Host-side faults after which this protocol's host cannot stop the device, so the
+    #: device's own protection is the bound (said in ``note``).
+    host_blind: frozenset[str] = frozenset()
+    note: str = ""
+
+
+#: Facts per protocol family. A protocol missing here is assumed to offer everything
+#: and to have no self-stop: its faults run (nothing is skipped for it) and the
+#: "host gone" cases are expected to leave it running until this table says otherwise.
+PROTOCOLS: dict[str, Protocol] = {
+    "native": Protocol(checksum_index=-1, nak=True, periodic_status=True, self_stop="deadman",
+                       note="CRC-16 last; NAK codes; STATUS at 10 Hz; deadman (1.5 s)"),
+    "rongtai": Protocol(checksum_index=-2, nak=False, periodic_status=True, self_stop="chair-timer",
+                        stop_s=1.0, host_blind=frozenset({"status-stops"}),
+                        note="7-bit checksum before F1; status at 20 Hz; chair timer 10/20/30 min; "
+                             "keys are toggles pressed closed-loop on the status, so with no status "
+                             "the driver presses nothing and the chair timer ends the session"),
+    "nlr": Protocol(checksum_index=None, nak=False, periodic_status=False, self_stop="none",
+                    note="ASCII lines, no checksum, no status, no deadman, no timer"),
+    "theragun": Protocol(checksum_index=1, nak=False, periodic_status=False, self_stop="none",
+                         note="AA/BB frames with a sum checksum second; no status; no deadman"),
+    "pulsetto": Protocol(checksum_index=None, nak=False, periodic_status=False, self_stop="none",
+                         stop_s=1.5, note="ASCII lines; no status; no device timer (battery only); "
+                                          "the stop is a 3-step sequence 0.35 s apart"),
+}
+UNKNOWN_PROTOCOL = Protocol(checksum_index=-1, nak=True, periodic_status=True, self_stop="none",
+                            stop_s=2.0, note="not described in PROTOCOLS")
+
+
+#: The user's caps in every scenario; no command above them may reach a device.
+LIMITS = SafetyLimits(max_intensity=60, max_airbag=60)
+
+
+#: Where in the session a fault strikes (plan seconds).
+POINTS: dict[str, float] = {
+    "early": 1.0,  # the intensity is still climbing under the slew limit
+    "mid-segment": 4.0,  # a steady segment, nothing being written but keepalives
+    "ramp": 12.0,  # the ramp: a new state every tick
+    "boundary": 16.0,  # exactly on a step boundary (ramp -> steady)
+}
+
+#: Airbags vent with a 1 s time constant: from full to below 2 % takes under 4 s.
+VENT_S = 5.0
+#: Watcher period: how finely the device's state is sampled.
+SAMPLE_S = 0.05
+#: How long a device that has no way to stop itself is watched before the test says so.
+UNPROTECTED_WATCH_S = 60.0
+#: The host's stop timeout (Session and Chair.stop both wait this long for a confirmation).
+HOST_STOP_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    what: str
+    #: "self": the host is cut off from the device for good, so only the device can stop
+    #: itself: the deadline is the fault + the device's own protection (deadman period,
+    #: chair timer). "host": the host can still reach the device: the deadline is the
+    #: moment the session decided to stop (plan end or its error) + ``bound_s`` + the
+    #: protocol's stop time.
+    path: str
+    bound_s: float = 0.0
+    #: The session must ride through the fault and finish (host robustness).
+    must_finish: bool = False
+    #: Which Protocol attribute the fault needs (skip with a reason if the protocol lacks it).
+    needs: str | None = None
+
+
+GARBAGE_FOR_S = 5.0
+CORRUPT_FOR_S = 1.0
+SLOW_LINK_S = 0.3
+
+FAULTS: dict[str, Fault] = {f.name: f for f in (
+    Fault("link-dropped", "every byte lost both ways from now on, no disconnect seen", "self"),
+    Fault("cable-pulled", "the link is cut: both ends see a disconnect", "self"),
+    Fault("device-stalls", "the device's link side hangs: it hears and answers nothing from "
+          "now on (its deadman or timer still run)", "self"),
+    Fault("host-vanished", "the host stops dead, no stop sent (its bytes never reach the "
+          "device again): the in-process model of SIGKILL", "self"),
+    Fault("garbage", f"random bytes into the host's receive stream every 0.1 s for "
+          f"{GARBAGE_FOR_S:g} s", "host", must_finish=True),
+    Fault("corrupt-checksums", f"every frame's checksum broken, both ways, for {CORRUPT_FOR_S:g} s",
+          "host", needs="checksum_index"),
+    # A device that NAKs everything, STOP included: the session's stop and the close's stop
+    # are refused (2 s each); then the host is silent and the deadman stops the device.
+    Fault("nak-storm", "the device refuses every request from now on (NAK BUSY)", "host",
+          bound_s=2 * HOST_STOP_TIMEOUT_S, needs="nak"),
+    Fault("slow-link", f"every byte, both ways, arrives {SLOW_LINK_S:g} s late from now on",
+          "host", bound_s=SLOW_LINK_S, must_finish=True),
+    Fault("status-stops", "the device stops sending status (periodic and asked-for)", "host",
+          needs="periodic_status"),
+)}
+
+
+
+# ------------------------------------------------------------------- host processes
+
+#: SIGINT / SIGTERM to a `massager-ctl run` process: it must have stopped the device and
+#: exited (130 / 143) within this many seconds of wall time after the signal.
+SIGNAL_EXIT_S = 3.0
+#: Time scale the signalled `run` processes play at (plan seconds per wall second).
+SIGNAL_TIME_SCALE = 8.0
+#: SIGKILL of a host on a pty: the simulated chair's deadman must stop it within its
+#: period (1.5 s) of the host's last frame; SIGKILL_SLACK_S allows for a loaded machine.
+SIGKILL_SLACK_S = 0.25
