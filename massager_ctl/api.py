@@ -147,22 +147,19 @@ async def open_simulated(parsed, *, faults: Any = None, **_options: Any) -> Open
     return opened
 
 
-def _as_plan(profile: str | PathLike | Plan, config=None) -> Plan:
+def _as_plan(profile: str | PathLike | Plan) -> Plan:
+    """A Plan as given, or a profile file / shipped or user profile name, compiled."""
     if isinstance(profile, Plan):
         return profile
-    from .profile import compile_profile, load_profile
+    from .profile import load_plan
 
     path = Path(profile)
-    if not path.exists() and config is not None:
-        from .profile.library import resolve_profile
-
-        path = resolve_profile(str(profile), config)
-    elif not path.exists():
+    if not path.is_file():
         from .config import load_config
         from .profile.library import resolve_profile
 
         path = resolve_profile(str(profile), load_config())
-    return compile_profile(load_profile(path))
+    return load_plan(path)
 
 
 def build_state(
