@@ -11,9 +11,11 @@ from dataclasses import dataclass, field, replace
 
 from .vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
 
+_ZONE_INDEX = {zone: i for i, zone in enumerate(Zone)}
+
 
 def _zone_order(zone: Zone) -> int:
-    return list(Zone).index(zone)
+    return _ZONE_INDEX[zone]
 
 
 def airbag_tuple(pressures: Mapping[Zone, float] | Iterable[tuple[Zone, float]]):
