@@ -1,4 +1,33 @@
+"""Shared test setup: the tests folder on sys.path (for fakes), and the CLI fixture."""
+
+import json
 import sys
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 sys.path.insert(0, str(Path(__file__).parent))
+
+from massager_ctl.cli.main import main  # noqa: E402
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Invoke massager-ctl with a private config and a simulator trace file (cli.trace)."""
+    monkeypatch.setenv("MASSAGER_CTL_CONFIG", str(tmp_path / "config.toml"))
+    trace = tmp_path / "sim-trace.json"
+    monkeypatch.setenv("MASSAGER_CTL_SIM_TRACE", str(trace))
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    invoke.trace = trace
+    invoke.tmp = tmp_path
+    return invoke
+
+
+def sim_final(trace: Path) -> dict:
+    """The simulated device's final state, as it wrote it on closing."""
+    return json.loads(trace.read_text())

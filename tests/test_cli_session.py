@@ -11,29 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import sim_final
 
 from massager_ctl.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("MASSAGER_CTL_CONFIG", str(tmp_path / "config.toml"))
-    trace = tmp_path / "sim-trace.json"
-    monkeypatch.setenv("MASSAGER_CTL_SIM_TRACE", str(trace))
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    invoke.trace = trace
-    invoke.tmp = tmp_path
-    return invoke
-
-
-def sim_final(trace: Path) -> dict:
-    return json.loads(trace.read_text())
 
 
 def test_run_quick_plays_to_the_end_and_the_chair_is_stopped(cli):

@@ -3,31 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
-from massager_ctl.cli.main import main
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("MASSAGER_CTL_CONFIG", str(tmp_path / "config.toml"))
-    trace = tmp_path / "sim-trace.json"
-    monkeypatch.setenv("MASSAGER_CTL_SIM_TRACE", str(trace))
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    invoke.trace = trace
-    invoke.tmp = tmp_path
-    return invoke
-
-
-def sim_final(trace: Path) -> dict:
-    return json.loads(trace.read_text())
+from conftest import sim_final
 
 
 def test_list_names_the_chairs_programs(cli):
