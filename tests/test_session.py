@@ -216,7 +216,10 @@ def test_write_failure_from_a_lost_link_gets_the_lost_link_message():
     async def main():
         dev, s = make(two_step_plan())
         task = asyncio.create_task(s.run())
-        await asyncio.sleep(5)
+        # Half-way between two of the session's 1 s idle ticks: at a tick, the session's
+        # own submit (the plan's unchanged state) could replace this one, which then
+        # would never be written.
+        await asyncio.sleep(5.5)
         dev.lost = True  # writes fail from now on; no disconnect event is sent
         s.writer.submit(s.writer.last_written.__class__(intensity=99))
         with pytest.raises(DeviceDisconnected) as info:
@@ -224,7 +227,7 @@ def test_write_failure_from_a_lost_link_gets_the_lost_link_message():
         return str(info.value)
 
     message = run_virtual(main())
-    assert message.startswith("lost the link to recording at 5s (gone)")
+    assert message.startswith("lost the link to recording at 5s500ms (gone)")
     assert "test device: state unknown" in message
 
 

@@ -121,3 +121,75 @@ def test_stop_does_not_wait_behind_a_slow_write():
     assert status.stopped
     assert stopped_at == 1.0
     assert [s.intensity for _, s in dev.applied] == [5]
+
+
+def test_going_back_to_the_written_state_during_a_write_is_written():
+    """While a newer state is being written, a submit equal to the state written before
+    it is not a repeat: it must reach the device after the write in flight."""
+
+    async def main():
+        dev = RecordingDevice(apply_delay_s=1.0)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(3))
+        await asyncio.sleep(1.5)  # 3 written at 1.0
+        w.submit(level(5))
+        await asyncio.sleep(0.5)  # 5 in flight
+        assert dev.in_flight == 1
+        w.submit(level(3))
+        await w.drain(5.0)
+        await w.close()
+        return dev
+
+    dev = run_virtual(main())
+    assert [s.intensity for _, s in dev.applied] == [3, 5, 3]
+    assert dev.current.intensity == 3
+
+
+def test_unchanged_submits_at_every_tick_write_nothing():
+    """The session submits at every tick; an unchanged state is counted as identical
+    and nothing more is written (submit() decides this itself when the writer is idle)."""
+
+    async def main():
+        dev = RecordingDevice()
+        w = Writer(dev)
+        w.start()
+        w.submit(level(4))
+        await asyncio.sleep(0.1)
+        for _ in range(50):
+            w.submit(level(4))
+            await asyncio.sleep(0.1)
+        await w.close()
+        return dev, w
+
+    dev, w = run_virtual(main())
+    assert [s.intensity for _, s in dev.applied] == [4]
+    assert w.stats.identical == 50 and w.stats.written == 1
+
+
+def test_a_state_submitted_while_a_stop_is_on_its_way_is_written_after_it():
+    """A stop makes the device's state the stop's at once: the state written before
+    it, submitted again during the stop, is sent after the stop, not skipped."""
+
+    class SlowStop(RecordingDevice):
+        async def stop(self, timeout: float = 2.0):
+            await asyncio.sleep(0.5)
+            return await super().stop(timeout)
+
+    async def main():
+        dev = SlowStop()
+        w = Writer(dev)
+        w.start()
+        w.submit(level(6))
+        await asyncio.sleep(0.1)
+        stopping = asyncio.create_task(w.stop_device())
+        await asyncio.sleep(0.1)
+        w.submit(level(6))
+        await stopping
+        await w.drain(2.0)
+        await w.close()
+        return dev
+
+    dev = run_virtual(main())
+    assert [s.intensity for _, s in dev.applied] == [6, 6]
+    assert dev.applied[-1][0] >= dev.stops[-1]

@@ -145,6 +145,59 @@ def now() -> float:
     return asyncio.get_running_loop().time()
 
 
+class Alarm:
+    """Wake one waiter when poked (:meth:`set`) or at a deadline, whichever comes first.
+
+    What ``asyncio.wait_for(event.wait(), timeout)`` does, without the task that
+    ``wait_for`` creates for every wait: the session and the writer wait on one of
+    these at every tick, so it is on the hot path of every session (and of every
+    ``--dry-run``, where virtual time makes ticks nearly free otherwise).
+    A poke is remembered until :meth:`clear`, like :class:`asyncio.Event`.
+    """
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future | None = None
+
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait_until(self, deadline: float | None) -> bool:
+        """Wait until poked (True) or until ``deadline`` on the loop's clock (False).
+
+        ``None`` waits for a poke only. A deadline already past still yields to
+        the loop once, as a timed-out wait does.
+        """
+        if self._set:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiter = waiter
+        handle = None if deadline is None else loop.call_at(deadline, _time_up, waiter)
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
+            if handle is not None:
+                handle.cancel()
+
+
+def _time_up(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
 async def sleep_until(deadline: float) -> None:
     """Sleep until an absolute deadline on the loop's clock (no drift)."""
     loop = asyncio.get_running_loop()

@@ -26,6 +26,7 @@ from ..durations import format_duration
 from ..errors import DeviceDisconnected, DeviceError
 from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from ..state import STOPPED, TargetState
+from .clock import Alarm
 from .governor import SafetyGovernor
 from .writer import Writer
 
@@ -135,7 +136,7 @@ class Session:
         self.on_progress = on_progress
         self.on_warning = on_warning or (lambda m: None)
         self.report = SessionReport(reason="running")
-        self._poke = asyncio.Event()
+        self._poke = Alarm()
         self._stop_requested = False
         self._paused_at: float | None = None
         self._paused_total = 0.0
@@ -312,11 +313,8 @@ class Session:
                     if boundary_deadline <= deadline:
                         deadline = boundary_deadline
             self._poke.clear()
-            try:
-                await asyncio.wait_for(self._poke.wait(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                if deadline == boundary_deadline:
-                    self.report.boundary_errors_s.append(loop.time() - deadline)
+            if not await self._poke.wait_until(deadline) and deadline == boundary_deadline:
+                self.report.boundary_errors_s.append(loop.time() - deadline)
 
     def _progress(self, now: float, pos: int, target: TargetState, state: DeviceState) -> Progress:
         i = bisect_right(self._roller_starts, pos)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..device.base import Device
 from ..device.state import DeviceState, Status
 from ..errors import DeviceError
-from .clock import sleep_until
+from .clock import Alarm, sleep_until
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Writer:
         self.last_written: DeviceState | None = None
         self.written_log: list[tuple[float, DeviceState]] = []  # for tests and traces
         self._pending: DeviceState | None = None
-        self._wake = asyncio.Event()
+        self._wake = Alarm()
         self._lock = asyncio.Lock()
         self._last_write_at = float("-inf")
         self._task: asyncio.Task | None = None
@@ -90,6 +90,12 @@ class Writer:
         if self.error is not None:
             return
         self.stats.submitted += 1
+        if self._idle.is_set() and state == self.last_written:
+            # The task holds nothing (no state waiting, none taken to be written) and
+            # this is what the device already has: what the task would conclude,
+            # without waking it (the session submits at every tick, mostly unchanged).
+            self.stats.identical += 1
+            return
         if self._pending is not None:
             self.stats.coalesced += 1
         self._pending = state
@@ -117,17 +123,12 @@ class Writer:
                 if self._pending is None:
                     self._idle.set()
                     self._wake.clear()
-                    if self.keepalive_s:
-                        due = self._last_write_at + self.keepalive_s
-                        try:
-                            await asyncio.wait_for(self._wake.wait(), max(0.0, due - loop.time()))
-                        except TimeoutError:
-                            async with self._lock:
-                                await self.device.keepalive()
-                            self.stats.keepalives += 1
-                            self._last_write_at = loop.time()
-                        continue
-                    await self._wake.wait()
+                    due = self._last_write_at + self.keepalive_s if self.keepalive_s else None
+                    if not await self._wake.wait_until(due) and due is not None:
+                        async with self._lock:
+                            await self.device.keepalive()
+                        self.stats.keepalives += 1
+                        self._last_write_at = loop.time()
                     continue
                 await sleep_until(self._last_write_at + self.min_gap_s)
                 state, self._pending = self._pending, None
@@ -164,6 +165,7 @@ class Writer:
         """Stop the device now: drop whatever waits, cut short an in-flight write,
         then send the device's prepared stop and return its confirmation."""
         self._pending = None
+        self.last_written = None  # from now on, the device's state is the stop's
         applying = self._applying
         if applying is not None and not applying.done():
             # A write can take seconds on some devices (a key-press chair walking its
