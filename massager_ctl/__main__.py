@@ -1,5 +1,5 @@
 """`python -m massager_ctl` is the massager-ctl command."""
 
-from .cli.main import main
+from .cli.entry import main
 
-main(prog_name="massager-ctl")
+main()
