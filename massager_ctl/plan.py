@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from .state import STOPPED, TargetState, airbag_tuple
+from .state import STOPPED, TargetState, airbag_tuple, zone_order
 from .vocabulary import Benefit, Curve, Heat, Technique, Width, Zone
 
 
@@ -92,10 +93,16 @@ class AirbagStep(Step):
     pressure: Level = Level(0.0, 0.0)
     per_zone: tuple[tuple[Zone, Level], ...] = ()
 
-    def levels(self) -> tuple[tuple[Zone, Level], ...]:
+    @cached_property
+    def _levels(self) -> tuple[tuple[Zone, Level], ...]:
         if self.per_zone:
             return self.per_zone
-        return tuple((z, self.pressure) for z in sorted(self.zones, key=list(Zone).index))
+        return tuple((z, self.pressure) for z in sorted(self.zones, key=zone_order))
+
+    def levels(self) -> tuple[tuple[Zone, Level], ...]:
+        """(zone, pressure) for each zone: ``per_zone`` if given, else ``pressure`` in
+        every zone of ``zones``, in zone order. Computed once per step."""
+        return self._levels
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,7 @@ class Plan:
                     raise ValueError(f"{name} track overlaps at {b.start_ms} ms")
             self._starts[name] = tuple(s.start_ms for s in track)
 
-    @property
+    @cached_property
     def duration_ms(self) -> int:
         ends = [t[-1].end_ms for t in (self.roller, self.airbag, self.heat) if t]
         return max(ends, default=0)
@@ -171,27 +178,21 @@ class Plan:
         """
         if t_ms < 0 or t_ms >= self.duration_ms:
             return STOPPED
-        state = STOPPED
+        # One TargetState built from its parts (the session asks at every tick).
+        technique, zones, intensity, speed, width = None, frozenset(), 0.0, 0.0, STOPPED.width
         r = self.step_at("roller", t_ms)
         if isinstance(r, RollerStep) and r.technique is not None:
             f = r.fraction(t_ms)
-            state = state.with_(
-                technique=r.technique,
-                zones=r.zones,
-                intensity=r.intensity.at(f),
-                speed=r.speed.at(f),
-                width=r.width,
-            )
+            technique, zones, width = r.technique, frozenset(r.zones), r.width
+            intensity, speed = r.intensity.at(f), r.speed.at(f)
+        airbags: tuple[tuple[Zone, float], ...] = ()
         a = self.step_at("airbag", t_ms)
         if isinstance(a, AirbagStep):
             f = a.fraction(t_ms)
-            pressures = airbag_tuple((z, level.at(f)) for z, level in a.levels())
-            if pressures:
-                state = state.with_(airbags=pressures)
+            airbags = airbag_tuple((z, level.at(f)) for z, level in a.levels())
         h = self.step_at("heat", t_ms)
-        if isinstance(h, HeatStep):
-            state = state.with_(heat=h.level)
-        return state
+        heat = h.level if isinstance(h, HeatStep) else STOPPED.heat
+        return TargetState(technique, zones, intensity, speed, width, airbags, heat)
 
     def is_ramping(self, t_ms: float) -> bool:
         """True if some value changes continuously at ``t_ms`` (a ramp is playing)."""

@@ -13,15 +13,20 @@ from .vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
 
 _ZONE_INDEX = {zone: i for i, zone in enumerate(Zone)}
 
+#: A zone's place in :class:`Zone`'s order (head to feet): the sort key of zone lists.
+zone_order = _ZONE_INDEX.__getitem__
 
-def _zone_order(zone: Zone) -> int:
-    return _ZONE_INDEX[zone]
+
+def _pair_order(pair: tuple[Zone, float]) -> int:
+    return _ZONE_INDEX[pair[0]]
 
 
 def airbag_tuple(pressures: Mapping[Zone, float] | Iterable[tuple[Zone, float]]):
     """Normalise airbag pressures: sorted by zone, zero pressures dropped."""
     items = pressures.items() if isinstance(pressures, Mapping) else pressures
-    return tuple(sorted(((z, float(p)) for z, p in items if p > 0), key=lambda i: _zone_order(i[0])))
+    kept = [(z, float(p)) for z, p in items if p > 0]
+    kept.sort(key=_pair_order)
+    return tuple(kept)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class TargetState:
     def to_dict(self) -> dict:
         return {
             "technique": self.technique.value if self.technique else None,
-            "zones": sorted((z.value for z in self.zones), key=lambda v: _zone_order(Zone(v))),
+            "zones": sorted((z.value for z in self.zones), key=lambda v: zone_order(Zone(v))),
             "intensity": round(self.intensity, 2),
             "speed": round(self.speed, 2),
             "width": self.width.value,

@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable
 
 from ..errors import DeviceError
-from ..state import TargetState
+from ..state import TargetState, zone_order
 from ..vocabulary import Heat, Technique, Width, Zone
 from .capabilities import Capabilities
 from .state import DEVICE_STOPPED, DeviceState
@@ -132,7 +132,7 @@ class CapabilityMapper:
 
     def zones(self, wanted: frozenset[Zone], available: frozenset[Zone], what: str) -> frozenset[Zone]:
         missing = wanted - available
-        for zone in sorted(missing, key=list(Zone).index):
+        for zone in sorted(missing, key=zone_order) if missing else ():
             self._note(f"{what}:{zone}", f"this device has no {what} for {zone}; dropping that zone")
         return wanted & available
 

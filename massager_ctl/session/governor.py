@@ -18,7 +18,6 @@ It holds no I/O: it turns one desired state into one allowed state.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from ..durations import format_duration
 from ..errors import SafetyError
@@ -146,9 +145,10 @@ class SafetyGovernor:
         if self._heat_off_for_good:
             heat = Heat.OFF
 
-        out = replace(out, intensity=intensity, speed=speed, airbags=airbags, heat=heat)
-        if not out.rollers_active:
-            out = replace(out, technique=None, zones=frozenset(), intensity=0.0, speed=0.0)
+        if out.technique is not None and intensity > 0 and out.zones:  # rollers active
+            out = TargetState(out.technique, out.zones, intensity, speed, out.width, airbags, heat)
+        else:
+            out = TargetState(None, frozenset(), 0.0, 0.0, out.width, airbags, heat)
         self._last_out = out
         return out
 
