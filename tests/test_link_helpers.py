@@ -108,3 +108,55 @@ def test_simulated_device_lifecycle_queue_wake_and_link_loss():
     assert wakes == 2  # one wake-up per frame that arrived
     assert lost == (True, ["pulled"])
     assert tasks == []
+
+
+def test_frames_written_at_once_never_overtake_one_being_written():
+    """A transport that can take bytes at once (write_nowait) but also has slow writes:
+    a frame sent while the writer task is inside a slow write waits its turn."""
+    from massager_ctl.transport.base import Transport
+
+    class SlowThenQuick(Transport):
+        def __init__(self):
+            super().__init__()
+            self.wire: list[bytes] = []
+            self.calls = 0
+
+        async def open(self):
+            pass
+
+        async def close(self):
+            pass
+
+        async def write(self, data, *, endpoint="tx", response=False):
+            await asyncio.sleep(0.5)
+            self.wire.append(bytes(data))
+
+        def write_nowait(self, data, *, endpoint="tx"):
+            self.calls += 1
+            if self.calls == 1:
+                return False  # the first frame takes the slow road
+            self.wire.append(bytes(data))
+            return True
+
+    class Sim(SimulatedDevice):
+        def _on_bytes(self, data):
+            pass
+
+        def _loops(self):
+            return [(self._writer(), "writer")]
+
+    async def scenario():
+        transport = SlowThenQuick()
+        sim = Sim(transport)
+        await sim.start()
+        now = asyncio.get_running_loop().time()
+        sim._queue_frame(b"first", 0.0, now)
+        await asyncio.sleep(0.1)  # the writer is inside the slow write of "first"
+        sim._queue_frame(b"second", 0.0, now)
+        await asyncio.sleep(1.5)
+        sim._queue_frame(b"third", 0.0, now)  # idle writer, empty queue: written at once
+        wire_at_once = list(transport.wire)
+        await sim.close()
+        return wire_at_once
+
+    assert run_virtual(scenario()) == [b"first", b"second", b"third"]

@@ -37,3 +37,27 @@ def test_cut_reports_once_and_refuses_writes():
         return seen
 
     assert run_virtual(main()) == ["pulled"]
+
+
+def test_write_nowait_mixes_with_write_in_order_and_never_delivers_synchronously():
+    async def main():
+        link = MemoryLink()
+        got = []
+        link.device.set_receiver(got.append)
+        for i in range(10):
+            if i % 2:
+                assert link.host.write_nowait(bytes([i])) is True
+            else:
+                await link.host.write(bytes([i]))
+        before = list(got)
+        assert link.host.write_nowait(b"\xff")
+        same_turn = list(got)
+        await asyncio.sleep(0)
+        link.cut("pulled")
+        with pytest.raises(DeviceDisconnected):
+            link.host.write_nowait(b"x")
+        return before, same_turn, got
+
+    before, same_turn, got = run_virtual(main())
+    assert same_turn == before  # the last write is on its way, not delivered in the call
+    assert got == [bytes([i]) for i in range(10)] + [b"\xff"]

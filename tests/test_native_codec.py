@@ -658,3 +658,41 @@ def test_doc_states_the_crc_check_value():
     text = DOC.read_text(encoding="utf-8")
     assert "`123456789`" in text and "`0x29B1`" in text
     assert crc16(b"123456789") == 0x29B1
+
+
+# --- the repeat caches (a chair sends the same state and pressures ten times a second)
+
+
+def _status(pressures, state=SET_STATE) -> StatusReport:
+    return StatusReport(1, Status(running=True, state=state, roller_position=0.5,
+                                  airbag_pressure=pressures, heater_temp_c=30.0))
+
+
+def test_a_repeated_state_block_decodes_to_the_same_state_and_bad_bytes_still_fail():
+    good = encode(_status(((Zone.CALVES, 40.0),)))
+    d = Decoder()
+    first, second = d.feed(good + good)
+    assert first == second == decode_all(good)[0]
+    assert second.status.state is first.status.state  # decoded once
+    # The same state block with an unknown technique code: refused, cache or not.
+    inner = bytearray(good[1:-2])  # LEN..BODY (nothing here needs escaping)
+    assert good.count(START) == 1 and 0xA6 not in good
+    inner[4] = 0x7F  # TYPE, SEQ, flags, then the technique code
+    bad = raw_frame(inner[1], inner[2], bytes(inner[3:]))
+    assert d.feed(bad) == []
+    (rej,) = d.take_rejected()
+    assert rej.code == NakCode.BAD_VALUE and "technique" in rej.reason
+
+
+def test_repeat_caches_stay_bounded():
+    d = Decoder()
+    for n in range(600):
+        state = DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.NECK}),
+                            intensity=n % 200, speed=n // 200)
+        (msg,) = d.feed(encode(_status(((Zone.FEET, n / 10),), state)))
+        assert msg.status.state == state and msg.status.airbag_pressure == ((Zone.FEET, n / 10),)
+    from massager_ctl.protocol import native
+
+    assert len(native._STATES_BY_BYTES) <= native._MAX_CACHED
+    assert len(native._PRESSURES_BY_BYTES) <= native._MAX_CACHED
+

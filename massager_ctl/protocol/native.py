@@ -303,7 +303,22 @@ def _is_byte(value) -> bool:
     return type(value) is int and 0 <= value <= 0xFF
 
 
+#: The last state encoded and its bytes. A chair reports the state it runs in every
+#: STATUS (the same object until the next command), so this saves re-encoding it ten
+#: times a second. Keyed by identity: states are immutable.
+_LAST_STATE: list = [None, b""]
+
+
 def _encode_state(state: DeviceState) -> bytes:
+    last = _LAST_STATE
+    if state is last[0]:
+        return last[1]
+    out = _encode_state_afresh(state)
+    last[0], last[1] = state, out
+    return out
+
+
+def _encode_state_afresh(state: DeviceState) -> bytes:
     if not isinstance(state, DeviceState):
         raise ValueError(f"state must be a DeviceState, got {type(state).__name__}")
     if state.technique is not None and state.technique not in TECHNIQUE_CODES:
@@ -350,6 +365,41 @@ def _encode_state(state: DeviceState) -> bytes:
     )
 
 
+#: The last airbag pressures encoded: (pressures, bytes, count). Once the airbags have
+#: filled, a chair reports the same pressures frame after frame (the simulator hands
+#: over the same tuple). Keyed by identity: equality would let "neck" pass for a Zone.
+_LAST_PRESSURES: list = [None, b"", 0]
+
+
+def _encode_pressures(airbag_pressure) -> tuple[bytes, int]:
+    last = _LAST_PRESSURES
+    if airbag_pressure is last[0]:
+        return last[1], last[2]
+    pressures = bytearray()
+    seen: set[Zone] = set()
+    for entry in airbag_pressure:
+        try:
+            zone, value = entry
+        except (TypeError, ValueError):
+            raise ValueError(f"airbag pressure {entry!r} is not a (zone, %) pair") from None
+        if zone not in ZONE_CODES:
+            raise ValueError(f"airbag pressure zone {zone!r} is not a zone")
+        if zone in seen:
+            raise ValueError(f"airbag pressure for {zone.value} is listed twice")
+        seen.add(zone)
+        if type(value) is float and value - value == 0.0:  # finite float: the usual case
+            tenths = round(value * 10)
+        else:
+            tenths = _quantise(value, 10, f"airbag pressure for {zone.value}")
+        if not 0 <= tenths <= 0xFFFF:
+            _u16(tenths, f"airbag pressure (0.1 %) for {zone.value}")  # raises, with the message
+        pressures += _ZONE_U16.pack(ZONE_CODES[zone], tenths)
+    out = bytes(pressures)
+    if type(airbag_pressure) is tuple:
+        last[0], last[1], last[2] = airbag_pressure, out, len(seen)
+    return out, len(seen)
+
+
 def _encode_status(status: Status) -> bytes:
     if not isinstance(status, Status):
         raise ValueError(f"status must be a Status, got {type(status).__name__}")
@@ -371,25 +421,7 @@ def _encode_status(status: Status) -> bytes:
     else:
         remaining = status.remaining_s
         _u16(remaining, "remaining seconds", UNKNOWN_U16 - 1)
-    pressures = bytearray()
-    seen: set[Zone] = set()
-    for entry in status.airbag_pressure:
-        try:
-            zone, value = entry
-        except (TypeError, ValueError):
-            raise ValueError(f"airbag pressure {entry!r} is not a (zone, %) pair") from None
-        if zone not in ZONE_CODES:
-            raise ValueError(f"airbag pressure zone {zone!r} is not a zone")
-        if zone in seen:
-            raise ValueError(f"airbag pressure for {zone.value} is listed twice")
-        seen.add(zone)
-        if type(value) is float and value - value == 0.0:  # finite float: the usual case
-            tenths = round(value * 10)
-        else:
-            tenths = _quantise(value, 10, f"airbag pressure for {zone.value}")
-        if not 0 <= tenths <= 0xFFFF:
-            _u16(tenths, f"airbag pressure (0.1 %) for {zone.value}")  # raises, with the message
-        pressures += _ZONE_U16.pack(ZONE_CODES[zone], tenths)
+    pressures, count = _encode_pressures(status.airbag_pressure)
     if status.fault is None:
         fault = b"\x00"
     else:
@@ -401,7 +433,7 @@ def _encode_status(status: Status) -> bytes:
     return (
         bytes((flags,))
         + _encode_state(status.state)
-        + _READINGS.pack(roller, temp, remaining, len(seen))
+        + _READINGS.pack(roller, temp, remaining, count)
         + pressures
         + fault
     )
@@ -579,10 +611,32 @@ def _read_zone(r: _Reader, seen: set[Zone], what: str) -> Zone:
     return zone
 
 
+#: State blocks already decoded, by their bytes: a chair repeats the state it runs in
+#: every STATUS. Only blocks that decoded without error go in; bounded.
+_STATES_BY_BYTES: dict[bytes, DeviceState] = {}
+_MAX_CACHED = 256
+
+
 def _read_state(r: _Reader) -> DeviceState:
     body, pos = r.body, r.pos
     if pos + STATE_FIXED > len(body):  # short: read field by field, to fail where it ends
         return _read_state_slowly(r)
+    end = pos + STATE_FIXED + 2 * body[pos + STATE_FIXED - 1]
+    key = body[pos:end] if end <= len(body) else None
+    if key is not None:
+        state = _STATES_BY_BYTES.get(key)
+        if state is not None:
+            r.pos = end
+            return state
+    state = _read_state_afresh(r, body, pos)
+    if key is not None:
+        if len(_STATES_BY_BYTES) >= _MAX_CACHED:
+            _STATES_BY_BYTES.clear()  # (simplest bound: start again)
+        _STATES_BY_BYTES[key] = state
+    return state
+
+
+def _read_state_afresh(r: _Reader, body: bytes, pos: int) -> DeviceState:
     technique_code, zone_mask, intensity, speed, width_code, heat_code, count = (
         _STATE_HEAD.unpack_from(body, pos)
     )
@@ -648,6 +702,10 @@ def _read_airbags(r: _Reader, count: int) -> tuple[tuple[Zone, int], ...]:
     return tuple(airbags)
 
 
+#: Airbag pressure lists already decoded, by their bytes (steady once bags have filled).
+_PRESSURES_BY_BYTES: dict[bytes, tuple] = {}
+
+
 def _read_status(r: _Reader) -> Status:
     flags = r.u8()
     if flags & ~0x01:
@@ -671,14 +729,24 @@ def _read_status(r: _Reader) -> Status:
     seen: set[Zone] = set()
     pressures = []
     pos = r.pos
-    if pos + 3 * count <= len(body):  # all here: no short read can interrupt the checks
-        for k in range(pos, pos + 3 * count, 3):
-            zone = _lookup(_ZONE_BY_CODE, body[k], "airbag pressure zone")
-            if zone in seen:
-                raise _Bad(NakCode.BAD_VALUE, f"airbag pressure zone {zone.value} listed twice")
-            seen.add(zone)
-            pressures.append((zone, (body[k + 1] << 8 | body[k + 2]) / 10))
-        r.pos = pos + 3 * count
+    end = pos + 3 * count
+    if end <= len(body):  # all here: no short read can interrupt the checks
+        key = body[pos:end]
+        cached = _PRESSURES_BY_BYTES.get(key)
+        if cached is not None:
+            pressures = cached
+        else:
+            for k in range(pos, end, 3):
+                zone = _lookup(_ZONE_BY_CODE, body[k], "airbag pressure zone")
+                if zone in seen:
+                    raise _Bad(NakCode.BAD_VALUE, f"airbag pressure zone {zone.value} listed twice")
+                seen.add(zone)
+                pressures.append((zone, (body[k + 1] << 8 | body[k + 2]) / 10))
+            pressures = tuple(pressures)
+            if len(_PRESSURES_BY_BYTES) >= _MAX_CACHED:
+                _PRESSURES_BY_BYTES.clear()
+            _PRESSURES_BY_BYTES[key] = pressures
+        r.pos = end
     else:
         for _ in range(count):
             zone = _read_zone(r, seen, "airbag pressure zone")

@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..errors import DeviceDisconnected
 from ..protocol.native import (
     DEFAULT_DEADMAN_MS,
     PROTOCOL_VERSION,
@@ -55,6 +54,7 @@ from ..protocol.native import (
     encode,
 )
 from ..transport.base import Transport
+from .base import SimulatedDevice
 from .faults import FaultInjector
 from .physics import ChairPhysics, UnsupportedValue
 from .reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
@@ -64,9 +64,11 @@ log = logging.getLogger(__name__)
 _HOST_TYPES = (Hello, SetState, Stop, Heartbeat, GetStatus)
 
 
-class SimulatedNativeChair:
+class SimulatedNativeChair(SimulatedDevice):
     #: The longest deadman this chair agrees to (a lost host must not leave it running long).
     MAX_DEADMAN_MS = 10_000
+    already_started = "simulated chair already started"
+    log_name = "simulated chair"
 
     def __init__(
         self,
@@ -79,28 +81,22 @@ class SimulatedNativeChair:
     ) -> None:
         if not status_interval_s > 0:
             raise ValueError(f"status interval must be above 0 s, not {status_interval_s!r}")
-        self.transport = transport
+        super().__init__(transport, faults)
         self.physics = physics if physics is not None else ChairPhysics(REFERENCE_CAPABILITIES)
         self.status_interval_s = float(status_interval_s)
-        self.faults = faults if faults is not None else FaultInjector()
         self.model = model
         self.decoder = Decoder()
         self.ready = False  # a HELLO has been answered
         self.deadman_ms: int | None = None  # negotiated at HELLO
         self.deadman_trips = 0
-        self.link_lost = False
         self.received: list[tuple[float, Message]] = []  # host frames that reached the chair
         self.sent: list[tuple[float, Message]] = []  # everything the chair tried to send
         self.errors: list[str] = []  # internal problems (a bug if not empty)
         self._last_heard: float | None = None
         self._deadman_fired = False
         self._status_seq = 0
-        self._start: float | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[bytes] | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._pending: list[asyncio.TimerHandle] = []
-        self._wake: asyncio.Future | None = None
+        self._status_tick = 1  # the next status is due at start + tick * interval
+        self._timer: asyncio.Handle | None = None  # the next run of _tick
 
     @property
     def capabilities(self):
@@ -112,86 +108,60 @@ class SimulatedNativeChair:
 
     # ------------------------------------------------------------ lifecycle
 
+    def _starting(self, now: float) -> None:
+        self.physics.advance(now)
+        self._status_tick = 1
+
+    def _loops(self):
+        return [(self._writer(), "sim-chair-writer")]
+
     async def start(self) -> None:
-        if self._tasks:
-            raise RuntimeError("simulated chair already started")
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._start = loop.time()
-        self.physics.advance(self._start)
-        self._queue = asyncio.Queue()
-        self.faults.bind(self._start, self._cut_link, self._wake_up)
-        self.transport.set_receiver(self._on_bytes)
-        self.transport.on_disconnect(self._on_disconnect)
-        self._tasks = [
-            loop.create_task(self._writer(), name="sim-chair-writer"),
-            loop.create_task(self._run(), name="sim-chair-loop"),
-        ]
+        await super().start()
+        self._timer = self._loop.call_soon(self._tick)
 
     async def close(self) -> None:
-        self.transport.set_receiver(lambda data: None)
-        for handle in self._pending:
-            handle.cancel()
-        self._pending.clear()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        self._tasks = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._loop = None  # no more ticks: a late _wake_up() finds no loop
+        await super().close()
 
-    # ------------------------------------------------------------ the loop
+    # ------------------------------------------------------------ the clock
 
-    async def _run(self) -> None:
+    def _tick(self) -> None:
+        """The firmware's main loop, one pass: faults, physics, deadman, status; then it
+        arms a timer for its next deadline. A timer callback, not a task: it runs ten
+        times a second for as long as the chair is on (and in virtual time that is most
+        of the work of a whole session)."""
         loop = self._loop
-        assert loop is not None and self._start is not None
-        tick = 1
-        while True:
-            now = loop.time()
-            self.faults.tick(now)
-            self.physics.advance(now)
-            self._check_deadman(now)
-            next_status = self._start + tick * self.status_interval_s
-            if now >= next_status - 1e-9:
-                if self.ready:
-                    self._send_status(None, now)
-                while self._start + tick * self.status_interval_s <= now + 1e-9:
-                    tick += 1
-                next_status = self._start + tick * self.status_interval_s
-            deadline = next_status
-            for t in (self._deadman_deadline(), self.faults.next_due()):
-                if t is not None:
-                    deadline = min(deadline, t)
-            await self._sleep_until(deadline)
-
-    async def _sleep_until(self, deadline: float) -> None:
-        loop = self._loop
-        fut = loop.create_future()
-        self._wake = fut
-        handle = loop.call_at(deadline, _resolve, fut)
-        try:
-            await fut
-        finally:
-            handle.cancel()
-            self._wake = None
+        self._timer = None
+        if loop is None:
+            return
+        now = loop.time()
+        self.faults.tick(now)
+        self.physics.advance(now)
+        self._check_deadman(now)
+        start, interval = self._start, self.status_interval_s
+        tick = self._status_tick
+        if now >= start + tick * interval - 1e-9:
+            if self.ready:
+                self._send_status(None, now)
+            while start + tick * interval <= now + 1e-9:
+                tick += 1
+            self._status_tick = tick
+        deadline = start + tick * interval
+        for t in (self._deadman_deadline(), self.faults.next_due()):
+            if t is not None and t < deadline:
+                deadline = t
+        if self._loop is not None and self._timer is None:  # (a fault may have closed us)
+            self._timer = loop.call_at(deadline, self._tick)
 
     def _wake_up(self) -> None:
-        if self._wake is not None:
-            _resolve(self._wake)
-
-    async def _writer(self) -> None:
-        assert self._queue is not None
-        while True:
-            frame = await self._queue.get()
-            if self.link_lost:
-                continue
-            try:
-                await self.transport.write(frame)
-            except (DeviceDisconnected, OSError) as exc:
-                self.link_lost = True
-                log.info("simulated chair: link gone (%s)", exc)
+        """Plan again now (a new deadline appeared): run the next pass at once."""
+        timer = self._timer
+        if timer is not None and self._loop is not None:
+            timer.cancel()
+            self._timer = self._loop.call_soon(self._tick)
 
     # ------------------------------------------------------------ deadman
 
@@ -218,8 +188,7 @@ class SimulatedNativeChair:
     # ------------------------------------------------------------ incoming
 
     def _on_bytes(self, data: bytes) -> None:
-        if self.link_lost and not self.transport.lost:
-            self.link_lost = False  # the cable is back: talk again (the host will HELLO)
+        if self._link_back():  # the cable is back: talk again (the host will HELLO)
             log.info("simulated chair: link back")
         loop = self._loop
         if loop is None:
@@ -322,28 +291,10 @@ class SimulatedNativeChair:
         if out is None:
             return
         frame, delay = out
-        if delay > 0:
-            self._pending = [h for h in self._pending if h.when() > now]
-            self._pending.append(self._loop.call_later(delay, self._queue.put_nowait, frame))
-        else:
-            self._queue.put_nowait(frame)
+        self._queue_frame(frame, delay, now)
 
     # ------------------------------------------------------------ the link
 
-    def _cut_link(self, reason: str) -> None:
-        link = getattr(self.transport, "link", None)
-        if link is not None and hasattr(link, "cut"):
-            link.cut(reason)
-        else:
-            self.transport._lost_link(reason)
-        self.link_lost = True
-
-    def _on_disconnect(self, reason: str) -> None:
+    def _link_lost(self, reason: str) -> None:
         # Only noted: the chair stops through its deadman, as real firmware would.
-        self.link_lost = True
         log.info("simulated chair: link lost (%s)", reason)
-
-
-def _resolve(fut: asyncio.Future) -> None:
-    if not fut.done():
-        fut.set_result(None)

@@ -149,6 +149,7 @@ class ChairPhysics:
         self._direction = 1.0  # +1 towards the seat, -1 towards the neck
         self._airbag_zones = tuple(z for z in Zone if z in capabilities.airbag_zones)
         self._pressure = {z: 0.0 for z in self._airbag_zones}
+        self._last_pressures: tuple[tuple[Zone, float], ...] = ()
         self._inflate_deadline: dict[Zone, float] = {}  # bags currently inflating or holding
         self._temp = params.ambient_c
         self._heat_latched = False  # heater cut out and still too hot to restart
@@ -443,12 +444,21 @@ class ChairPhysics:
             running=not self._target.is_stopped,
             state=self._target,
             roller_position=round(self._roller, 6),
-            airbag_pressure=tuple((z, self._pressure[z]) for z in self._airbag_zones),
+            airbag_pressure=self._pressures(),
             heater_temp_c=round(self._temp, 3) if caps.has_heat else None,
             remaining_s=None if remaining is None else math.ceil(remaining - _EPS),
             fault=None,
             extra={"heat_cutout": self._heat_latched},
         )
+
+    def _pressures(self) -> tuple[tuple[Zone, float], ...]:
+        """(zone, pressure) for every airbag zone; the same tuple while nothing changed
+        (so the codec's identity cache can skip encoding it again)."""
+        pressure = self._pressure
+        now = tuple([(z, pressure[z]) for z in self._airbag_zones])
+        if now != self._last_pressures:
+            self._last_pressures = now
+        return self._last_pressures
 
     def _record(self, kind: str, detail: str) -> None:
         self.trace.append(TraceEvent(self._t, kind, detail, self._status().to_dict()))

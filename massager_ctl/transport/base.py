@@ -54,5 +54,11 @@ class Transport(ABC):
     async def write(self, data: bytes, *, endpoint: str = "tx", response: bool = False) -> None:
         """Write bytes. Raises DeviceDisconnected if the link is gone."""
 
+    def write_nowait(self, data: bytes, *, endpoint: str = "tx") -> bool:
+        """Write bytes without waiting, if this transport never has to wait: True if
+        written, False (nothing written) if the caller must use :meth:`write`.
+        Raises DeviceDisconnected if the link is gone."""
+        return False
+
     @abstractmethod
     async def close(self) -> None: ...

@@ -56,6 +56,9 @@ class MemoryTransport(Transport):
         self.opened = True
 
     async def write(self, data: bytes, *, endpoint: str = "tx", response: bool = False) -> None:
+        self.write_nowait(data, endpoint=endpoint)
+
+    def write_nowait(self, data: bytes, *, endpoint: str = "tx") -> bool:
         if self.link.closed:
             raise DeviceDisconnected("in-memory link is closed")
         data = bytes(data)
@@ -66,6 +69,7 @@ class MemoryTransport(Transport):
             loop.call_later(self.link.delay_s, self._arrive)
         else:
             loop.call_soon(self._arrive)
+        return True
 
     def _arrive(self) -> None:
         # Every write has the same delay, so the oldest write is always the one due.
