@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from dataclasses import replace
 
 import pytest
-from fakes import RecordingDevice
+from fakes import FULL_CAPS, RecordingDevice
 
 from massager_ctl.errors import DeviceDisconnected, SafetyError
-from massager_ctl.plan import HeatStep, Level, Plan, RollerStep
+from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.governor import SafetyGovernor
 from massager_ctl.session.limits import SafetyLimits
 from massager_ctl.session.runner import Session, manual_plan
 from massager_ctl.session.writer import Writer
 from massager_ctl.state import STOPPED
-from massager_ctl.vocabulary import Heat, Technique, Zone
+from massager_ctl.vocabulary import Curve, Heat, Technique, Zone
 
 
 def two_step_plan(minutes: float = 1.0) -> Plan:
@@ -186,27 +188,73 @@ def test_heat_auto_off_acts_on_time_even_when_nothing_else_changes():
     assert 120.0 <= off[0] <= 120.0 + 0.11
 
 
-def test_constant_segments_wake_rarely_ramps_tick_fast():
+def _ramp_plan() -> Plan:
+    return Plan(
+        name="t",
+        roller=(
+            RollerStep(0, 60_000, "flat", "segment 1", Technique.KNEAD, frozenset({Zone.NECK}),
+                       Level.constant(40), Level.constant(50)),
+            RollerStep(60_000, 30_000, "ramp", "segment 2", Technique.KNEAD, frozenset({Zone.NECK}),
+                       Level(40, 80, Curve.EASE_IN_OUT), Level(50, 20)),
+            RollerStep(90_000, 20_000, "fall", "segment 3", Technique.TAP, frozenset({Zone.SEAT}),
+                       Level(80, 10, Curve.EASE_IN), Level.constant(30)),
+            RollerStep(110_000, 4_000, "steep", "segment 4", Technique.TAP, frozenset({Zone.SEAT}),
+                       Level(10, 90), Level.constant(30)),
+        ),
+        airbag=(
+            AirbagStep(30_000, 50_000, "fill", "airbag 1", frozenset({Zone.CALVES, Zone.FEET}),
+                       Level(10, 90, Curve.EASE_OUT)),
+        ),
+    )
+
+
+class _EveryTick(Session):
+    """The session as it was: a ramp wakes it at every tick_s."""
+
+    def _next_change(self, now, state, target, mapper, horizon):
+        k = math.floor((now - self._t0) / self.tick_s + 1e-9) + 1
+        return min(horizon, self._t0 + k * self.tick_s)
+
+
+@pytest.mark.parametrize("steps", [100, 10, 3])
+def test_a_ramp_writes_what_ticking_every_tick_writes_with_far_fewer_wakeups(steps):
+    """Looking ahead along a ramp (bisection to the tick where the device state changes)
+    writes the same states at the same instants as waking at every tick does: fine and
+    coarse intensity steps, ease curves, rising and falling, airbags, and a ramp steeper
+    than the slew limit."""
+    caps = replace(FULL_CAPS, intensity_steps=steps, speed_steps=steps, airbag_levels=steps)
+
+    def play(cls):
+        async def main():
+            dev = RecordingDevice(caps)
+            wakes = []
+            s = cls(dev, Writer(dev), SafetyGovernor(SafetyLimits()), _ramp_plan(),
+                    on_progress=lambda p: wakes.append(p.plan_ms))
+            report = await s.run()
+            return dev.applied, wakes, report.reason
+
+        return run_virtual(main())
+
+    applied, wakes, reason = play(Session)
+    reference, every_tick, reference_reason = play(_EveryTick)
+    assert reason == reference_reason == "finished"
+    assert applied == reference
+    ramp_wakes = [t for t in wakes if 60_000 <= t < 110_000]
+    ramp_ticks = [t for t in every_tick if 60_000 <= t < 110_000]
+    assert len(ramp_ticks) >= 490  # ten a second
+    assert len(ramp_wakes) <= len(ramp_ticks) // 2
+
+
+def test_constant_segments_wake_rarely():
     async def main():
-        plan = Plan(
-            name="t",
-            roller=(
-                RollerStep(0, 60_000, "flat", "segment 1", Technique.KNEAD, frozenset({Zone.NECK}),
-                           Level.constant(40), Level.constant(50)),
-                RollerStep(60_000, 10_000, "ramp", "segment 2", Technique.KNEAD, frozenset({Zone.NECK}),
-                           Level(40, 80), Level.constant(50)),
-            ),
-        )
         ticks = []
-        dev, s = make(plan, on_progress=lambda p: ticks.append(p.plan_ms))
+        dev, s = make(_ramp_plan(), on_progress=lambda p: ticks.append(p.plan_ms))
         await s.run()
         return ticks
 
     ticks = run_virtual(main())
-    flat = [t for t in ticks if 10_000 <= t < 60_000]
-    ramp = [t for t in ticks if 60_000 <= t < 70_000]
-    assert len(flat) <= 51  # about one per second once the slew has caught up
-    assert len(ramp) >= 95  # ten per second while ramping
+    flat = [t for t in ticks if 10_000 <= t < 30_000]
+    assert len(flat) <= 21  # about one per second once the slew has caught up
 
 
 def test_write_failure_from_a_lost_link_gets_the_lost_link_message():

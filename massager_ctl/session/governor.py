@@ -117,10 +117,7 @@ class SafetyGovernor:
             return STOPPED
 
         out = desired
-        # Caps.
-        intensity = min(max(out.intensity, 0.0), lim.max_intensity, 100.0)
-        speed = min(max(out.speed, 0.0), lim.max_speed, 100.0)
-        airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in out.airbags)
+        intensity, speed, airbags = self._caps(out)
 
         # Slew: intensity rises at most slew_per_s per second (from what was last allowed).
         # A long gap between calls (a stalled host, a link that was down) does not bank
@@ -145,12 +142,32 @@ class SafetyGovernor:
         if self._heat_off_for_good:
             heat = Heat.OFF
 
-        if out.technique is not None and intensity > 0 and out.zones:  # rollers active
-            out = TargetState(out.technique, out.zones, intensity, speed, out.width, airbags, heat)
-        else:
-            out = TargetState(None, frozenset(), 0.0, 0.0, out.width, airbags, heat)
+        out = _assemble(out, intensity, speed, airbags, heat)
         self._last_out = out
         return out
+
+    def _caps(self, desired: TargetState) -> tuple[float, float, tuple]:
+        lim = self._session_limits
+        intensity = min(max(desired.intensity, 0.0), lim.max_intensity, 100.0)
+        speed = min(max(desired.speed, 0.0), lim.max_speed, 100.0)
+        airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in desired.airbags)
+        return intensity, speed, airbags
+
+    def capped(self, desired: TargetState) -> TargetState:
+        """What :meth:`regulate` would allow for ``desired`` if the slew limit had caught
+        up: caps, heat cap and heat auto-off applied; no clock, nothing remembered.
+
+        The session uses it to look ahead along a ramp (to sleep until the device's
+        state would change); it never sends what this returns."""
+        if self._live_since is None or self.expired:
+            return STOPPED
+        intensity, speed, airbags = self._caps(desired)
+        heat = desired.heat
+        if heat.rank > self._session_limits.max_heat.rank:
+            heat = self._session_limits.max_heat
+        if self._heat_off_for_good:
+            heat = Heat.OFF
+        return _assemble(desired, intensity, speed, airbags, heat)
 
     def next_deadline(self, now: float) -> float | None:
         """When the governor next needs to act on its own (session cap, heat auto-off)."""
@@ -171,3 +188,10 @@ class SafetyGovernor:
         """A stop is always allowed, immediately, live session or not."""
         self._last_out = STOPPED
         return STOPPED
+
+
+def _assemble(desired: TargetState, intensity: float, speed: float, airbags: tuple, heat: Heat):
+    if desired.technique is not None and intensity > 0 and desired.zones:  # rollers active
+        return TargetState(desired.technique, desired.zones, intensity, speed, desired.width,
+                           airbags, heat)
+    return TargetState(None, frozenset(), 0.0, 0.0, desired.width, airbags, heat)

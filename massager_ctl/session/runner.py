@@ -27,7 +27,7 @@ from ..errors import DeviceDisconnected, DeviceError
 from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from ..state import STOPPED, TargetState
 from .clock import Alarm
-from .governor import SafetyGovernor
+from .governor import MAX_SLEW_STEP_S, SafetyGovernor
 from .writer import Writer
 
 log = logging.getLogger(__name__)
@@ -295,10 +295,11 @@ class Session:
                 self.on_progress(self._progress(now, pos, target, state))
 
             # Next wake-up: the next tick, boundary or governor deadline, whichever is
-            # first. Ticks are absolute (t0 + k * tick), so nothing drifts. While a ramp
-            # runs or the slew limit is still catching up, tick every tick_s; otherwise
-            # every idle_tick_s (progress still moves; far fewer wake-ups).
-            busy = target != desired or plan.is_ramping(pos)
+            # first. Ticks are absolute (t0 + k * tick), so nothing drifts. While the
+            # governor holds something back (slew catching up, a cap), tick every tick_s;
+            # otherwise every idle_tick_s (progress still moves; far fewer wake-ups),
+            # or sooner, on the tick_s grid, where a ramp changes the device's state.
+            busy = target != desired
             tick = self.tick_s if busy else self.idle_tick_s
             k = math.floor((now - self._t0) / tick + 1e-9) + 1
             deadline = self._t0 + k * tick
@@ -312,9 +313,51 @@ class Session:
                     boundary_deadline = self._wall_for(boundaries[i])
                     if boundary_deadline <= deadline:
                         deadline = boundary_deadline
+            if not busy and not self.paused and plan.is_ramping(pos):
+                deadline = self._next_change(now, state, target, mapper, deadline)
             self._poke.clear()
             if not await self._poke.wait_until(deadline) and deadline == boundary_deadline:
                 self.report.boundary_errors_s.append(loop.time() - deadline)
+
+    def _next_change(
+        self, now: float, state: DeviceState, target: TargetState, mapper: CapabilityMapper,
+        horizon: float,
+    ) -> float:
+        """The first tick (on the tick_s grid, after ``now``, before ``horizon``) at which
+        the ramp playing now changes the device's state; ``horizon`` if none does.
+
+        That is the tick at which ticking every tick_s would first write something, found
+        by bisection instead of by waking at each tick: the ramp is monotone up to
+        ``horizon`` (no boundary before it), so "the device state differs from ``state``"
+        is false, then true for good. Where the rise up to ``horizon`` is more than one
+        regulate() call may grant, it ticks as before (the slew limit must see each step).
+        """
+        t0, tick = self._t0, self.tick_s
+        k_now = math.floor((now - t0) / tick + 1e-9)
+        hi = math.floor((horizon - t0) / tick - 1e-9)  # the last grid tick before horizon
+        if hi <= k_now + 1:
+            return horizon if hi <= k_now else min(horizon, t0 + hi * tick)
+        plan, capped = self.plan, self.governor.capped
+
+        def device_state_at(k: int) -> DeviceState:
+            return mapper.map(capped(plan.state_at(self.plan_ms(t0 + k * tick))))
+
+        # The intensity at the end of the window (its last millisecond: the ramp's own
+        # step still plays there) against what one regulate() call may add.
+        last = capped(plan.state_at(self.plan_ms(horizon) - 1))
+        allowance = self.governor.session_limits.slew_per_s * MAX_SLEW_STEP_S
+        if last.intensity - target.intensity > allowance:
+            return t0 + (k_now + 1) * tick
+        if device_state_at(hi) == state:
+            return horizon
+        lo = k_now  # invariant: the state at lo is ``state``, the one at hi differs
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if device_state_at(mid) == state:
+                lo = mid
+            else:
+                hi = mid
+        return t0 + hi * tick
 
     def _progress(self, now: float, pos: int, target: TargetState, state: DeviceState) -> Progress:
         i = bisect_right(self._roller_starts, pos)
