@@ -178,6 +178,20 @@ def test_airbag_fills_with_its_time_constant_and_vents_with_its_own():
     assert chair.airbag_pressure(Zone.SEAT) > 40.0
 
 
+def test_airbag_settles_exactly_at_its_goal_and_reports_the_same_pressures():
+    """The exponential only tends to the goal; a bag within PRESSURE_SETTLED of it has
+    arrived, and from then on the status hands over the very same pressure list."""
+    chair = ChairPhysics(CAPS)
+    chair.command(bags(seat=5), 0.0)
+    assert chair.airbag_pressure(Zone.SEAT) < 100.0
+    first = chair.status(30.0).airbag_pressure
+    assert dict(first)[Zone.SEAT] == 100.0  # exactly: settled, not 99.99999...
+    assert chair.status(30.1).airbag_pressure is first
+    chair.command(bags(seat=2), 30.1)
+    assert dict(chair.status(60.0).airbag_pressure)[Zone.SEAT] == 40.0
+    assert chair.status(60.1).airbag_pressure is not first
+
+
 def test_airbag_vents_by_itself_after_its_maximum_inflate_time():
     params = PhysicsParams(airbag_max_inflate_s=10.0)
     chair = ChairPhysics(CAPS, params)

@@ -404,16 +404,24 @@ def _encode_status(status: Status) -> bytes:
     if not isinstance(status, Status):
         raise ValueError(f"status must be a Status, got {type(status).__name__}")
     flags = 0x01 if status.running else 0x00
-    if status.roller_position is None:
+    position = status.roller_position
+    if position is None:
         roller = UNKNOWN_U16
     else:
-        roller = _quantise(status.roller_position, 1000, "roller position")
+        if type(position) is float and position - position == 0.0:  # finite float: usual
+            roller = round(position * 1000)
+        else:
+            roller = _quantise(position, 1000, "roller position")
         if not 0 <= roller <= 1000:
             raise ValueError(f"roller position must be 0.0..1.0, got {status.roller_position!r}")
-    if status.heater_temp_c is None:
+    celsius = status.heater_temp_c
+    if celsius is None:
         temp = UNKNOWN_TEMP
     else:
-        temp = _quantise(status.heater_temp_c, 10, "heater temperature")
+        if type(celsius) is float and celsius - celsius == 0.0:
+            temp = round(celsius * 10)
+        else:
+            temp = _quantise(celsius, 10, "heater temperature")
         if not -0x8000 <= temp < UNKNOWN_TEMP:
             raise ValueError(f"heater temperature {status.heater_temp_c!r} is out of range")
     if status.remaining_s is None:
@@ -497,7 +505,9 @@ def encode_body(msg: Message) -> tuple[int, bytes]:
     kind = _TYPE_OF.get(type(msg))
     if kind is None:
         raise TypeError(f"not a native protocol message: {msg!r}")
-    if isinstance(msg, Hello):
+    if kind is MsgType.STATUS:  # first: a chair sends ten a second
+        body = _encode_status(msg.status)
+    elif isinstance(msg, Hello):
         body = _version(msg.version) + _deadman(msg.deadman_ms)
     elif isinstance(msg, Info):
         _version(msg.version)
@@ -509,8 +519,6 @@ def encode_body(msg: Message) -> tuple[int, bytes]:
             body = bytes((NakCode(msg.code),))
         except ValueError:
             raise ValueError(f"unknown NAK code {msg.code!r}") from None
-    elif isinstance(msg, StatusReport):
-        body = _encode_status(msg.status)
     else:
         body = b""
     if len(body) > MAX_BODY:

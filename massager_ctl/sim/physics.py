@@ -132,6 +132,10 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: How close (in % of full) an airbag's pressure must come to its goal to count as there.
+PRESSURE_SETTLED = 0.01
+
+
 class ChairPhysics:
     """The body of one simulated chair. All times are seconds on one clock."""
 
@@ -387,7 +391,10 @@ class ChairPhysics:
             if now_p == goal:
                 continue
             tau = p.airbag_fill_tau_s if goal > now_p else p.airbag_vent_tau_s
-            self._pressure[zone] = goal + (now_p - goal) * math.exp(-dt / tau)
+            new_p = goal + (now_p - goal) * math.exp(-dt / tau)
+            # A real bag settles; the exponential only tends to its goal. Within a
+            # hundredth of a percent (a tenth of what STATUS can show) it has arrived.
+            self._pressure[zone] = goal if abs(new_p - goal) < PRESSURE_SETTLED else new_p
         # heater
         setpoint = self._heat_setpoint()
         if setpoint is None:
