@@ -4,7 +4,8 @@ The host (session, governor, mapping, writer, native driver, serial transport) r
 this process; the simulated chair runs in another one (``massager-ctl simulate
 sim-chair`` on a pty), as a real chair has its own processor. The shipped profile
 ``quick`` plays in real time for ``--seconds``; the CPU time of this process (every
-thread: the event loop and pyserial's reader) over the wall time is the figure.
+thread: the event loop, and the transport's write executor when a write has to wait)
+over the wall time is the figure.
 For reference it also plays the same with the simulator in-process (``sim:``), where
 the simulator's 10 Hz status encoding and physics are counted too.
 

@@ -1,15 +1,15 @@
 """Command latency over a serial line: driver call -> the simulator applied it.
 
 Serves a model's simulator on a pty and drives it through the real serial
-path (driver -> SerialTransport: pyserial, its executor thread for writes,
-the reader thread for replies -> pty -> simulator), in real time. For each
+path (driver -> SerialTransport: a non-blocking write on the event loop, and
+replies read on the loop through add_reader -> pty -> simulator), in real time. For each
 command it takes the loop time just before the driver call and the loop time
 the simulator recorded when it applied the command (same process, same
 clock), and prints median / p99 / max next to the command's time on the wire
 at the model's line settings (bits per frame / baud).
 
 A pty does NOT enforce baud timing: it moves bytes as fast as the kernel
-copies them. The measured figure is the software path (threads, syscalls,
+copies them. The measured figure is the software path (syscalls,
 the event loop); a real line adds at least the wire time, plus what the USB
 adapter adds (USB full-speed frames are 1 ms; some adapters buffer for a
 "latency timer", 16 ms by default on FTDI chips).

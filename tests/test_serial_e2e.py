@@ -1,5 +1,6 @@
 """The whole path over a real serial line: profile -> session -> driver -> SerialTransport
-(pyserial, a reader thread) -> pty -> the model's simulator, judged by the simulator's own state.
+(pyserial, read on the event loop) -> pty -> the model's simulator, judged by the
+simulator's own state.
 
 Real clock (a pty cannot run in virtual time), so every session here is a
 few seconds long. The in-process tests serve the simulator on a pty in the

@@ -1,7 +1,10 @@
 """SerialTransport on a real pty with real pyserial (no mocks of pyserial).
 
-These run on the real clock (a pty and a reader thread cannot run in virtual
-time), with short timeouts and event-based waits.
+These run on the real clock (a pty cannot run in virtual time), with short
+timeouts and event-based waits. They run on the default (selector) loop, where
+the transport reads through ``loop.add_reader``; the reader-thread fallback
+(Windows' proactor loop) is exercised on a loop whose ``add_reader`` raises
+NotImplementedError.
 
 What a pty cannot show, and so these tests do not claim:
 
@@ -29,6 +32,7 @@ termios = pytest.importorskip("termios")
 
 from massager_ctl.device.registry import MODELS  # noqa: E402
 from massager_ctl.errors import DeviceDisconnected, DeviceError, DeviceTimeout  # noqa: E402
+from massager_ctl.transport import serial as serial_module  # noqa: E402
 from massager_ctl.transport.pty import PtyPort  # noqa: E402
 from massager_ctl.transport.serial import SerialSettings, SerialTransport  # noqa: E402
 
@@ -348,6 +352,300 @@ def test_reopen_gives_up_at_its_deadline(pty_port):
         assert loop.time() - started < 1.0
 
     run(main())
+
+
+# ------------------------------------------------------------------ reading on the loop
+
+
+def reader_threads(path: str) -> list[threading.Thread]:
+    return [th for th in threading.enumerate() if th.name == f"serial reader {path}"]
+
+
+def fd_registered(loop: asyncio.AbstractEventLoop, fd: int) -> bool:
+    try:
+        loop._selector.get_key(fd)  # a selector loop's own record of what it watches
+    except KeyError:
+        return False
+    return True
+
+
+def test_a_selector_loop_reads_through_add_reader_with_no_reader_thread(pty_port):
+    async def main():
+        await pty_port.device.open()
+        received = bytearray()
+        t = SerialTransport(pty_port.path)
+        t.set_receiver(received.extend)
+        await t.open()
+        loop = asyncio.get_running_loop()
+        fd = t.handle.fd
+        try:
+            assert t.reading_on_loop
+            assert fd_registered(loop, fd)
+            assert not reader_threads(pty_port.path)
+            await pty_port.device.write(b"status")
+            await wait_for(lambda: bytes(received) == b"status")
+            assert t.rx_bytes == 6
+        finally:
+            await t.close()
+        assert not t.reading_on_loop and not fd_registered(loop, fd)
+
+    run(main())
+
+
+def test_bytes_split_across_reads_arrive_in_order(pty_port, monkeypatch):
+    """Reads of a few bytes each (a frame split across many reads) keep every byte in order."""
+    monkeypatch.setattr(serial_module, "READ_CHUNK", 7)
+
+    async def main():
+        await pty_port.device.open()
+        chunks: list[bytes] = []
+        t = SerialTransport(pty_port.path)
+        t.set_receiver(chunks.append)
+        await t.open()
+        try:
+            assert t.reading_on_loop
+            sent = bytearray()
+            for i in range(40):  # frames of 1..120 bytes, some bursts back to back
+                frame = bytes((i * 31 + k) % 256 for k in range(1 + (i * 37) % 120))
+                await pty_port.device.write(frame)
+                sent += frame
+                if i % 5 == 0:
+                    await asyncio.sleep(0.002)
+            await wait_for(lambda: sum(map(len, chunks)) >= len(sent))
+            assert b"".join(chunks) == bytes(sent)
+            assert max(map(len, chunks)) <= 7 and len(chunks) >= len(sent) // 7
+            assert t.rx_bytes == len(sent)
+        finally:
+            await t.close()
+
+    run(main())
+
+
+def test_unplug_while_reading_on_the_loop_is_one_disconnect_and_unregisters(pty_port):
+    async def main():
+        await pty_port.device.open()
+        reasons: list[str] = []
+        received = bytearray()
+        t = SerialTransport(pty_port.path)
+        t.on_disconnect(reasons.append)
+        t.set_receiver(received.extend)
+        await t.open()
+        loop = asyncio.get_running_loop()
+        fd = t.handle.fd
+        assert t.reading_on_loop
+        await pty_port.device.write(b"before")
+        await wait_for(lambda: bytes(received) == b"before")
+        pty_port.unplug()
+        await wait_for(lambda: reasons, timeout=1.0)
+        assert reasons == [f"serial port {pty_port.path} went away: it reports data ready but "
+                           "has none; unplugged or powered off?"]
+        assert t.lost and not t.is_open and not t.reading_on_loop
+        assert not fd_registered(loop, fd)  # no busy loop on a descriptor that stays readable
+        await asyncio.sleep(0.1)
+        with pytest.raises(DeviceDisconnected):
+            await t.write(b"x")
+        await t.close()
+        assert len(reasons) == 1
+
+    run(main())
+
+
+def test_a_write_that_finds_the_port_gone_is_one_disconnect(pty_port):
+    """Unplugged before the loop noticed: the write on the loop fails (EIO), once."""
+
+    async def main():
+        reasons: list[str] = []
+        t = SerialTransport(pty_port.path)
+        t.on_disconnect(reasons.append)
+        await t.open()
+        assert t.reading_on_loop
+        pty_port.unplug()
+        with pytest.raises(DeviceDisconnected, match="went away: write failed"):
+            await t.write(b"M00\r")  # no turn of the loop since the unplug
+        assert len(reasons) == 1 and reasons[0].startswith(f"serial port {pty_port.path} went away")
+        assert t.lost and not t.is_open
+        await asyncio.sleep(0.1)  # the readable descriptor was unregistered: no second event
+        await t.close()
+        assert len(reasons) == 1
+
+    run(main())
+
+
+def test_short_writes_go_out_on_the_loop_without_the_executor(pty_port):
+    async def main():
+        await pty_port.device.open()
+        at_device = bytearray()
+        pty_port.device.set_receiver(at_device.extend)
+        t = SerialTransport(pty_port.path)
+        await t.open()
+        submitted = []
+        executor = t._executor
+        real_submit = executor.submit
+        executor.submit = lambda *a, **k: submitted.append(a) or real_submit(*a, **k)
+        try:
+            for i in range(20):
+                await t.write(b"HB%02d\r" % i)
+            await wait_for(lambda: len(at_device) >= 100)
+            assert bytes(at_device) == b"".join(b"HB%02d\r" % i for i in range(20))
+            assert not submitted and t.tx_bytes == 100
+        finally:
+            await t.close()
+
+    run(main())
+
+
+def test_writes_behind_a_long_write_keep_their_order(pty_port):
+    """A write too big for the driver's buffer finishes in the executor; the writes after
+    it must queue behind it, not slip onto the line through the loop first."""
+
+    async def main():
+        await pty_port.device.open()
+        at_device = bytearray()
+        pty_port.device.set_receiver(at_device.extend)
+        t = SerialTransport(pty_port.path, write_timeout_s=5.0)
+        await t.open()
+        try:
+            big = bytes(range(256)) * 1024  # 256 KiB: far more than a pty buffers
+            tails = [b"<tail %d>" % i for i in range(10)]
+            await asyncio.gather(t.write(big), *(t.write(tail) for tail in tails))
+            expected = big + b"".join(tails)
+            await wait_for(lambda: len(at_device) >= len(expected), timeout=5.0)
+            assert bytes(at_device) == expected
+            assert t.tx_bytes == len(expected)
+            # Once the executor is idle again, writes go out on the loop once more.
+            await t.write(b"again")
+            await wait_for(lambda: bytes(at_device).endswith(b"again"))
+        finally:
+            await t.close()
+
+    run(main(), timeout=20.0)
+
+
+def test_a_write_waits_for_the_rest_of_an_earlier_write_even_with_room_on_the_line(pty_port):
+    """The port has room again, but the rest of an earlier write has not gone out yet (the
+    executor is still busy): the next write must wait its turn, not take the room."""
+
+    async def main():
+        at_device = bytearray()
+        pty_port.device.set_receiver(at_device.extend)
+        t = SerialTransport(pty_port.path, write_timeout_s=5.0)
+        await t.open()
+        gate = threading.Event()
+        t._executor.submit(gate.wait, 5.0)  # the transport's thread is held up for a moment
+        try:
+            big = bytes(range(256)) * 1024  # more than the pty takes: the rest is queued
+            first = asyncio.create_task(t.write(big))
+            await asyncio.sleep(0.01)
+            assert not first.done()
+            await pty_port.device.open()  # the device reads: the line has room again
+            await wait_for(lambda: at_device)
+            await asyncio.sleep(0.05)
+            second = asyncio.create_task(t.write(b"<after>"))
+            await asyncio.sleep(0.05)
+            gate.set()
+            await asyncio.gather(first, second)
+            expected = big + b"<after>"
+            await wait_for(lambda: len(at_device) >= len(expected), timeout=5.0)
+            assert bytes(at_device) == expected
+        finally:
+            gate.set()
+            await t.close()
+
+    run(main(), timeout=20.0)
+
+
+# ------------------------------------------------------------------ the thread fallback
+
+
+class NoAddReaderLoop(asyncio.SelectorEventLoop):
+    """Stands in for Windows' proactor loop: no add_reader (but for the simulated
+    device's end of the pty, which is not under test here)."""
+
+    allowed: frozenset[int] = frozenset()
+
+    def add_reader(self, fd, callback, *args):
+        if fd not in self.allowed:
+            raise NotImplementedError
+        return super().add_reader(fd, callback, *args)
+
+
+def run_without_add_reader(pty_port, coro, timeout: float = 10.0):
+    async def bounded():
+        return await asyncio.wait_for(coro, timeout)
+
+    def new_loop():
+        loop = NoAddReaderLoop()
+        loop.allowed = frozenset({pty_port.master_fd})
+        return loop
+
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        return runner.run(bounded())
+
+
+def test_without_add_reader_a_reader_thread_reads_and_writes_use_the_executor(pty_port):
+    async def main():
+        await pty_port.device.open()
+        at_device = bytearray()
+        at_host = bytearray()
+        pty_port.device.set_receiver(at_device.extend)
+        t = SerialTransport(pty_port.path)
+        t.set_receiver(at_host.extend)
+        await t.open()
+        try:
+            assert not t.reading_on_loop
+            assert len(reader_threads(pty_port.path)) == 1
+            await t.write(b"M00\r")
+            for i in range(200):
+                await pty_port.device.write(bytes([i]))
+            await wait_for(lambda: len(at_host) >= 200 and len(at_device) >= 4)
+            assert bytes(at_host) == bytes(range(200)) and bytes(at_device) == b"M00\r"
+        finally:
+            await t.close()
+        assert not reader_threads(pty_port.path)
+
+    run_without_add_reader(pty_port, main())
+
+
+def test_without_add_reader_an_unplug_is_one_disconnect(pty_port):
+    async def main():
+        reasons: list[str] = []
+        t = SerialTransport(pty_port.path)
+        t.on_disconnect(reasons.append)
+        await t.open()
+        assert not t.reading_on_loop and reader_threads(pty_port.path)
+        pty_port.unplug()
+        await wait_for(lambda: reasons, timeout=1.0)
+        assert reasons[0].startswith(f"serial port {pty_port.path} went away")
+        with pytest.raises(DeviceDisconnected):
+            await t.write(b"x")
+        await t.close()
+        await asyncio.sleep(0.1)
+        assert len(reasons) == 1
+
+    run_without_add_reader(pty_port, main())
+    deadline = time.monotonic() + 1.0
+    while reader_threads(pty_port.path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not reader_threads(pty_port.path)
+
+
+def test_the_project_clock_loops_read_on_the_loop(pty_port):
+    from massager_ctl.session.clock import ScaledClock
+
+    async def main():
+        await pty_port.device.open()
+        received = bytearray()
+        t = SerialTransport(pty_port.path)
+        t.set_receiver(received.extend)
+        await t.open()
+        try:
+            assert t.reading_on_loop and not reader_threads(pty_port.path)
+            await pty_port.device.write(b"ok")
+            await wait_for(lambda: bytes(received) == b"ok")
+        finally:
+            await t.close()
+
+    ScaledClock(1.0).run(asyncio.wait_for(main(), 10.0))
 
 
 # ------------------------------------------------------------------ scan

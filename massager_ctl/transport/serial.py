@@ -4,20 +4,34 @@
 bits, parity, stop bits including 1.5, flow control), kept in its
 ``ModelDefinition.serial``. :class:`SerialTransport` opens one port with them.
 
-How the blocking port is kept off the event loop: a **reader thread** blocks
-in ``Serial.read`` (with a short timeout, so it always notices a close) and
-hands bytes to the loop with ``call_soon_threadsafe``; opens, writes and
-closes run on a one-thread executor owned by the transport, so writes keep
-their order and a stuck port never blocks the loop or the loop's default
-executor. We chose this over pyserial-asyncio(-fast), which registers the
-file descriptor with the loop: that needs ``add_reader`` (not available on
-Windows' proactor loop), hides read errors inside the protocol machinery, and
-would be one more dependency. Here every failure of the port surfaces in one
-place, the reader thread, and becomes one ``disconnected`` event.
+How the port is kept from blocking the loop. **On a selector event loop**
+(every POSIX loop, and the project's VirtualClock/ScaledClock loops) the
+port's file descriptor is registered with ``loop.add_reader``: when it is
+readable, what is there is read at once, without blocking (``os.read`` on the
+descriptor pyserial opened non-blocking), and delivered on the loop. No
+thread wakes up while the line is quiet. A write is tried on the loop the
+same way (one non-blocking ``os.write``): a short frame the driver's buffer
+takes at once costs no thread hand-over; whatever it does not take, and every
+write queued behind a write still in progress, goes to a one-thread executor
+owned by the transport (pyserial's blocking write with its write timeout), so
+bytes keep their order and a stuck port never blocks the loop or the loop's
+default executor. Opens and closes run on that executor too.
+
+**Where ``add_reader`` does not exist** (Windows' proactor loop) or the handle
+has no file descriptor, a **reader thread** blocks in ``Serial.read`` (with a
+short timeout, so it always notices a close) and hands bytes to the loop with
+``call_soon_threadsafe``; every write goes to the executor.
+
+We chose this over pyserial-asyncio(-fast), which also registers the
+descriptor with the loop but has no thread fallback, hides read errors inside
+the protocol machinery, and would be one more dependency. Here every failure
+of the port, whichever path reads it, becomes one ``disconnected`` event.
 
 Every operation has a timeout: open (``open_timeout_s``), write
-(``write_timeout_s``, enforced by pyserial and again by the loop), read (the
-thread's poll period; drivers bound their own waits for replies) and close.
+(``write_timeout_s``, enforced by pyserial and again by the loop; the
+non-blocking write on the loop cannot wait), read (never blocks on the loop;
+the reader thread's poll period on the fallback; drivers bound their own
+waits for replies) and close.
 
 A port that vanishes (USB unplugged, EIO, "readiness to read but no data")
 is reported once through :meth:`Transport._lost_link`; the handle is closed.
@@ -36,10 +50,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from .base import Transport
@@ -51,6 +66,14 @@ STOPBITS = (1, 1.5, 2)
 BYTESIZES = (5, 6, 7, 8)
 #: Baud rates beyond this are refused as typos (fast USB-UARTs reach a few Mbaud).
 MAX_BAUDRATE = 12_000_000
+#: The most read at once when the loop reports the port readable (more stays for the next turn).
+READ_CHUNK = 4096
+#: pyserial's words for a port that is readable but has nothing (EOF): kept so a loss
+#: reads the same whichever path noticed it.
+_NO_DATA = (
+    "device reports readiness to read but returned no data "
+    "(device disconnected or multiple access on port?)"
+)
 
 
 @dataclass(frozen=True)
@@ -184,7 +207,7 @@ class SerialTransport(Transport):
         self.settings = settings
         self.open_timeout_s = open_timeout_s
         self.write_timeout_s = write_timeout_s
-        self.read_poll_s = read_poll_s
+        self.read_poll_s = read_poll_s  # the reader thread's poll period (fallback only)
         self.close_timeout_s = close_timeout_s
         self.exclusive = exclusive
         self.rx_bytes = 0
@@ -192,8 +215,10 @@ class SerialTransport(Transport):
         self.opens = 0  # how many times a handle was opened (reopen after loss counts)
         self._serial: Any = None  # serial.Serial while open
         self._executor: ThreadPoolExecutor | None = None
-        self._reader: threading.Thread | None = None
+        self._reader: threading.Thread | None = None  # the fallback's reader thread
         self._stop_reading: threading.Event | None = None
+        self._fd: int | None = None  # the descriptor registered with loop.add_reader
+        self._last_write: Future | None = None  # the newest write handed to the executor
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
@@ -207,6 +232,11 @@ class SerialTransport(Transport):
     def handle(self) -> Any:
         """The open ``serial.Serial`` (for diagnostics and tests), or None."""
         return self._serial
+
+    @property
+    def reading_on_loop(self) -> bool:
+        """True while the port is read through ``loop.add_reader`` (no reader thread)."""
+        return self._fd is not None
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "lost" if self.lost else "closed"
@@ -238,8 +268,12 @@ class SerialTransport(Transport):
             raise DeviceError(explain_open_error(self.port, exc)) from exc
         self._serial = handle
         self._closing = False
+        self._last_write = None
         self.opens += 1
         self._link_back()
+        if self._read_on_loop(handle, loop):
+            log.debug("opened %s (%s), read on the loop", self.port, self.settings.describe())
+            return
         stop = threading.Event()
         self._stop_reading = stop
         self._reader = threading.Thread(
@@ -249,7 +283,7 @@ class SerialTransport(Transport):
             daemon=True,
         )
         self._reader.start()
-        log.debug("opened %s (%s)", self.port, self.settings.describe())
+        log.debug("opened %s (%s), read by a thread", self.port, self.settings.describe())
 
     def _open_blocking(self):
         import serial
@@ -285,7 +319,51 @@ class SerialTransport(Transport):
                     ) from None
                 await asyncio.sleep(min(retry_every_s, left))
 
-    # ------------------------------------------------------------------ reading
+    # ------------------------------------------------------------------ reading on the loop
+
+    def _read_on_loop(self, handle, loop: asyncio.AbstractEventLoop) -> bool:
+        """Register the port with the loop; False where that cannot be done (use a thread)."""
+        fd = _descriptor_of(handle)
+        if fd is None:
+            return False
+        try:
+            os.set_blocking(fd, False)  # pyserial opens it so; make sure, reads must not wait
+            loop.add_reader(fd, self._readable, handle, fd)
+        except NotImplementedError:  # Windows' proactor loop
+            return False
+        except (OSError, ValueError) as exc:  # a descriptor the selector refuses
+            log.debug("cannot read %s on the loop (%s); using a thread", self.port, exc)
+            return False
+        self._fd = fd
+        return True
+
+    def _readable(self, handle, fd: int) -> None:
+        """The loop says the port is readable: take what is there, without waiting."""
+        if handle is not self._serial:
+            return  # from a handle dropped since (its reader is removed; belt and braces)
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return  # spurious wake-up: nothing there after all
+        except OSError as exc:  # EIO when a USB adapter is pulled, and the like
+            self._read_failed(handle, _serial_error(f"read failed: {exc}"))
+            return
+        if not data:  # EOF: readable with nothing to read is a port that went away
+            self._read_failed(handle, _serial_error(_NO_DATA))
+            return
+        self.rx_bytes += len(data)
+        self._deliver(data)
+
+    def _stop_reading_on_loop(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None or self._loop is None:
+            return
+        try:
+            self._loop.remove_reader(fd)  # before the descriptor is closed (or reused)
+        except (ValueError, OSError, RuntimeError):  # loop closed, selector gone
+            pass
+
+    # ------------------------------------------------------------------ reading in a thread
 
     def _read_loop(self, handle, stop: threading.Event, loop: asyncio.AbstractEventLoop) -> None:
         """The reader thread: block in read (bounded by the poll timeout), hand bytes over."""
@@ -316,6 +394,8 @@ class SerialTransport(Transport):
         self.rx_bytes += len(data)
         self._deliver(data)
 
+    # ------------------------------------------------------------------ loss
+
     def _read_failed(self, handle, exc: BaseException) -> None:
         if handle is not self._serial or self._closing:
             return
@@ -326,6 +406,7 @@ class SerialTransport(Transport):
 
     def _drop_handle(self) -> None:
         """Forget the handle now; close it off the loop (it is already broken)."""
+        self._stop_reading_on_loop()
         handle, self._serial = self._serial, None
         stop, self._stop_reading = self._stop_reading, None
         if stop is not None:
@@ -342,8 +423,24 @@ class SerialTransport(Transport):
                 raise DeviceDisconnected(f"serial port {self.port} is gone")
             raise DeviceError(f"serial port {self.port} is not open")
         data = bytes(data)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, handle.write, data)
+        rest = data
+        last = self._last_write
+        if self._fd is not None and (last is None or last.done()):
+            # Nothing of an earlier write still on its way: try the descriptor now.
+            try:
+                written = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                written = 0  # the driver's buffer is full: the executor waits for room
+            except OSError as exc:
+                self._write_failed(handle, _serial_error(f"write failed: {exc}"))
+            if written == len(data):
+                self.tx_bytes += len(data)
+                return
+            rest = data[written:]
+        assert self._executor is not None
+        concurrent = self._executor.submit(handle.write, rest)
+        self._last_write = concurrent
+        future = asyncio.wrap_future(concurrent)
         try:
             # pyserial enforces write_timeout; the loop-side bound catches a wedged driver.
             await asyncio.wait_for(future, self.write_timeout_s + 0.5)
@@ -361,33 +458,38 @@ class SerialTransport(Transport):
                     f"{self.write_timeout_s:g} s (the device is not taking data: flow "
                     "control held or the line stuck)"
                 ) from None
-            if handle is self._serial and not self._closing:
-                reason = _describe_loss(self.port, exc)
-                self._drop_handle()
-                self._lost_link(reason)
-            raise DeviceDisconnected(_describe_loss(self.port, exc)) from exc
+            self._write_failed(handle, exc)
         self.tx_bytes += len(data)
+
+    def _write_failed(self, handle, exc: BaseException) -> NoReturn:
+        if handle is self._serial and not self._closing:
+            reason = _describe_loss(self.port, exc)
+            self._drop_handle()
+            self._lost_link(reason)
+        raise DeviceDisconnected(_describe_loss(self.port, exc)) from exc
 
     # ------------------------------------------------------------------ closing
 
     async def close(self) -> None:
         """Close the port (a deliberate close is not a disconnect)."""
         self._closing = True
+        self._stop_reading_on_loop()
         handle, self._serial = self._serial, None
         stop, self._stop_reading = self._stop_reading, None
         reader, self._reader = self._reader, None
         executor, self._executor = self._executor, None
+        self._last_write = None
         if stop is not None:
             stop.set()
         if handle is not None:
             loop = asyncio.get_running_loop()
 
             def shut() -> None:
-                try:
-                    handle.cancel_read()  # wakes the reader thread at once (POSIX, Windows)
-                except Exception:  # noqa: BLE001 - a broken handle is closed anyway
-                    pass
                 if reader is not None:
+                    try:
+                        handle.cancel_read()  # wakes the reader thread at once (POSIX, Windows)
+                    except Exception:  # noqa: BLE001 - a broken handle is closed anyway
+                        pass
                     reader.join(self.read_poll_s * 4 + 0.5)
                 _close_quietly(handle)
 
@@ -398,6 +500,25 @@ class SerialTransport(Transport):
                 log.warning("closing %s took over %g s", self.port, self.close_timeout_s)
         if executor is not None:
             executor.shutdown(wait=False)
+
+
+def _descriptor_of(handle) -> int | None:
+    """The port's file descriptor, or None where it has none (Windows) or hides it."""
+    fileno = getattr(handle, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        fd = fileno()
+    except Exception:  # noqa: BLE001 - io.UnsupportedOperation, a closed port...
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
+
+
+def _serial_error(text: str) -> Exception:
+    """pyserial's exception with pyserial's words, for failures seen on the loop's path."""
+    import serial
+
+    return serial.SerialException(text)
 
 
 def _close_quietly(handle) -> None:
