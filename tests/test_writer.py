@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 from fakes import RecordingDevice
 
 from massager_ctl.device.state import DeviceState
+from massager_ctl.errors import StopNotConfirmed
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.writer import Writer
 from massager_ctl.vocabulary import Technique, Zone
@@ -193,3 +196,140 @@ def test_a_state_submitted_while_a_stop_is_on_its_way_is_written_after_it():
     dev = run_virtual(main())
     assert [s.intensity for _, s in dev.applied] == [6, 6]
     assert dev.applied[-1][0] >= dev.stops[-1]
+
+
+class RefusedStop(RecordingDevice):
+    """A device that refuses STOP (a NAK, a timeout: the driver raises) until told otherwise."""
+
+    refuse = True
+
+    async def stop(self, timeout: float = 2.0):
+        if self.refuse:
+            raise StopNotConfirmed("test device: STOP refused")
+        return await super().stop(timeout)
+
+
+class SilentStop(RecordingDevice):
+    """A device that never answers STOP: the caller gives up (cancels) after a while."""
+
+    async def stop(self, timeout: float = 2.0):
+        await asyncio.sleep(3600)
+
+
+def test_a_refused_stop_holds_keepalives_so_the_deadman_can_act(caplog):
+    """After a stop that failed, nothing feeds the device's deadman: the device may
+    still be running and its own protection must be able to stop it."""
+
+    async def main():
+        dev = RefusedStop(keepalive_s=0.5)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(5))
+        await asyncio.sleep(2.0)  # keepalives while the state is held
+        with pytest.raises(StopNotConfirmed):
+            await w.stop_device()
+        failed_at = asyncio.get_running_loop().time()
+        with pytest.raises(StopNotConfirmed):
+            await w.stop_device()  # a second failure: still held, no second warning
+        await asyncio.sleep(5.0)  # ten keepalive periods
+        await w.close()
+        return dev, failed_at
+
+    with caplog.at_level(logging.WARNING, logger="massager_ctl.session.writer"):
+        dev, failed_at = run_virtual(main())
+    assert len(dev.keepalives) >= 3  # before the stop
+    assert [t for t in dev.keepalives if t >= failed_at] == []
+    held = [r for r in caplog.records if "keepalives held" in r.getMessage()]
+    assert len(held) == 1 and held[0].levelno == logging.WARNING
+
+
+def test_a_cancelled_stop_holds_keepalives_too():
+    async def main():
+        dev = SilentStop(keepalive_s=0.5)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(5))
+        await asyncio.sleep(1.0)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(w.stop_device(), 2.0)
+        gave_up_at = asyncio.get_running_loop().time()
+        await asyncio.sleep(5.0)
+        await w.close()
+        return dev, gave_up_at
+
+    dev, gave_up_at = run_virtual(main())
+    assert dev.keepalives  # before the stop
+    assert [t for t in dev.keepalives if t >= gave_up_at] == []
+
+
+def test_a_state_written_after_a_failed_stop_brings_keepalives_back():
+    """A state the device takes shows the host is in control again: it is written
+    (the user asked for it) and keepalives resume from it."""
+
+    async def main():
+        dev = RefusedStop(keepalive_s=0.5)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(5))
+        await asyncio.sleep(1.0)
+        with pytest.raises(StopNotConfirmed):
+            await w.stop_device()
+        await asyncio.sleep(3.0)
+        assert w.keepalive_held
+        held_keepalives = len(dev.keepalives)
+        w.submit(level(5))  # the same state as before the stop: still written
+        await w.drain(1.0)
+        written_at = dev.applied[-1][0]
+        await asyncio.sleep(3.0)
+        await w.close()
+        return dev, w, held_keepalives, written_at
+
+    dev, w, held_keepalives, written_at = run_virtual(main())
+    assert [s.intensity for _, s in dev.applied] == [5, 5]
+    assert not w.keepalive_held
+    after = [t for t in dev.keepalives if t > written_at]
+    assert len(dev.keepalives) == held_keepalives + len(after)
+    assert len(after) >= 5
+    assert after[0] == pytest.approx(written_at + 0.5)
+
+
+def test_a_confirmed_stop_after_a_failed_one_brings_keepalives_back():
+    async def main():
+        dev = RefusedStop(keepalive_s=0.5)
+        w = Writer(dev)
+        w.start()
+        with pytest.raises(StopNotConfirmed):
+            await w.stop_device()
+        await asyncio.sleep(2.0)
+        assert not dev.keepalives
+        dev.refuse = False
+        await w.stop_device()
+        stopped_at = dev.stops[-1]
+        await asyncio.sleep(2.0)
+        await w.close()
+        return dev, stopped_at
+
+    dev, stopped_at = run_virtual(main())
+    assert dev.keepalives and dev.keepalives[0] == pytest.approx(stopped_at + 0.5)
+
+
+def test_keepalives_go_on_after_a_confirmed_stop():
+    """A stop the device confirms leaves the host in control: keepalives continue
+    as before (the held keepalives are only for a stop that failed)."""
+
+    async def main():
+        dev = RecordingDevice(keepalive_s=0.5)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(5))
+        await asyncio.sleep(1.0)
+        status = await w.stop_device()
+        await asyncio.sleep(3.0)
+        await w.close()
+        return dev, w, status
+
+    dev, w, status = run_virtual(main())
+    assert status.stopped and not w.keepalive_held
+    after = [t for t in dev.keepalives if t > dev.stops[-1]]
+    assert len(after) >= 5
+    assert all(b - a == pytest.approx(0.5) for a, b in zip(after, after[1:], strict=False))

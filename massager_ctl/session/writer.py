@@ -7,6 +7,10 @@
 * An identical repeat of the last written state is not sent.
 * Keepalive: when nothing was written for ``keepalive_s``, the device's
   keepalive is called (the native protocol's deadman heartbeat).
+* After a stop that failed (refused, timed out, raised, cancelled) keepalives
+  are held: the device may still be running, and heartbeats would feed the
+  deadman that can stop it. The next successful write (a state, or a stop the
+  device confirms) shows the host is in control again and resumes them.
 
 A write that fails is kept in :attr:`error` and ends the task; the session
 watches :meth:`failed`.
@@ -51,6 +55,7 @@ class Writer:
         self._wake = Alarm()
         self._lock = asyncio.Lock()
         self._last_write_at = float("-inf")
+        self.keepalive_held = False  # a stop failed: no keepalive until the next good write
         self._task: asyncio.Task | None = None
         self._applying: asyncio.Task | None = None
         self._failed = asyncio.Event()
@@ -64,7 +69,9 @@ class Writer:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="writer")
 
     async def restart(self) -> None:
-        """Start afresh after the device came back: forget errors and what was written."""
+        """Start afresh after the device came back: forget errors and what was written.
+
+        A hold on keepalives after a failed stop stays: only a successful write lifts it."""
         await self.close()
         self.error = None
         self._failed.clear()
@@ -104,6 +111,12 @@ class Writer:
         self._wake.set()
 
     @property
+    def settled(self) -> bool:
+        """Nothing waits and nothing is being written: :attr:`last_written` is what the
+        device was last told, and it has acknowledged it (as far as it can)."""
+        return self._idle.is_set()
+
+    @property
     def waiting(self) -> int:
         return 0 if self._pending is None else 1
 
@@ -123,9 +136,13 @@ class Writer:
                 if self._pending is None:
                     self._idle.set()
                     self._wake.clear()
-                    due = self._last_write_at + self.keepalive_s if self.keepalive_s else None
+                    due = None
+                    if self.keepalive_s and not self.keepalive_held:
+                        due = self._last_write_at + self.keepalive_s
                     if not await self._wake.wait_until(due) and due is not None:
                         async with self._lock:
+                            if self.keepalive_held:
+                                continue  # a stop failed while this waited for the lock
                             await self.device.keepalive()
                         self.stats.keepalives += 1
                         self._last_write_at = loop.time()
@@ -149,6 +166,7 @@ class Writer:
                         self._applying = None
                 self.last_written = state
                 self._last_write_at = loop.time()
+                self.keepalive_held = False  # the device took a state: the host is in control
                 self.stats.written += 1
                 self.written_log.append((self._last_write_at, state))
         except asyncio.CancelledError:
@@ -163,7 +181,10 @@ class Writer:
 
     async def stop_device(self, timeout: float = 2.0) -> Status:
         """Stop the device now: drop whatever waits, cut short an in-flight write,
-        then send the device's prepared stop and return its confirmation."""
+        then send the device's prepared stop and return its confirmation.
+
+        If the stop fails (raises or is cancelled), keepalives are held until a
+        later write succeeds, so that a device with a deadman stops by itself."""
         self._pending = None
         self.last_written = None  # from now on, the device's state is the stop's
         applying = self._applying
@@ -172,7 +193,25 @@ class Writer:
             # rollers, a resend after a lost ACK): the stop does not wait behind it.
             applying.cancel()
         async with self._lock:
-            status = await self.device.stop(timeout=timeout)
+            try:
+                status = await self.device.stop(timeout=timeout)
+            except BaseException as exc:
+                self._hold_keepalives(exc)
+                raise
+        if self.keepalive_held:  # the device confirmed a stop: the host is in control again
+            self.keepalive_held = False
+            self._wake.set()
         self.last_written = None  # after a stop, the next state must be sent again
         self._last_write_at = asyncio.get_running_loop().time()
         return status
+
+    def _hold_keepalives(self, exc: BaseException) -> None:
+        if not self.keepalive_held and self.keepalive_s:
+            log.warning(
+                "%s: stop failed (%s); keepalives held until the next successful write, "
+                "so that the device's own deadman can stop it",
+                self.device.model,
+                str(exc) or type(exc).__name__,
+            )
+        self.keepalive_held = True
+        self._wake.set()  # the task re-plans its wait without the keepalive deadline
