@@ -253,3 +253,56 @@ def test_reconnect_gives_up_after_bounded_attempts():
     sim, t = run_virtual(main())
     assert t < 10 + 60  # bounded: 0.5+1+2+4+8+8 s of backoff plus the connect attempts
     assert sim.physics.target.is_stopped  # the chair's deadman did its part
+
+
+def test_chair_that_stops_by_itself_is_not_started_again():
+    """The person presses stop on the chair's own remote mid-session: the session ends
+    (reason device-stopped) instead of sending the next step of the ramp, which would
+    start the chair again behind their back."""
+
+    async def main():
+        async with connect("sim:") as chair:
+            sim = chair.simulator
+            task = asyncio.create_task(chair.run(busy_plan()))
+            # Between two steps of the ramp (a write in the same instant as the press
+            # would start the chair again before any status could show the stop).
+            await asyncio.sleep(35)
+            assert not sim.physics.target.is_stopped
+            pressed_at = asyncio.get_running_loop().time()
+            sim.physics.stop(pressed_at, reason="remote")
+            report = await asyncio.wait_for(task, 5.0)
+            await settle()
+            return sim, report, pressed_at
+
+    sim, report, pressed_at = run_virtual(main())
+    assert report.reason == "device-stopped"
+    assert "stopped by itself at 35s" in report.message
+    assert report.stop_confirmed
+    later = [e for e in sim.physics.trace if e.t > pressed_at and e.kind == "command"]
+    assert later == []  # nothing started it again
+    assert_chair_stopped(sim)
+
+
+def test_a_rest_segment_is_not_taken_for_a_chair_that_stopped_by_itself():
+    """The plan itself stops everything for a while (a rest): the device's stopped
+    status is what it was told, and the session plays on."""
+    knead = dict(technique=Technique.KNEAD, zones=frozenset({Zone.NECK}),
+                 intensity=Level.constant(40), speed=Level.constant(50))
+    plan = Plan(
+        name="rest",
+        roller=(
+            RollerStep(0, 20_000, "a", "segment 1", **knead),
+            RollerStep(20_000, 20_000, "rest", "segment 2"),
+            RollerStep(40_000, 20_000, "b", "segment 3", **knead),
+        ),
+    )
+
+    async def main():
+        async with connect("sim:") as chair:
+            report = await chair.run(plan)
+            return chair.simulator, report
+
+    sim, report = run_virtual(main())
+    assert report.reason == "finished", report.message
+    runs = [e.t for e in sim.physics.trace if e.kind == "command" and "knead" in str(e.detail)]
+    assert any(t >= 40.0 for t in runs)  # the third segment played

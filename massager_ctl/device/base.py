@@ -46,6 +46,9 @@ class Device(ABC):
     keepalive_s: float | None = None
     #: What a person should know when the link drops mid-session (said in the error).
     link_loss_note: str = "its state is unknown: check the device"
+    #: True if the device's STATUS reliably shows it stopped by itself (its own stop
+    #: button or timer, its deadman): the session then ends instead of starting it again.
+    reports_own_stop: bool = False
 
     def __init__(self) -> None:
         self.events = DeviceEvents()

@@ -103,6 +103,9 @@ class _Waiter:
 class NativeDevice(Device):
     """A chair (or the simulator) speaking native protocol v1 over ``transport``."""
 
+    #: STATUS carries the state the chair runs and whether it runs (docs/protocol.md).
+    reports_own_stop = True
+
     def __init__(
         self,
         transport: Transport,

@@ -59,7 +59,7 @@ class ReconnectPolicy:
 
 @dataclass
 class SessionReport:
-    reason: str  # finished | stopped | cap | cancelled | disconnected | error
+    reason: str  # finished | stopped | device-stopped | cap | cancelled | disconnected | error
     plan_ms: int = 0
     elapsed_s: float = 0.0
     stop_status: Status | None = None
@@ -142,6 +142,7 @@ class Session:
         self._paused_total = 0.0
         self._skip_ms = 0
         self._lost: str | None = None
+        self._stopped_by_device: str | None = None
         self._t0: float | None = None
         self._roller_starts = [s.start_ms for s in plan.roller]
 
@@ -180,6 +181,33 @@ class Session:
         self._lost = reason or "link lost"
         self._poke.set()
 
+    def _on_status(self, status: Status) -> None:
+        """A device that stopped by itself is not started again behind the person's back.
+
+        The person may have pressed stop on the chair's own remote, or its timer ran
+        out, or its deadman tripped while this host was stalled: whichever, the next
+        change in the plan would otherwise start it again (at the planned intensity,
+        with no ramp). Only a status that comes after the writer has settled counts (it
+        was sent after the device acknowledged the last state), and only a device whose
+        status says so reliably (``reports_own_stop``)."""
+        if (
+            self._t0 is None
+            or self._stopped_by_device is not None
+            or self._stop_requested
+            or not status.stopped
+            or not self.writer.settled
+        ):
+            return
+        told = self.writer.last_written
+        if told is None or told.is_stopped:
+            return
+        at = format_duration(max(0, self.plan_ms(asyncio.get_running_loop().time())))
+        self._stopped_by_device = (
+            f"{self.device.model} stopped by itself at {at} (its own stop button or timer, "
+            "or its deadman after the host was silent too long); the session ended"
+        )
+        self._poke.set()
+
     # -- time -----------------------------------------------------------------------
 
     def plan_ms(self, now: float) -> int:
@@ -215,6 +243,8 @@ class Session:
             max_speed=lim.max_speed,
         )
         self.device.events.disconnect.append(self._on_disconnect)
+        if self.device.reports_own_stop:
+            self.device.events.status.append(self._on_status)
         if not self.device.connected:  # lost between connect() and now
             self._lost = "link lost before the session started"
         self._watch_writer()
@@ -247,6 +277,8 @@ class Session:
             await self._shutdown()
             if self._on_disconnect in self.device.events.disconnect:
                 self.device.events.disconnect.remove(self._on_disconnect)
+            if self._on_status in self.device.events.status:
+                self.device.events.status.remove(self._on_status)
         return self.report
 
     def _warn(self, message: str) -> None:
@@ -276,6 +308,11 @@ class Session:
                 continue
             if self._stop_requested:
                 self.report.reason = "stopped"
+                return
+            if self._stopped_by_device is not None:
+                self.report.reason = "device-stopped"
+                self.report.message = self._stopped_by_device
+                self._warn(self._stopped_by_device)
                 return
             pos = self.plan_ms(now)
             if pos >= plan.duration_ms:
@@ -444,7 +481,7 @@ class Session:
             self.report.stop_confirmed = status.extra.get("confirmed", True) is not False
         elif isinstance(exc, DeviceError):
             self.report.stop_confirmed = False
-            if self.report.reason in ("finished", "stopped", "cap", "running"):
+            if self.report.reason in ("finished", "stopped", "device-stopped", "cap", "running"):
                 raise exc
             log.error("stop not confirmed: %s", exc)
         else:
