@@ -696,3 +696,22 @@ def test_repeat_caches_stay_bounded():
     assert len(native._STATES_BY_BYTES) <= native._MAX_CACHED
     assert len(native._PRESSURES_BY_BYTES) <= native._MAX_CACHED
 
+
+
+def test_the_encoder_never_reuses_bytes_for_a_list_changed_since():
+    """The repeat caches are keyed by identity, so they must not hold on to anything
+    that can change in place: a list inside a state or a pressure report."""
+    pressures = ((Zone.CALVES, 10.0),)
+    bags = [[Zone.CALVES, 1]]
+    state = DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.NECK}), intensity=3,
+                        speed=2, airbags=tuple(bags))  # a tuple of lists
+    first = encode(_status(pressures, state))
+    bags[0][1] = 4
+    again = encode(_status(pressures, state))
+    assert again != first
+    assert decode_all(again)[0].status.state.airbags == ((Zone.CALVES, 4),)
+    listed = ([Zone.FEET, 20.0],)
+    one = encode(_status(listed))
+    listed[0][1] = 30.0
+    assert decode_all(encode(_status(listed)))[0].status.airbag_pressure == ((Zone.FEET, 30.0),)
+    assert one != encode(_status(listed))

@@ -305,16 +305,22 @@ def _is_byte(value) -> bool:
 
 #: The last state encoded and its bytes. A chair reports the state it runs in every
 #: STATUS (the same object until the next command), so this saves re-encoding it ten
-#: times a second. Keyed by identity: states are immutable.
-_LAST_STATE: list = [None, b""]
+#: times a second. Keyed by identity (states are immutable); one tuple, replaced whole,
+#: so that a reader in another thread never pairs one state with another's bytes.
+_last_state: tuple = (None, b"")
 
 
 def _encode_state(state: DeviceState) -> bytes:
-    last = _LAST_STATE
+    global _last_state
+    last = _last_state
     if state is last[0]:
         return last[1]
     out = _encode_state_afresh(state)
-    last[0], last[1] = state, out
+    airbags = state.airbags
+    if type(airbags) is tuple and all(type(e) is tuple for e in airbags) and (
+        type(state.zones) is frozenset
+    ):  # nothing mutable inside: the bytes stay right for as long as the object lives
+        _last_state = (state, out)
     return out
 
 
@@ -367,12 +373,13 @@ def _encode_state_afresh(state: DeviceState) -> bytes:
 
 #: The last airbag pressures encoded: (pressures, bytes, count). Once the airbags have
 #: filled, a chair reports the same pressures frame after frame (the simulator hands
-#: over the same tuple). Keyed by identity: equality would let "neck" pass for a Zone.
-_LAST_PRESSURES: list = [None, b"", 0]
+#: over the same tuple). Keyed by identity, replaced whole, like ``_last_state``.
+_last_pressures: tuple = (None, b"", 0)
 
 
 def _encode_pressures(airbag_pressure) -> tuple[bytes, int]:
-    last = _LAST_PRESSURES
+    global _last_pressures
+    last = _last_pressures
     if airbag_pressure is last[0]:
         return last[1], last[2]
     pressures = bytearray()
@@ -395,8 +402,8 @@ def _encode_pressures(airbag_pressure) -> tuple[bytes, int]:
             _u16(tenths, f"airbag pressure (0.1 %) for {zone.value}")  # raises, with the message
         pressures += _ZONE_U16.pack(ZONE_CODES[zone], tenths)
     out = bytes(pressures)
-    if type(airbag_pressure) is tuple:
-        last[0], last[1], last[2] = airbag_pressure, out, len(seen)
+    if type(airbag_pressure) is tuple and all(type(e) is tuple for e in airbag_pressure):
+        _last_pressures = (airbag_pressure, out, len(seen))  # nothing mutable inside
     return out, len(seen)
 
 
