@@ -127,9 +127,6 @@ class SafetyGovernor:
             intensity = min(intensity, previous + lim.slew_per_s * min(dt, MAX_SLEW_STEP_S))
 
         # Heat: capped, live sessions only, auto-off after its budget.
-        heat = out.heat
-        if heat.rank > lim.max_heat.rank:
-            heat = lim.max_heat
         if self._last_out.heat is not Heat.OFF:
             self._heat_on_s += dt
         # (a microsecond of slack: float sums of tick lengths may land just short of it)
@@ -139,10 +136,8 @@ class SafetyGovernor:
                 f"heat switched off after {format_duration(lim.heat_auto_off_s * 1000)} "
                 "(heat auto-off)"
             )
-        if self._heat_off_for_good:
-            heat = Heat.OFF
 
-        out = _assemble(out, intensity, speed, airbags, heat)
+        out = _assemble(out, intensity, speed, airbags, self._heat(out.heat))
         self._last_out = out
         return out
 
@@ -153,6 +148,12 @@ class SafetyGovernor:
         airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in desired.airbags)
         return intensity, speed, airbags
 
+    def _heat(self, wanted: Heat) -> Heat:
+        if self._heat_off_for_good:
+            return Heat.OFF
+        top = self._session_limits.max_heat
+        return top if wanted.rank > top.rank else wanted
+
     def capped(self, desired: TargetState) -> TargetState:
         """What :meth:`regulate` would allow for ``desired`` if the slew limit had caught
         up: caps, heat cap and heat auto-off applied; no clock, nothing remembered.
@@ -162,12 +163,7 @@ class SafetyGovernor:
         if self._live_since is None or self.expired:
             return STOPPED
         intensity, speed, airbags = self._caps(desired)
-        heat = desired.heat
-        if heat.rank > self._session_limits.max_heat.rank:
-            heat = self._session_limits.max_heat
-        if self._heat_off_for_good:
-            heat = Heat.OFF
-        return _assemble(desired, intensity, speed, airbags, heat)
+        return _assemble(desired, intensity, speed, airbags, self._heat(desired.heat))
 
     def next_deadline(self, now: float) -> float | None:
         """When the governor next needs to act on its own (session cap, heat auto-off)."""

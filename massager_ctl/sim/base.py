@@ -8,7 +8,8 @@ module. The base gives it:
   transport if :attr:`opens_transport`, and starts the tasks :meth:`_loops` names;
 * ``close()``: silences the receiver, cancels delayed frames and every task;
 * two ways out: :meth:`_queue_frame` (an outgoing queue drained by :meth:`_writer`, delayed
-  frames through loop handles) and :meth:`_send_soon` (one task a frame, for devices that
+  frames through loop handles; on a transport that never waits, a frame with nothing ahead
+  of it is written at once) and :meth:`_send_soon` (one task a frame, for devices that
   only answer queries);
 * :meth:`_sleep_until` / :meth:`_wake_up` (the loop clock, so virtual time works) and
   :meth:`_faults_loop` (run scheduled fault actions on time);
