@@ -97,7 +97,7 @@ class Writer:
         if self.error is not None:
             return
         self.stats.submitted += 1
-        if self._idle.is_set() and state == self.last_written:
+        if self.settled and state == self.last_written:
             # The task holds nothing (no state waiting, none taken to be written) and
             # this is what the device already has: what the task would conclude,
             # without waking it (the session submits at every tick, mostly unchanged).
