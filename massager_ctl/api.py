@@ -242,6 +242,18 @@ class Chair:
         self.device.events.status.append(callback)
 
     async def status(self, timeout: float = 2.0) -> Status:
+        """Ask the device for its status.
+
+        Refused after a stop that failed, until a state or a stop succeeds again: every
+        request is a frame, and frames feed the deadman that must be free to stop a
+        device that ignored the stop. Its own status stream (:meth:`on_status`, and
+        ``chair.device.last_status`` where it has one) still tells what it does."""
+        if self.writer.keepalive_held:
+            raise DeviceError(
+                f"{self.device.model}: not asking for status after a stop that failed: "
+                "requests would keep its deadman from stopping it (use chair.on_status, "
+                "or stop it at the device)"
+            )
         return await self.device.read_status(timeout=timeout)
 
     def _session(self, plan: Plan, on_progress, on_warning, reconnect=None) -> Session:

@@ -306,3 +306,35 @@ def test_a_rest_segment_is_not_taken_for_a_chair_that_stopped_by_itself():
     assert report.reason == "finished", report.message
     runs = [e.t for e in sim.physics.trace if e.kind == "command" and "knead" in str(e.detail)]
     assert any(t >= 40.0 for t in runs)  # the third segment played
+
+
+def test_after_a_refused_stop_status_requests_do_not_keep_the_chair_alive():
+    """A script catches the error of a refused STOP, keeps its Chair open and asks for the
+    status again and again. Each request would be a frame, and frames feed the deadman:
+    the requests are refused instead, so the chair's deadman stops it."""
+
+    async def main():
+        faults = FaultInjector()
+        async with connect("sim:", faults=faults) as chair:
+            sim = chair.simulator
+            await chair.set(technique="knead", zones=["shoulders"], intensity=40)
+            await asyncio.sleep(5)
+            assert not sim.physics.target.is_stopped
+            faults.nak(10_000)  # from now on the chair refuses every request
+            with pytest.raises(DeviceError):
+                await chair.stop()
+            failed_at = asyncio.get_running_loop().time()
+            refused = 0
+            for _ in range(8):
+                with pytest.raises(DeviceError) as info:
+                    await chair.status()
+                refused += "not asking for status" in str(info.value)
+                await asyncio.sleep(0.5)
+            faults.clear()
+            return sim, refused, failed_at
+
+    sim, refused, failed_at = run_virtual(main())
+    assert refused == 8
+    assert sim.deadman_trips >= 1
+    deadman = [e for e in sim.physics.trace if e.kind == "stop" and e.detail == "deadman"]
+    assert deadman and deadman[0].t <= failed_at + 1.5 + 1e-6
