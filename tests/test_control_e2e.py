@@ -241,6 +241,37 @@ def test_reconnect_resumes_with_a_ramp_from_zero():
     assert report.plan_ms == busy_plan().duration_ms
 
 
+def test_a_chair_that_comes_back_stopped_is_not_taken_for_one_that_stopped_by_itself():
+    """The cable is out long enough for the chair's deadman to stop it; when it is back,
+    its INFO is slow, so STATUS frames (stopped, as the deadman left it) arrive while the
+    host still reconnects. That is the chair reconnecting expects: the session resumes
+    from zero and plays to the end, instead of ending as 'device-stopped'."""
+
+    async def main():
+        faults = FaultInjector()
+        async with connect("sim:", faults=faults, limits=SafetyLimits(slew_per_s=10)) as chair:
+            sim = chair.simulator
+            link = chair._opened.link
+            loop = asyncio.get_running_loop()
+
+            def plug_back_in():
+                assert sim.physics.target.is_stopped  # the deadman did trip
+                faults.delay_outgoing(0.25, n=1)  # the INFO answering the next HELLO
+                link.restore()
+
+            loop.call_later(40, link.cut, "cable pulled")
+            loop.call_later(43, plug_back_in)
+            report = await chair.run(busy_plan(), reconnect=True)
+            await settle()
+            return sim, report
+
+    sim, report = run_virtual(main())
+    assert report.reason == "finished", report.message
+    assert report.reconnects == 1 and report.plan_ms == busy_plan().duration_ms
+    assert any("delayed outgoing INFO" in note for _t, note in sim.faults.log)
+    assert_chair_stopped(sim)
+
+
 def test_reconnect_gives_up_after_bounded_attempts():
     async def main():
         async with connect("sim:") as chair:
