@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, plan in (("thirty", thirty), ("relaxation", relax)):
         wall, cpu, report, sim = measure(plan, runs)
         minutes = plan.duration_ms / 60_000
-        frames = len(sim.sent) + len(sim.received)
+        frames = sim.sent_count + len(sim.received)
         ok = report.reason == "finished" and report.stop_confirmed
         results[key] = (wall, cpu, minutes, ok)
         print(f"{plan.name} ({minutes:g} min, {plan.step_count} steps): best of {runs}: wall "

@@ -27,7 +27,7 @@ from massager_ctl.protocol.native import (
 )
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.faults import FaultInjector, corrupt
-from massager_ctl.sim.native_chair import SimulatedNativeChair
+from massager_ctl.sim.native_chair import SENT_KEPT, SimulatedNativeChair
 from massager_ctl.sim.physics import ChairPhysics, zone_band
 from massager_ctl.sim.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 from massager_ctl.transport.memory import MemoryLink
@@ -249,6 +249,26 @@ def test_heartbeat_gets_no_reply():
         return await host.ask(Heartbeat(seq=11), wait=0.05)
 
     assert scenario(body) == []
+
+
+def test_what_the_chair_keeps_does_not_grow_with_the_session():
+    """An hour of STATUS at 10 Hz (the simulator is the default device, and people
+    run long sessions on it): the chair keeps only its last SENT_KEPT frames and a
+    count, and the link's device end keeps no log, so memory stays flat."""
+
+    async def body(chair, host):
+        await hello(host)
+        await keep_alive(host, 3600)
+        return chair, host
+
+    chair, host = scenario(body)
+    statuses = len(host.of(StatusReport))
+    assert statuses >= 3600 * 10 - 1  # the host heard every one of them
+    assert chair.sent_count == statuses + 1  # and INFO
+    assert len(chair.sent) == SENT_KEPT
+    assert chair.sent[-1][1] == host.of(StatusReport)[-1]  # the newest frames are the ones kept
+    assert host.link.device.writes == []
+    assert len(host.link.host.writes) >= len(chair.received) > 7000  # the host end records
 
 
 def test_garbage_is_ignored_and_split_frames_still_work():

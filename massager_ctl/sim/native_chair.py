@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
 from ..protocol.native import (
     DEFAULT_DEADMAN_MS,
@@ -62,6 +63,7 @@ from .reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 log = logging.getLogger(__name__)
 
 _HOST_TYPES = (Hello, SetState, Stop, Heartbeat, GetStatus)
+SENT_KEPT = 1000  # frames kept in SimulatedNativeChair.sent: the last 100 s of STATUS
 
 
 class SimulatedNativeChair(SimulatedDevice):
@@ -90,7 +92,11 @@ class SimulatedNativeChair(SimulatedDevice):
         self.deadman_ms: int | None = None  # negotiated at HELLO
         self.deadman_trips = 0
         self.received: list[tuple[float, Message]] = []  # host frames that reached the chair
-        self.sent: list[tuple[float, Message]] = []  # everything the chair tried to send
+        # What the chair tried to send: the most recent frames only (at 10 Hz of STATUS
+        # a whole log would grow without end on a simulator that runs for hours, and
+        # every entry is more for the garbage collector to walk), and a count of all.
+        self.sent: deque[tuple[float, Message]] = deque(maxlen=SENT_KEPT)
+        self.sent_count = 0
         self.errors: list[str] = []  # internal problems (a bug if not empty)
         self._last_heard: float | None = None
         self._deadman_fired = False
@@ -276,6 +282,7 @@ class SimulatedNativeChair(SimulatedDevice):
 
     def _send(self, msg: Message, now: float, *, status: bool = False) -> None:
         self.sent.append((now, msg))
+        self.sent_count += 1
         if self.link_lost or self._queue is None:
             return
         try:
