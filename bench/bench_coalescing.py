@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
               coalesced=writer.stats.coalesced, max_waiting=writer.stats.max_waiting,
               min_gap_ms=min(gaps), p50_ms=percentile(waits, 0.5), p99_ms=percentile(waits, 0.99),
               max_ms=worst, allowance_ms=allowance_ms, last_is_latest=last_ok, passed=passed)
-    return 0 if passed else 1
+    # A missed goal is a figure (run_all reports it as FAIL); only a writer that broke its
+    # contract (a stale last write, a queue longer than one) is a failed run.
+    return 0 if last_ok and writer.stats.max_waiting <= 1 else 1
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ from .reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 log = logging.getLogger(__name__)
 
 _HOST_TYPES = (Hello, SetState, Stop, Heartbeat, GetStatus)
-SENT_KEPT = 1000  # frames kept in SimulatedNativeChair.sent: the last 100 s of STATUS
+SENT_KEPT = 100  # frames kept in SimulatedNativeChair.sent: the last 10 s of STATUS
 
 
 class SimulatedNativeChair(SimulatedDevice):
