@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: A virtual loop with callbacks ready polls its real descriptors every this many turns.
+#: A virtual loop polls its real descriptors every this many turns (see VirtualClock._select).
 POLL_EVERY = 16
 
 

@@ -19,8 +19,9 @@ class MemoryLink:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
         self.host = MemoryTransport(self, "host")
-        # The device end keeps no log: at 10 Hz of STATUS it would grow without end on a
-        # simulator that runs for hours (the simulators keep their own bounded records).
+        # The device end keeps no log: nothing reads it, and at 10 Hz of STATUS it would
+        # grow without end on a simulator that runs for hours. The host end's log (what a
+        # driver wrote, for golden tests) grows with the host's own writes only.
         self.device = MemoryTransport(self, "device", record=False)
         self.host.peer = self.device
         self.device.peer = self.host
