@@ -314,6 +314,49 @@ def test_chair_that_stops_by_itself_is_not_started_again():
     assert_chair_stopped(sim)
 
 
+@pytest.mark.parametrize("before_ms", [1, 50, 99])
+def test_a_stop_pressed_just_before_a_write_is_not_overridden(before_ms):
+    """The person presses stop on the chair's remote a moment before the plan's next
+    write (a segment boundary at 30 s), and the link takes 20 ms each way (BLE-like),
+    so the chair's STATUS showing it stopped is still on its way when that SET is. The
+    SET starts the chair again, but the session knows the STATUS came from before its
+    SET was acknowledged: it ends (device-stopped) and stops the chair at once, instead
+    of playing the rest of the profile."""
+    knead = dict(zones=frozenset({Zone.SHOULDERS}), intensity=Level.constant(40),
+                 speed=Level.constant(50))
+    plan = Plan(
+        name="two techniques",
+        roller=(
+            RollerStep(0, 30_000, "knead", "segment 1", Technique.KNEAD, **knead),
+            RollerStep(30_000, 90_000, "tap", "segment 2", Technique.TAP, **knead),
+        ),
+    )
+
+    async def main():
+        async with connect("sim:") as chair:
+            sim = chair.simulator
+            chair._opened.link.delay_s = 0.02
+            loop = asyncio.get_running_loop()
+            pressed_at = 30.0 - before_ms / 1000
+            loop.call_at(pressed_at, lambda: sim.physics.stop(loop.time(), reason="remote"))
+            report = await chair.run(plan)
+            await settle()
+            return sim, report, pressed_at
+
+    sim, report, pressed_at = run_virtual(main())
+    assert report.reason == "device-stopped", report.message
+    assert report.stop_confirmed
+    events = [(e.t, e.kind) for e in sim.physics.trace
+              if e.t >= pressed_at and e.kind in ("command", "stop")]
+    # The press, the SET that crossed it (the race this test is about), then the
+    # session's stop, promptly; no command after that (then only the Chair's closing stop).
+    (t_press, press), (t_crossing, crossing), (t_stop, stop), *rest = events
+    assert (t_press, press, crossing, stop) == (pressed_at, "stop", "command", "stop")
+    assert t_stop - t_crossing < 0.1  # the chair ran again for a moment only
+    assert "command" not in [kind for _t, kind in rest]
+    assert_chair_stopped(sim)
+
+
 def test_a_rest_segment_is_not_taken_for_a_chair_that_stopped_by_itself():
     """The plan itself stops everything for a while (a rest): the device's stopped
     status is what it was told, and the session plays on."""

@@ -48,10 +48,16 @@ class Device(ABC):
     link_loss_note: str = "its state is unknown: check the device"
     #: True if the device's STATUS reliably shows it stopped by itself (its own stop
     #: button or timer, its deadman): the session then ends instead of starting it again.
+    #: Such a device keeps :attr:`acknowledged`.
     reports_own_stop: bool = False
 
     def __init__(self) -> None:
         self.events = DeviceEvents()
+        #: The state the device last acknowledged, updated in the order of the device's
+        #: own frames: a STATUS event sees the state acknowledged before it was sent,
+        #: even while a newer write is still on its way. None while unknown (not
+        #: connected yet, link lost).
+        self.acknowledged: DeviceState | None = None
 
     @property
     @abstractmethod

@@ -41,7 +41,7 @@ from ..transport.base import Transport
 from ..vocabulary import Heat
 from .base import Device
 from .capabilities import Capabilities
-from .state import DeviceState, Status
+from .state import DEVICE_STOPPED, DeviceState, Status
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,7 @@ class NativeDevice(Device):
             return
         self._lost_reason = reason or "link lost"
         self._connected = False
+        self.acknowledged = None
         reason = self._lost_reason
         self._fail_waiters(lambda: DeviceDisconnected(f"{self.name}: link lost ({reason})"))
         self._emit(self.events.emit_disconnect, self._lost_reason)
@@ -304,6 +305,7 @@ class NativeDevice(Device):
         # After a lost link, connecting again reopens the transport and redoes the
         # handshake (used by --reconnect); a new stop is prepared as always.
         self._lost_reason = None
+        self.acknowledged = None  # whatever the chair runs now, it was not told by us yet
         try:
             await asyncio.wait_for(self.transport.open(), self.open_timeout_s)
         except TimeoutError:
@@ -360,7 +362,17 @@ class NativeDevice(Device):
         async with self._lock:
             seq = self._next_seq()
             frame = encode(SetState(seq=seq, state=state))
-            waiter = self._waiter(self._answer_to(seq, Ack))
+
+            def is_answer(m: Message) -> bool:
+                if not (isinstance(m, (Ack, Nak)) and m.seq == seq):
+                    return False
+                if isinstance(m, Ack):
+                    # Here, in the receive path, not after the await: a STATUS in the
+                    # same read as the ACK must be judged against this state.
+                    self.acknowledged = state
+                return True
+
+            waiter = self._waiter(is_answer)
             try:
                 reply = await self._exchange(frame, waiter, attempts=self.retries + 1)
             finally:
@@ -449,7 +461,9 @@ class NativeDevice(Device):
         def is_answer(m: Message) -> bool:
             nonlocal acked
             if isinstance(m, (Ack, Nak)) and m.seq == seq:
-                acked = acked or isinstance(m, Ack)
+                if isinstance(m, Ack):
+                    acked = True
+                    self.acknowledged = DEVICE_STOPPED
                 return True
             return False
 

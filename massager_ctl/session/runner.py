@@ -142,7 +142,6 @@ class Session:
         self._paused_total = 0.0
         self._skip_ms = 0
         self._lost: str | None = None
-        self._reconnecting = False
         self._stopped_by_device: str | None = None
         self._t0: float | None = None
         self._roller_starts = [s.start_ms for s in plan.roller]
@@ -188,23 +187,22 @@ class Session:
         The person may have pressed stop on the chair's own remote, or its timer ran
         out, or its deadman tripped while this host was stalled: whichever, the next
         change in the plan would otherwise start it again (at the planned intensity,
-        with no ramp). Only a status that comes after the writer has settled counts (it
-        was sent after the device acknowledged the last state), and only a device whose
-        status says so reliably (``reports_own_stop``). While the link is lost or being
-        reconnected, what the writer last wrote went to the device before the loss: a
-        chair that comes back stopped (its deadman tripped, or it is another power-up)
-        is what reconnecting expects, and the session resumes from zero."""
+        with no ramp). The status is judged against the state the device had
+        acknowledged when it sent that status (:attr:`Device.acknowledged`, kept in
+        the order of its frames), not against what the writer is sending now: a stop
+        pressed just before a write shows in a status that arrives while that write
+        is on its way, and the write starts the chair again. Only a device whose
+        status says so reliably (``reports_own_stop``) is watched; after a lost link,
+        nothing counts until the device has acknowledged a state again (a chair that
+        comes back stopped is what reconnecting expects)."""
         if (
             self._t0 is None
-            or self._lost is not None
-            or self._reconnecting
             or self._stopped_by_device is not None
             or self._stop_requested
             or not status.stopped
-            or not self.writer.settled
         ):
             return
-        told = self.writer.last_written
+        told = self.device.acknowledged
         if told is None or told.is_stopped:
             return
         at = format_duration(max(0, self.plan_ms(asyncio.get_running_loop().time())))
@@ -431,16 +429,6 @@ class Session:
         held_by_user = self._paused_at is not None
         if not held_by_user:
             self._paused_at = lost_at
-        self._reconnecting = True
-        try:
-            await self._reconnect_with_backoff(policy, lost_at, message, held_by_user)
-        finally:
-            self._reconnecting = False
-
-    async def _reconnect_with_backoff(
-        self, policy: ReconnectPolicy, lost_at: float, message: str, held_by_user: bool
-    ) -> None:
-        loop = asyncio.get_running_loop()
         delay = policy.first_delay_s
         for attempt in range(1, policy.attempts + 1):
             await asyncio.sleep(delay)
