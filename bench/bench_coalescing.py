@@ -24,12 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib import emit_json, header, percentile  # noqa: E402
 
-from massager_ctl.device.base import Device  # noqa: E402
-from massager_ctl.device.capabilities import Capabilities  # noqa: E402
-from massager_ctl.device.state import DEVICE_STOPPED, DeviceState, Status  # noqa: E402
+from massager_ctl.core.capabilities import Capabilities  # noqa: E402
+from massager_ctl.core.status import DEVICE_STOPPED, DeviceState, Status  # noqa: E402
+from massager_ctl.core.vocabulary import Technique, Zone  # noqa: E402
+from massager_ctl.devices.base import Device  # noqa: E402
 from massager_ctl.session.clock import RealClock  # noqa: E402
 from massager_ctl.session.writer import Writer  # noqa: E402
-from massager_ctl.vocabulary import Technique, Zone  # noqa: E402
 
 STEPS = 250
 CAPS = Capabilities(zones=frozenset({Zone.NECK}), techniques=frozenset({Technique.VIBRATE}),

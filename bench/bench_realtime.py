@@ -21,9 +21,9 @@ import sys
 import time
 
 from massager_ctl.api import connect
+from massager_ctl.core.vocabulary import Heat, Technique, Zone
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from massager_ctl.session.clock import RealClock
-from massager_ctl.vocabulary import Heat, Technique, Zone
 
 
 def stepping_plan(seconds: int) -> Plan:

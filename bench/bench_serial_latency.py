@@ -27,10 +27,10 @@ import statistics
 import sys
 
 from massager_ctl.cli.simulate_cmds import serve_on_pty
-from massager_ctl.device.registry import MODELS
-from massager_ctl.device.state import DeviceState
-from massager_ctl.transport.serial_open import settings_for
-from massager_ctl.vocabulary import Technique, Width, Zone
+from massager_ctl.connection.serial import settings_for
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import Technique, Width, Zone
+from massager_ctl.devices.registry import MODELS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -40,7 +40,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def _open(model: str):
-    from massager_ctl.api import open_device
+    from massager_ctl.connection.open import open_device
 
     port, sim = await serve_on_pty(MODELS[model])
     opened = await open_device(f"serial:{port.path}?model={model}")
@@ -86,7 +86,7 @@ async def bench_nlr(n: int) -> tuple[list[float], int]:
 
 async def bench_native(n: int) -> tuple[list[float], int]:
     """Native protocol (sim-chair): SET frames; applied = when the chair decoded the SET."""
-    from massager_ctl.protocol.native import SetState, encode
+    from massager_ctl.devices.native.codec import SetState, encode
 
     port, sim, opened = await _open("sim-chair")
     loop = asyncio.get_running_loop()

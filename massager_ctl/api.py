@@ -21,130 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .device.base import Device
-from .device.registry import DEFAULT_SIM_MODEL, MODELS, ModelDefinition, get_model
-from .device.state import Status
-from .device.uri import parse_uri
-from .durations import DurationError, parse_duration
-from .errors import DeviceError, UsageError
+from .connection.open import OpenedDevice, open_device
+from .core.durations import DurationError, parse_duration
+from .core.errors import DeviceError, UsageError
+from .core.status import Status
+from .core.target import STOPPED, TargetState
+from .core.vocabulary import Heat, Technique, Width, Zone
 from .plan import Plan
 from .session.governor import SafetyGovernor
 from .session.limits import SafetyLimits
 from .session.runner import Progress, ReconnectPolicy, Session, SessionReport, manual_plan
 from .session.writer import Writer
-from .state import STOPPED, TargetState
-from .vocabulary import Heat, Technique, Width, Zone
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class OpenedDevice:
-    """A device and whatever must be closed with it (a simulator, a link)."""
-
-    device: Device
-    definition: ModelDefinition
-    simulator: Any = None
-    closers: list[Callable[[], Any]] = field(default_factory=list)
-    link: Any = None  # the in-memory link of a simulated device (tests pull its cable)
-
-    async def close(self) -> None:
-        for closer in reversed(self.closers):
-            result = closer()
-            if asyncio.iscoroutine(result):
-                await result
-
-
-#: Set to a file path to have a simulated device write its final state and trace there
-#: when it closes (lets tests judge a CLI run from the simulator's own state).
-SIM_TRACE_ENV = "MASSAGER_CTL_SIM_TRACE"
-
-
-def _write_sim_trace(simulator, path: str) -> None:
-    import json
-
-    physics = simulator.physics
-    data = {
-        "model": simulator.model if hasattr(simulator, "model") else None,
-        "target_stopped": physics.target.is_stopped,
-        "motors_on": physics.motors_on,
-        "heat_on": physics.heat_on,
-        "max_intensity_seen": physics.max_intensity_seen,
-        "deadman_trips": getattr(simulator, "deadman_trips", None),
-        "trace": [{"t": e.t, "kind": e.kind, "detail": e.detail} for e in physics.trace],
-    }
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
-
-
-#: URI scheme -> "module:function" opening it: async (DeviceURI, faults) -> OpenedDevice.
-#: Transports add their scheme here; the control layer does not change.
-OPENERS: dict[str, str] = {
-    "sim": "massager_ctl.api:open_simulated",
-    "serial": "massager_ctl.transport.serial_open:open_serial",
-    "ble": "massager_ctl.transport.ble_open:open_ble",
-}
-
-
-async def open_device(
-    uri: str | None = None, *, faults: Any = None, simulate_ble: bool = False
-) -> OpenedDevice:
-    """Build (not connect) the device a URI names. ``None`` means the built-in simulator.
-
-    ``faults`` reaches a simulator (a FaultInjector); ``simulate_ble`` makes ``ble:``
-    URIs use the simulated bleak backends instead of a radio.
-    """
-    import importlib
-
-    parsed = parse_uri(uri or "sim:")
-    target = OPENERS.get(parsed.scheme)
-    if target is None:
-        raise UsageError(
-            f"{parsed.scheme}: devices are not supported by this version yet; "
-            "use sim: (the simulated chair)"
-        )
-    module, _, name = target.partition(":")
-    try:
-        opener = getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if not exc.name or not exc.name.startswith("massager_ctl"):
-            raise UsageError(
-                f"{parsed.scheme}: devices need the Python package {exc.name!r}; install it with pip"
-            ) from None
-        raise UsageError(f"{parsed.scheme}: devices are not supported by this version yet") from None
-    return await opener(parsed, faults=faults, simulate_ble=simulate_ble)
-
-
-async def open_simulated(parsed, *, faults: Any = None, **_options: Any) -> OpenedDevice:
-    """``sim:`` / ``sim:MODEL``: the model's simulator on an in-memory link, in this process."""
-    definition = get_model(parsed.target or DEFAULT_SIM_MODEL)
-    if definition.simulator is None or "sim" not in definition.schemes:
-        simulated = ", ".join(n for n, m in MODELS.items() if m.simulator and "sim" in m.schemes)
-        raise UsageError(f"model {definition.name} has no simulator; simulated models: {simulated}")
-    from .transport.memory import MemoryLink
-
-    link = MemoryLink()
-    simulator = definition.load("simulator")(link.device, faults=faults, model=definition.name)
-    await simulator.start()
-    device = definition.load("driver")(
-        link.host, min_write_gap_s=definition.min_write_gap_s, name=definition.name
-    )
-    opened = OpenedDevice(device, definition, simulator, [simulator.close])
-    opened.link = link
-    trace_path = os.environ.get(SIM_TRACE_ENV)
-    if trace_path:
-        opened.closers.insert(0, lambda: _write_sim_trace(simulator, trace_path))
-    return opened
 
 
 def _as_plan(profile: str | PathLike | Plan) -> Plan:

@@ -37,10 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .durations import DurationError, format_duration, parse_duration
-from .errors import UsageError
+from .core.durations import DurationError, format_duration, parse_duration
+from .core.errors import UsageError
+from .core.vocabulary import Heat
 from .session.limits import HARD_MAX_SESSION_S, SafetyLimits
-from .vocabulary import Heat
 
 APP_NAME = "massager-ctl"
 ENV_VAR = "MASSAGER_CTL_CONFIG"

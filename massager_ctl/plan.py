@@ -18,8 +18,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .state import STOPPED, TargetState, airbag_tuple, zone_order
-from .vocabulary import Benefit, Curve, Heat, Technique, Width, Zone
+from .core.target import STOPPED, TargetState, airbag_tuple, zone_order
+from .core.vocabulary import Benefit, Curve, Heat, Technique, Width, Zone
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from massager_ctl.device.base import Device
-from massager_ctl.device.capabilities import Capabilities
-from massager_ctl.device.state import DEVICE_STOPPED, DeviceState, Status
-from massager_ctl.errors import DeviceDisconnected
-from massager_ctl.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.core.capabilities import Capabilities
+from massager_ctl.core.errors import DeviceDisconnected
+from massager_ctl.core.status import DEVICE_STOPPED, DeviceState, Status
+from massager_ctl.core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.devices.base import Device
 
 FULL_CAPS = Capabilities(
     zones=frozenset(BACK_ZONES),

@@ -118,7 +118,7 @@ def test_bleak_is_imported_only_when_a_ble_device_is_used():
     import sys
 
     code = (
-        "import sys, massager_ctl.cli.main, massager_ctl.api, massager_ctl.device.registry, "
+        "import sys, massager_ctl.cli.main, massager_ctl.api, massager_ctl.devices.registry, "
         "massager_ctl.transport.ble; "
         "print([n for n in sys.modules if n.split('.')[0] in ('bleak', 'bleak_retry_connector')])"
     )

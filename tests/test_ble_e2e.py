@@ -15,17 +15,17 @@ from click.testing import CliRunner
 
 from massager_ctl.api import connect
 from massager_ctl.cli.main import main as cli_main
-from massager_ctl.device.registry import MODELS
-from massager_ctl.errors import DeviceDisconnected, DeviceError, UsageError
+from massager_ctl.connection.ble_scan import scan_ble
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError, UsageError
+from massager_ctl.core.vocabulary import Technique, Zone
+from massager_ctl.devices.registry import MODELS
+from massager_ctl.devices.theragun import codec as tg
 from massager_ctl.plan import Level, Plan, RollerStep
-from massager_ctl.protocol import theragun as tg
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.limits import SafetyLimits
 from massager_ctl.session.runner import Session
 from massager_ctl.sim.ble_backend import SimulatedRadio, default_devices
 from massager_ctl.transport.ble import normalize_uuid
-from massager_ctl.transport.ble_scan import scan_ble
-from massager_ctl.vocabulary import Technique, Zone
 
 #: advertised name -> (model, advertised service) of every seeded simulated device
 SEEDED = {
@@ -73,7 +73,7 @@ def test_scan_all_lists_unknown_devices_too():
         radio = SimulatedRadio([*default_devices(), stranger])
         from bleak import BleakScanner
 
-        from massager_ctl.transport.ble_scan import found_row
+        from massager_ctl.connection.ble_scan import found_row
 
         seen = await BleakScanner.discover(1.0, return_adv=True, backend=radio.scanner_backend)
         return [found_row(d, a) for d, a in seen.values()]
@@ -403,8 +403,8 @@ def test_missing_ble_packages_are_a_usage_error(monkeypatch):
 def _rongtai_over_ble(prepare):
     """Connect to the simulated RT8600S through the real BleakClient, let ``prepare``
     put the chair in some state with its own remote, then reconcile to a target."""
-    from massager_ctl.device.state import DeviceState
-    from massager_ctl.vocabulary import Heat, Width
+    from massager_ctl.core.status import DeviceState
+    from massager_ctl.core.vocabulary import Heat, Width
 
     target = DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.SHOULDERS}),
                          intensity=2, speed=4, width=Width.WIDE, heat=Heat.LOW)
@@ -421,7 +421,7 @@ def _rongtai_over_ble(prepare):
 
 
 def test_rongtai_over_ble_reconciles_from_a_chair_in_another_state():
-    from massager_ctl.protocol.rongtai import RT8600S_KEYS as K
+    from massager_ctl.devices.rongtai.codec import RT8600S_KEYS as K
 
     async def prepare(sim, now):
         for key in (K.power, 0x21, K.heat_toggle, 0x2B, 0x32):  # on, knock, heat, narrow, speed 5
@@ -437,7 +437,7 @@ def test_rongtai_over_ble_reconciles_from_a_chair_in_another_state():
 
 
 def test_rongtai_over_ble_reconciles_from_a_resetting_chair():
-    from massager_ctl.protocol.rongtai import RT8600S_KEYS as K
+    from massager_ctl.devices.rongtai.codec import RT8600S_KEYS as K
 
     async def prepare(sim, now):
         sim.chair.press(K.power, now())  # powering on: the chair resets for about a second

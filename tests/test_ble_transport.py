@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from bleak.backends.device import BLEDevice
 
-from massager_ctl.errors import DeviceDisconnected, DeviceError
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.ble_backend import (
     Advertisement,

@@ -20,7 +20,7 @@ COMMANDS_MODULE = textwrap.dedent(
     '''
     import click
     from massager_ctl.cli.context import pass_cli
-    from massager_ctl.errors import DeviceError, SafetyError, UsageError
+    from massager_ctl.core.errors import DeviceError, SafetyError, UsageError
 
     SEEN = []
 

@@ -23,9 +23,9 @@ from massager_ctl.config import (
     set_value,
     unset_value,
 )
-from massager_ctl.errors import UsageError
+from massager_ctl.core.errors import UsageError
+from massager_ctl.core.vocabulary import Heat
 from massager_ctl.session.limits import SafetyLimits
-from massager_ctl.vocabulary import Heat
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,12 @@ import signal
 import pytest
 
 from massager_ctl.api import connect
-from massager_ctl.errors import DeviceDisconnected, DeviceError
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError
+from massager_ctl.core.vocabulary import Heat, Technique, Zone
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from massager_ctl.session.clock import VirtualClock, run_virtual
 from massager_ctl.session.limits import SafetyLimits
 from massager_ctl.sim.faults import FaultInjector
-from massager_ctl.vocabulary import Heat, Technique, Zone
 
 VENT_S = 10.0  # generous time for the simulated airbags to vent after a stop
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massager_ctl.errors import SafetyError
+from massager_ctl.core.errors import SafetyError
+from massager_ctl.core.target import STOPPED, TargetState
+from massager_ctl.core.vocabulary import Heat, Technique, Width, Zone
 from massager_ctl.session.governor import SafetyGovernor
 from massager_ctl.session.limits import SafetyLimits
-from massager_ctl.state import STOPPED, TargetState
-from massager_ctl.vocabulary import Heat, Technique, Width, Zone
 
 states = st.builds(
     lambda tech, zones, i, s, w, bags, h: STOPPED.with_(

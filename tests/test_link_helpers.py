@@ -1,4 +1,4 @@
-"""The shared plumbing: ReplyWaiters (device/link.py) and SimulatedDevice (sim/base.py)."""
+"""The shared plumbing: ReplyWaiters (devices/link.py) and SimulatedDevice (sim/base.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from massager_ctl.device.link import ReplyWaiters
-from massager_ctl.errors import DeviceDisconnected
+from massager_ctl.core.errors import DeviceDisconnected
+from massager_ctl.devices.link import ReplyWaiters
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.base import SimulatedDevice
 from massager_ctl.transport.memory import MemoryLink

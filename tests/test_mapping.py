@@ -6,16 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from massager_ctl.device.capabilities import Capabilities
-from massager_ctl.device.mapping import (
+from massager_ctl.core.capabilities import Capabilities
+from massager_ctl.core.target import STOPPED
+from massager_ctl.core.vocabulary import Heat, Technique, Width, Zone
+from massager_ctl.devices.mapping import (
     CapabilityError,
     CapabilityMapper,
     percent_to_step,
     speed_to_step,
     step_to_percent,
 )
-from massager_ctl.state import STOPPED
-from massager_ctl.vocabulary import Heat, Technique, Width, Zone
 
 CHAIR = Capabilities(
     zones=frozenset({Zone.NECK, Zone.SHOULDERS, Zone.UPPER_BACK, Zone.MID_BACK, Zone.LOWER_BACK}),

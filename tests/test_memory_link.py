@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from massager_ctl.errors import DeviceDisconnected
+from massager_ctl.core.errors import DeviceDisconnected
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.transport.memory import MemoryLink
 

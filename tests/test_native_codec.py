@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from massager_ctl.device.capabilities import Capabilities
-from massager_ctl.device.state import DeviceState, Status
-from massager_ctl.protocol.native import (
+from massager_ctl.core.capabilities import Capabilities
+from massager_ctl.core.status import DeviceState, Status
+from massager_ctl.core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.devices.native.codec import (
     LEN_RANGE,
     MAX_FRAME,
     START,
@@ -36,8 +37,7 @@ from massager_ctl.protocol.native import (
     encode,
     stuff,
 )
-from massager_ctl.protocol.native_examples import EXAMPLES
-from massager_ctl.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.devices.native.examples import EXAMPLES
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 
@@ -691,7 +691,7 @@ def test_repeat_caches_stay_bounded():
                             intensity=n % 200, speed=n // 200)
         (msg,) = d.feed(encode(_status(((Zone.FEET, n / 10),), state)))
         assert msg.status.state == state and msg.status.airbag_pressure == ((Zone.FEET, n / 10),)
-    from massager_ctl.protocol import native
+    from massager_ctl.devices.native import codec as native
 
     assert len(native._STATES_BY_BYTES) <= native._MAX_CACHED
     assert len(native._PRESSURES_BY_BYTES) <= native._MAX_CACHED

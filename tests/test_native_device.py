@@ -10,11 +10,11 @@ import asyncio
 
 import pytest
 
-from massager_ctl.device.capabilities import Capabilities
-from massager_ctl.device.native import NativeDevice
-from massager_ctl.device.state import DeviceState, Status
-from massager_ctl.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
-from massager_ctl.protocol.native import (
+from massager_ctl.core.capabilities import Capabilities
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
+from massager_ctl.core.status import DeviceState, Status
+from massager_ctl.core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.devices.native.codec import (
     Ack,
     Decoder,
     GetStatus,
@@ -28,9 +28,9 @@ from massager_ctl.protocol.native import (
     Stop,
     encode,
 )
+from massager_ctl.devices.native.driver import NativeDevice
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.transport.memory import MemoryLink
-from massager_ctl.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
 
 CAPS = Capabilities(
     zones=frozenset(BACK_ZONES),

@@ -10,16 +10,16 @@ import asyncio
 
 import pytest
 
-from massager_ctl.device.native import NativeDevice
-from massager_ctl.device.state import DeviceState
-from massager_ctl.errors import DeviceDisconnected, DeviceError, StopNotConfirmed
-from massager_ctl.protocol.native import Heartbeat, NakCode, SetState, Stop
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError, StopNotConfirmed
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import Heat, Technique, Width, Zone
+from massager_ctl.devices.native.codec import Heartbeat, NakCode, SetState, Stop
+from massager_ctl.devices.native.driver import NativeDevice
+from massager_ctl.devices.native.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
+from massager_ctl.devices.native.sim import SimulatedNativeChair
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.faults import FaultInjector
-from massager_ctl.sim.native_chair import SimulatedNativeChair
-from massager_ctl.sim.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 from massager_ctl.transport.memory import MemoryLink
-from massager_ctl.vocabulary import Heat, Technique, Width, Zone
 
 RUNNING = DeviceState(
     technique=Technique.KNEAD,

@@ -14,19 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from massager_ctl.api import connect
-from massager_ctl.device.nlr import NlrDevice
-from massager_ctl.device.nlr_patterns import (
-    NLR_CAPABILITIES,
-    OFF,
-    ROWS,
-    active_rows,
-    levels_at,
-    period_s,
-)
-from massager_ctl.device.state import DeviceState
-from massager_ctl.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
-from massager_ctl.plan import Level, Plan, RollerStep
-from massager_ctl.protocol.nlr import (
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import Technique, Zone
+from massager_ctl.devices.nlr.codec import (
     BadLine,
     LineSplitter,
     PadInfo,
@@ -39,12 +30,21 @@ from massager_ctl.protocol.nlr import (
     parse_reply,
     query_command,
 )
+from massager_ctl.devices.nlr.driver import NlrDevice
+from massager_ctl.devices.nlr.patterns import (
+    NLR_CAPABILITIES,
+    OFF,
+    ROWS,
+    active_rows,
+    levels_at,
+    period_s,
+)
+from massager_ctl.devices.nlr.sim import NlrSim
+from massager_ctl.plan import Level, Plan, RollerStep
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.limits import SafetyLimits
 from massager_ctl.sim.faults import FaultInjector
-from massager_ctl.sim.nlr import NlrSim
 from massager_ctl.transport.memory import MemoryLink
-from massager_ctl.vocabulary import Technique, Zone
 
 RIGHT = (0, 2, 4, 6)
 LEFT = (1, 3, 5, 7)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from profile_samples import VALID
 
+from massager_ctl.core.target import STOPPED
+from massager_ctl.core.vocabulary import Benefit, Curve, Heat, Technique, Width, Zone
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, PlanLimits, RollerStep
 from massager_ctl.profile import (
     Profile,
@@ -15,8 +17,6 @@ from massager_ctl.profile import (
     load_plan,
     parse_profile,
 )
-from massager_ctl.state import STOPPED
-from massager_ctl.vocabulary import Benefit, Curve, Heat, Technique, Width, Zone
 
 SHOULDERS = frozenset({Zone.SHOULDERS})
 SHOULDERS_UPPER = frozenset({Zone.SHOULDERS, Zone.UPPER_BACK})

@@ -22,9 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from profile_samples import VALID
 
-from massager_ctl.profile import ProfileError, compile_profile, parse_profile
-from massager_ctl.profile.parse import parse_profile_bytes
-from massager_ctl.vocabulary import (
+from massager_ctl.core.vocabulary import (
     MAX_PROFILE_MS,
     MAX_PROFILE_STEPS,
     Benefit,
@@ -34,6 +32,8 @@ from massager_ctl.vocabulary import (
     Width,
     Zone,
 )
+from massager_ctl.profile import ProfileError, compile_profile, parse_profile
+from massager_ctl.profile.parse import parse_profile_bytes
 
 FILE = "fuzz.toml"
 WATCHDOG_S = 5.0

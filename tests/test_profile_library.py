@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from massager_ctl.config import Config
-from massager_ctl.errors import UsageError
+from massager_ctl.core.errors import UsageError
 from massager_ctl.profile import library
 from massager_ctl.profile.library import (
     ProfileEntry,

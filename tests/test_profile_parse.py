@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from profile_samples import HEAD, SEGMENT, VALID
 
-from massager_ctl.errors import MassagerError
+from massager_ctl.core.errors import MassagerError
+from massager_ctl.core.vocabulary import Benefit, Curve, Heat, Technique, Width, Zone
 from massager_ctl.plan import Level, PlanLimits
 from massager_ctl.profile import (
     Problem,
@@ -21,7 +22,6 @@ from massager_ctl.profile import (
 )
 from massager_ctl.profile.parse import parse_profile_bytes
 from massager_ctl.profile.toml_reader import MAX_PROFILE_CHARS
-from massager_ctl.vocabulary import Benefit, Curve, Heat, Technique, Width, Zone
 
 BROKEN = Path(__file__).parent / "broken_profiles"
 

@@ -7,15 +7,15 @@ import asyncio
 import pytest
 
 from massager_ctl.api import connect
-from massager_ctl.device.pulsetto import PulsettoDevice
-from massager_ctl.device.state import DeviceState
-from massager_ctl.errors import UsageError
-from massager_ctl.protocol import pulsetto as pz
+from massager_ctl.connection.ble_scan import recognise_ble
+from massager_ctl.core.errors import UsageError
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import Technique, Zone
+from massager_ctl.devices.pulsetto import codec as pz
+from massager_ctl.devices.pulsetto.driver import PulsettoDevice
+from massager_ctl.devices.pulsetto.sim import PulsettoSim
 from massager_ctl.session.clock import run_virtual
-from massager_ctl.sim.pulsetto import PulsettoSim
-from massager_ctl.transport.ble_scan import recognise_ble
 from massager_ctl.transport.memory import MemoryLink
-from massager_ctl.vocabulary import Technique, Zone
 
 NECK = frozenset({Zone.NECK})
 

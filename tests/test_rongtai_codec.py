@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massager_ctl.protocol.rongtai import (
+from massager_ctl.devices.rongtai.codec import (
     AUTO_WINDOW,
     RT6923_KEYS,
     RT8600S_KEYS,

@@ -11,17 +11,17 @@ import asyncio
 import pytest
 
 from massager_ctl.api import connect
-from massager_ctl.device.rongtai import RongtaiDevice
-from massager_ctl.device.state import DEVICE_STOPPED, DeviceState
-from massager_ctl.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
+from massager_ctl.core.status import DEVICE_STOPPED, DeviceState
+from massager_ctl.core.vocabulary import Heat, Technique, Width, Zone
+from massager_ctl.devices.rongtai.codec import RT8600S_KEYS, RunState, Scope
+from massager_ctl.devices.rongtai.driver import RongtaiDevice
+from massager_ctl.devices.rongtai.sim import RongtaiRT6923Sim, RongtaiSim
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
-from massager_ctl.protocol.rongtai import RT8600S_KEYS, RunState, Scope
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.limits import SafetyLimits
 from massager_ctl.sim.faults import FaultInjector
-from massager_ctl.sim.rongtai import RongtaiRT6923Sim, RongtaiSim
 from massager_ctl.transport.memory import MemoryLink
-from massager_ctl.vocabulary import Heat, Technique, Width, Zone
 
 T = RT8600S_KEYS
 POWER, HEAT = T.power, T.heat_toggle

@@ -10,7 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massager_ctl.device.rongtai_reconcile import (
+from massager_ctl.core.status import DEVICE_STOPPED, DeviceState
+from massager_ctl.core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.devices.rongtai.codec import (
+    RT6923_KEYS,
+    RT8600S_KEYS,
+    Actuator,
+    AirbagZone,
+    RongtaiStatus,
+    RunState,
+    Scope,
+)
+from massager_ctl.devices.rongtai.reconcile import (
     POINT_TOLERANCE,
     ChairTarget,
     Move,
@@ -26,18 +37,7 @@ from massager_ctl.device.rongtai_reconcile import (
     timer_confirmed,
     zones_at,
 )
-from massager_ctl.device.state import DEVICE_STOPPED, DeviceState
-from massager_ctl.protocol.rongtai import (
-    RT6923_KEYS,
-    RT8600S_KEYS,
-    Actuator,
-    AirbagZone,
-    RongtaiStatus,
-    RunState,
-    Scope,
-)
-from massager_ctl.sim.rongtai import ChairModel
-from massager_ctl.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.devices.rongtai.sim import ChairModel
 
 T = RT8600S_KEYS
 POWER, HEAT = T.power, T.heat_toggle

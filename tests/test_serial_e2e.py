@@ -27,10 +27,10 @@ pytest.importorskip("serial")
 
 from massager_ctl.api import connect  # noqa: E402
 from massager_ctl.cli.simulate_cmds import serve_on_pty  # noqa: E402
-from massager_ctl.device.registry import MODELS  # noqa: E402
-from massager_ctl.errors import DeviceDisconnected  # noqa: E402
+from massager_ctl.core.errors import DeviceDisconnected  # noqa: E402
+from massager_ctl.core.vocabulary import Technique, Zone  # noqa: E402
+from massager_ctl.devices.registry import MODELS  # noqa: E402
 from massager_ctl.plan import Level, Plan, RollerStep  # noqa: E402
-from massager_ctl.vocabulary import Technique, Zone  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only")
 
@@ -193,9 +193,9 @@ def test_bytes_that_never_form_a_frame_are_reported():
 
 
 def test_model_is_required_when_the_port_says_nothing():
-    from massager_ctl.errors import UsageError
+    from massager_ctl.connection.serial import reachable_on_serial
+    from massager_ctl.core.errors import UsageError
     from massager_ctl.transport.pty import PtyPort
-    from massager_ctl.transport.serial_open import reachable_on_serial
 
     async def enter(uri):
         async with connect(uri):
@@ -335,13 +335,13 @@ def test_scan_lists_serial_ports_and_says_why_ble_is_missing(tmp_path):
     assert all(d["transport"] in ("serial", "ble") for d in data["devices"])
     if "ble" in data["unavailable"]:
         assert data["unavailable"]["ble"]
-    assert importlib.import_module("massager_ctl.transport.serial_scan")
+    assert importlib.import_module("massager_ctl.connection.serial_scan")
 
 
 def test_driver_connects_again_on_the_same_path_after_a_loss(tmp_path):
     """What --reconnect needs: after the port vanished and came back (same by-id name),
     the driver's connect() reopens the transport and redoes the handshake."""
-    from massager_ctl.api import open_device
+    from massager_ctl.connection.open import open_device
 
     link = tmp_path / "usb-massager-chair-if00"
     definition = MODELS["sim-chair"]

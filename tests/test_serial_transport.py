@@ -30,8 +30,8 @@ import pytest
 pytest.importorskip("serial")
 termios = pytest.importorskip("termios")
 
-from massager_ctl.device.registry import MODELS  # noqa: E402
-from massager_ctl.errors import DeviceDisconnected, DeviceError, DeviceTimeout  # noqa: E402
+from massager_ctl.core.errors import DeviceDisconnected, DeviceError, DeviceTimeout  # noqa: E402
+from massager_ctl.devices.registry import MODELS  # noqa: E402
 from massager_ctl.transport import serial as serial_module  # noqa: E402
 from massager_ctl.transport.pty import PtyPort  # noqa: E402
 from massager_ctl.transport.serial import SerialSettings, SerialTransport  # noqa: E402
@@ -76,7 +76,7 @@ def test_settings_validate_and_describe():
     assert hf8.bits_per_byte == 10.5
     assert hf8.wire_time_s(6) == pytest.approx(6 * 10.5 / 115200)
     assert SerialSettings(9600, 7, "E", 2, rtscts=True).describe() == "9600 7E2, RTS/CTS flow control"
-    from massager_ctl.transport.serial_open import serial_models, settings_for
+    from massager_ctl.connection.serial import serial_models, settings_for
 
     for definition in serial_models():  # every serial model has its whole line set
         line = settings_for(definition)
@@ -663,7 +663,7 @@ def _port(device, description="n/a", vid=None, pid=None, **more):
 
 
 def test_scan_marks_the_model_a_port_matches():
-    from massager_ctl.transport.serial_scan import found_from_ports
+    from massager_ctl.connection.serial_scan import found_from_ports
 
     ports = [
         _port("/dev/ttyS0"),  # a built-in UART with nothing known about it
@@ -684,7 +684,7 @@ def test_scan_marks_the_model_a_port_matches():
 
 
 def test_scan_serial_runs_on_this_computer():
-    from massager_ctl.transport.serial_scan import scan_serial
+    from massager_ctl.connection.serial_scan import scan_serial
 
     rows = scan_serial(include_all=True)
     assert all(r.uri.startswith("serial:") and r.address for r in rows)
@@ -695,8 +695,8 @@ def test_scan_command_still_lists_serial_ports_when_ble_cannot_scan(monkeypatch,
     from click.testing import CliRunner
 
     from massager_ctl.cli.main import main
-    from massager_ctl.device.discovery import Found
-    from massager_ctl.transport import serial_scan
+    from massager_ctl.connection import serial_scan
+    from massager_ctl.connection.found import Found
 
     monkeypatch.setenv("MASSAGER_CTL_CONFIG", str(tmp_path / "config.toml"))
     row = Found("serial", "serial:/dev/ttyACM0?model=nlr-hf8", "HF8", "/dev/ttyACM0", "nlr-hf8")
@@ -705,7 +705,7 @@ def test_scan_command_still_lists_serial_ports_when_ble_cannot_scan(monkeypatch,
     async def adapter_off(timeout, include_all=False, simulate=False):
         raise RuntimeError("Bluetooth adapter hci0 is powered off\nmore detail")
 
-    import massager_ctl.transport.ble_scan as ble_scan
+    import massager_ctl.connection.ble_scan as ble_scan
 
     monkeypatch.setattr(ble_scan, "scan_ble", adapter_off)
     result = CliRunner().invoke(main, ["scan", "--timeout", "0.5"])
@@ -714,7 +714,7 @@ def test_scan_command_still_lists_serial_ports_when_ble_cannot_scan(monkeypatch,
     assert result.stderr.count("\n") == 1
     assert "BLE scanning is unavailable: Bluetooth adapter hci0 is powered off" in result.stderr
 
-    monkeypatch.setitem(sys.modules, "massager_ctl.transport.ble_scan", None)
+    monkeypatch.setitem(sys.modules, "massager_ctl.connection.ble_scan", None)
     result = CliRunner().invoke(main, ["scan", "--json"])
     assert result.exit_code == 0, result.output
     import json

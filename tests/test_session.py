@@ -9,15 +9,15 @@ from dataclasses import replace
 import pytest
 from fakes import FULL_CAPS, RecordingDevice
 
-from massager_ctl.errors import DeviceDisconnected, SafetyError
+from massager_ctl.core.errors import DeviceDisconnected, SafetyError
+from massager_ctl.core.target import STOPPED
+from massager_ctl.core.vocabulary import Curve, Heat, Technique, Zone
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.governor import SafetyGovernor
 from massager_ctl.session.limits import SafetyLimits
 from massager_ctl.session.runner import Session, manual_plan
 from massager_ctl.session.writer import Writer
-from massager_ctl.state import STOPPED
-from massager_ctl.vocabulary import Curve, Heat, Technique, Zone
 
 
 def two_step_plan(minutes: float = 1.0) -> Plan:

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
+from massager_ctl.core.vocabulary import Benefit, Heat
 from massager_ctl.plan import Plan
 from massager_ctl.profile import load_plan
 from massager_ctl.profile.library import shipped_dir
 from massager_ctl.session.limits import SafetyLimits
-from massager_ctl.vocabulary import Benefit, Heat
 
 SIX = ["back-pain", "flexibility", "stress", "posture", "circulation", "relaxation"]
 ALL = [*SIX, "quick"]
@@ -123,7 +123,7 @@ def test_uses_repeat_blocks_ramps_and_parallel_tracks(name):
 
 def test_benefit_specific_work():
     """Each profile works where its benefit needs it."""
-    from massager_ctl.vocabulary import Technique, Zone
+    from massager_ctl.core.vocabulary import Technique, Zone
 
     def roller_zones(name, technique=None):
         zones = set()

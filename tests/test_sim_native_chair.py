@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
-from massager_ctl.device.state import DeviceState
-from massager_ctl.errors import DeviceDisconnected
-from massager_ctl.protocol.native import (
+from massager_ctl.core.errors import DeviceDisconnected
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import Heat, Technique, Width, Zone
+from massager_ctl.devices.native.codec import (
     DEFAULT_DEADMAN_MS,
     START,
     Ack,
@@ -25,13 +26,12 @@ from massager_ctl.protocol.native import (
     crc16,
     encode,
 )
+from massager_ctl.devices.native.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
+from massager_ctl.devices.native.sim import SENT_KEPT, SimulatedNativeChair
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.faults import FaultInjector, corrupt
-from massager_ctl.sim.native_chair import SENT_KEPT, SimulatedNativeChair
 from massager_ctl.sim.physics import ChairPhysics, zone_band
-from massager_ctl.sim.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 from massager_ctl.transport.memory import MemoryLink
-from massager_ctl.vocabulary import Heat, Technique, Width, Zone
 
 RUNNING = DeviceState(
     technique=Technique.KNEAD,

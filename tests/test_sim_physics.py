@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from massager_ctl.device.capabilities import Capabilities
-from massager_ctl.device.state import DeviceState
+from massager_ctl.core.capabilities import Capabilities
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from massager_ctl.devices.native.reference import REFERENCE_CAPABILITIES
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.physics import ChairPhysics, PhysicsParams, roller_band, zone_band
-from massager_ctl.sim.reference import REFERENCE_CAPABILITIES
-from massager_ctl.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
 
 CAPS = REFERENCE_CAPABILITIES
 PARAMS = PhysicsParams()

@@ -7,17 +7,17 @@ import asyncio
 import pytest
 
 from massager_ctl.api import connect
-from massager_ctl.device.registry import get_model
-from massager_ctl.device.state import DeviceState
-from massager_ctl.device.theragun import TheragunDevice
-from massager_ctl.errors import DeviceDisconnected, StopNotConfirmed
+from massager_ctl.connection.ble_scan import recognise_ble
+from massager_ctl.core.errors import DeviceDisconnected, StopNotConfirmed
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import Technique, Zone
+from massager_ctl.devices.registry import get_model
+from massager_ctl.devices.theragun import codec as tg
+from massager_ctl.devices.theragun.driver import TheragunDevice
+from massager_ctl.devices.theragun.sim import TheragunSim
 from massager_ctl.plan import Level, Plan, RollerStep
-from massager_ctl.protocol import theragun as tg
 from massager_ctl.session.clock import run_virtual
-from massager_ctl.sim.theragun import TheragunSim
-from massager_ctl.transport.ble_scan import recognise_ble
 from massager_ctl.transport.memory import MemoryLink
-from massager_ctl.vocabulary import Technique, Zone
 
 H = bytes.fromhex
 

@@ -12,8 +12,8 @@ from massager_ctl.cli.timeline import (
     render_timeline,
     spark,
 )
+from massager_ctl.core.vocabulary import Curve, Heat, Technique, Zone
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
-from massager_ctl.vocabulary import Curve, Heat, Technique, Zone
 
 S = 1000
 

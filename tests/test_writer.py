@@ -8,11 +8,11 @@ import logging
 import pytest
 from fakes import RecordingDevice
 
-from massager_ctl.device.state import DeviceState
-from massager_ctl.errors import StopNotConfirmed
+from massager_ctl.core.errors import StopNotConfirmed
+from massager_ctl.core.status import DeviceState
+from massager_ctl.core.vocabulary import Technique, Zone
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.writer import Writer
-from massager_ctl.vocabulary import Technique, Zone
 
 
 def level(n: int) -> DeviceState:

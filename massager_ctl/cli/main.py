@@ -95,7 +95,7 @@ class LazyGroup(click.Group):
                 raise  # click prints usage errors itself (exit 2)
             code = report_error(ctx, exc, exc.format_message(), exc.exit_code)
         except Exception as exc:  # the one place that turns errors into lines
-            from ..errors import MassagerError
+            from ..core.errors import MassagerError
 
             if isinstance(exc, MassagerError):
                 code = report_error(ctx, exc, str(exc), exc.exit_code)

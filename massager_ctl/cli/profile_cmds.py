@@ -47,7 +47,7 @@ def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict]]:
 
 
 def _plan_summary(plan: Plan) -> dict:
-    from ..durations import format_duration
+    from ..core.durations import format_duration
 
     return {
         "name": plan.name,
@@ -89,7 +89,7 @@ def list_cmd(cli: CliContext) -> None:
 
     A profile that does not load is listed with its first problem.
     """
-    from ..errors import MassagerError
+    from ..core.errors import MassagerError
     from ..profile import load_plan
     from ..profile.library import list_profiles
 
@@ -148,7 +148,7 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
     Prints "ok <file>: ..." for good profiles and one line per problem for bad
     ones. Exit code 0 when all are fine, 2 otherwise.
     """
-    from ..errors import MassagerError
+    from ..core.errors import MassagerError
     from ..profile import load_plan
 
     results = []
@@ -187,8 +187,8 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
 
 
 def _step_dict(step: Step) -> dict:
+    from ..core.vocabulary import Zone
     from ..plan import AirbagStep, HeatStep, RollerStep
-    from ..vocabulary import Zone
 
     order = list(Zone)
     out: dict = {
@@ -216,7 +216,7 @@ def _step_dict(step: Step) -> dict:
 
 
 def _limits_text(plan: Plan) -> str:
-    from ..durations import format_duration
+    from ..core.durations import format_duration
 
     parts = []
     if plan.limits.max_intensity is not None:
@@ -246,7 +246,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
     summary = _plan_summary(plan)
 
     if cli.json:
-        from ..durations import format_duration
+        from ..core.durations import format_duration
 
         limits = plan.limits
         data = {"file": file, "path": str(path), **summary}

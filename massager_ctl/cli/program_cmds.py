@@ -28,8 +28,8 @@ POLL_S = 1.0
 
 def _static_programs(uri: str) -> tuple[str, ...] | None:
     """The model's programs without connecting, when the URI names the model."""
-    from ..device.registry import DEFAULT_SIM_MODEL, get_model
-    from ..device.uri import parse_uri
+    from ..connection.uri import parse_uri
+    from ..devices.registry import DEFAULT_SIM_MODEL, get_model
 
     parsed = parse_uri(uri)
     name = parsed.options.get("model")
@@ -47,7 +47,7 @@ def _static_programs(uri: str) -> tuple[str, ...] | None:
 
 
 def _no_programs(model: str):
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     return UsageError(
         f"{model} has no built-in programs; play a profile with `massager-ctl run` instead"
@@ -68,7 +68,7 @@ def _no_programs(model: str):
 @pass_cli
 def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
     """Run the chair's built-in auto program NAME (see --list) until its own timer ends it."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     uri = _uri(cli)
     if list_:
@@ -128,7 +128,7 @@ def _list(cli: CliContext, uri: str) -> None:
 
 
 async def _run_program(cli: CliContext, chair, name: str, length_s: float, limits) -> dict:
-    from ..errors import DeviceError, UsageError
+    from ..core.errors import DeviceError, UsageError
 
     device = chair.device
     programs = tuple(device.capabilities.programs)

@@ -8,7 +8,7 @@ from typing import TextIO
 
 import click
 
-from ..durations import format_duration
+from ..core.durations import format_duration
 from ..session.runner import Progress
 
 

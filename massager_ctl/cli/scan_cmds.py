@@ -10,7 +10,7 @@ from .context import CliContext, pass_cli
 def _serial_rows(include_all: bool):
     """(rows, None) or ([], why serial scanning is unavailable)."""
     try:
-        from ..transport.serial_scan import scan_serial
+        from ..connection.serial_scan import scan_serial
     except ImportError as exc:  # pragma: no cover - the module itself is always there
         return [], str(exc)
     try:
@@ -24,7 +24,7 @@ def _serial_rows(include_all: bool):
 async def _ble_rows(timeout: float, include_all: bool, simulate: bool):
     """(rows, None) or ([], why BLE scanning is unavailable)."""
     try:
-        from ..transport.ble_scan import scan_ble
+        from ..connection.ble_scan import scan_ble
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("massager_ctl"):
             return [], "this version has no Bluetooth support"

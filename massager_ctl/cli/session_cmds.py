@@ -44,7 +44,7 @@ class TimeScale(click.ParamType):
 
 
 def _clock(uri: str, time_scale: float | str | None):
-    from ..errors import UsageError
+    from ..core.errors import UsageError
     from ..session.clock import RealClock, ScaledClock, VirtualClock
 
     if time_scale is None or time_scale == 1:
@@ -166,14 +166,14 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool) -> None:
     """Play the plan in virtual time through the governor and mapping, printing each write."""
     import json
 
-    from ..device.base import Device
-    from ..device.state import DEVICE_STOPPED, Status
-    from ..durations import format_duration
+    from ..core.durations import format_duration
+    from ..core.status import DEVICE_STOPPED, Status
+    from ..devices.base import Device
+    from ..devices.native.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
     from ..session.clock import VirtualClock
     from ..session.governor import SafetyGovernor
     from ..session.runner import Session
     from ..session.writer import Writer
-    from ..sim.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 
     class DryRunDevice(Device):
         """Prints what would be written; stands in for the reference chair."""
@@ -252,7 +252,7 @@ def _state_text(state) -> str:
 
 
 def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     out: dict[str, float] = {}
     for item in values:
@@ -285,7 +285,7 @@ def set_(cli: CliContext, technique, zones, intensity, speed, width, heat, airba
          time_scale, strict) -> None:
     """Hold a state by hand, through the safety governor, then stop."""
     from ..api import build_state
-    from ..errors import UsageError
+    from ..core.errors import UsageError
     from ..session.runner import manual_plan
     from .progress import ProgressPrinter
 
@@ -301,7 +301,7 @@ def set_(cli: CliContext, technique, zones, intensity, speed, width, heat, airba
     if state.is_stopped:
         raise UsageError("nothing to set: give a technique with zones and intensity, heat or an airbag")
     limits = _limits(cli, None)
-    from ..durations import DurationError, parse_duration
+    from ..core.durations import DurationError, parse_duration
 
     if duration is None:
         length_ms = int(limits.max_session_s * 1000)
@@ -419,7 +419,7 @@ def stop(cli: CliContext) -> None:
 @pass_cli
 def devices(cli: CliContext) -> None:
     """List the supported device models and what they can do."""
-    from ..device.registry import MODELS
+    from ..devices.registry import MODELS
 
     if cli.json:
         cli.echo_json([m.to_dict() for m in MODELS.values()])

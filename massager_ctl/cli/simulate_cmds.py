@@ -21,8 +21,8 @@ from .context import CliContext, pass_cli
 
 def pty_models() -> list:
     """Models whose simulator can be served on a pty (serial devices and the native protocol)."""
-    from ..device.registry import MODELS
-    from ..transport.serial_open import reachable_on_serial
+    from ..connection.serial import reachable_on_serial
+    from ..devices.registry import MODELS
 
     return [m for m in MODELS.values() if m.simulator and reachable_on_serial(m)]
 
@@ -70,8 +70,8 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     import os
     import signal
 
-    from ..device.registry import get_model
-    from ..errors import UsageError
+    from ..core.errors import UsageError
+    from ..devices.registry import get_model
 
     if not hasattr(os, "openpty"):
         raise UsageError("simulate needs pseudo-terminals (Linux, macOS, BSD)")
@@ -123,7 +123,7 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
 def _make_link(target: str, link_path: str) -> None:
     import os
 
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     if os.path.lexists(link_path):
         if not os.path.islink(link_path):
@@ -135,7 +135,7 @@ def _make_link(target: str, link_path: str) -> None:
 async def _shutdown(simulator, port, link_path: str | None) -> None:
     import os
 
-    from ..api import SIM_TRACE_ENV, _write_sim_trace
+    from ..connection.open import SIM_TRACE_ENV, write_sim_trace
 
     try:
         await simulator.close()
@@ -145,7 +145,7 @@ async def _shutdown(simulator, port, link_path: str | None) -> None:
             os.unlink(link_path)
         trace_path = os.environ.get(SIM_TRACE_ENV)
         if trace_path:
-            _write_sim_trace(simulator, trace_path)
+            write_sim_trace(simulator, trace_path)
         physics = getattr(simulator, "physics", None)
         if physics is not None:
             state = "stopped" if physics.target.is_stopped else "NOT stopped (still running)"

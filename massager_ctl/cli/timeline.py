@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 
-from ..durations import format_duration
+from ..core.durations import format_duration
+from ..core.vocabulary import Heat, Technique, Zone
 from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
-from ..vocabulary import Heat, Technique, Zone
 
 SPARKS = "▁▂▃▄▅▆▇█"
 HEAT_MARKS = {Heat.OFF: "·", Heat.LOW: "░", Heat.HIGH: "█"}

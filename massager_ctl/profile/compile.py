@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS
 from ..plan import AirbagStep, HeatStep, Plan, RollerStep, Step
-from ..vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS
 from .errors import Problem, ProfileError
 from .model import AirbagEntry, HeatEntry, Profile, RepeatBlock, RollerEntry
 

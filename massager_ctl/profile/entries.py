@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Heat, Technique, Width
 from ..plan import Level
-from ..vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Heat, Technique, Width
 from .model import AirbagEntry, HeatEntry, RepeatBlock, RollerEntry
 from .show import kind, show
 from .values import INVALID, PERCENT, REPEAT_MAX, REPEAT_MIN, ValueChecker, fmt_ms, where_with_name

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import MassagerError
+from ..core.errors import MassagerError
 
 
 @dataclass(frozen=True)

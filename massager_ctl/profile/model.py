@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from ..core.vocabulary import Benefit, Heat, Technique, Width, Zone
 from ..plan import Level, PlanLimits
-from ..vocabulary import Benefit, Heat, Technique, Width, Zone
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Benefit
 from ..plan import PlanLimits
-from ..vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Benefit
 from .entries import AIRBAG_KEYS, HEAT_KEYS, ROLLER_KEYS, EntryChecker, TrackResult
 from .errors import Problem, ProfileError
 from .model import Profile

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from enum import Enum
 
-from ..durations import DurationError, format_duration, parse_duration
+from ..core.durations import DurationError, format_duration, parse_duration
+from ..core.vocabulary import MAX_PROFILE_MS, PERCENT_MAX, PERCENT_MIN, Curve, Zone
 from ..plan import Level
-from ..vocabulary import MAX_PROFILE_MS, PERCENT_MAX, PERCENT_MIN, Curve, Zone
 from .errors import Problem
 from .show import close_match, did_you_mean, has_control, is_number, kind, quote, show, show_key
 

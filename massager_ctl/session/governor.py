@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import logging
 
-from ..durations import format_duration
-from ..errors import SafetyError
-from ..state import STOPPED, TargetState, airbag_tuple
-from ..vocabulary import Heat
+from ..core.durations import format_duration
+from ..core.errors import SafetyError
+from ..core.target import STOPPED, TargetState, airbag_tuple
+from ..core.vocabulary import Heat
 from .limits import HARD_MAX_SESSION_S, SafetyLimits
 
 log = logging.getLogger(__name__)

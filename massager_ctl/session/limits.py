@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..vocabulary import Heat
+from ..core.vocabulary import Heat
 
 #: Longest session anyone may configure, whatever the config says.
 HARD_MAX_SESSION_S = 4 * 3600

@@ -19,13 +19,13 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..device.base import Device
-from ..device.mapping import CapabilityMapper
-from ..device.state import DeviceState, Status
-from ..durations import format_duration
-from ..errors import DeviceDisconnected, DeviceError
+from ..core.durations import format_duration
+from ..core.errors import DeviceDisconnected, DeviceError
+from ..core.status import DeviceState, Status
+from ..core.target import STOPPED, TargetState
+from ..devices.base import Device
+from ..devices.mapping import CapabilityMapper
 from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
-from ..state import STOPPED, TargetState
 from .clock import Alarm
 from .governor import MAX_SLEW_STEP_S, SafetyGovernor
 from .writer import Writer

@@ -22,9 +22,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from ..device.base import Device
-from ..device.state import DeviceState, Status
-from ..errors import DeviceError
+from ..core.errors import DeviceError
+from ..core.status import DeviceState, Status
+from ..devices.base import Device
 from .clock import Alarm, sleep_until
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from ..errors import DeviceDisconnected
+from ..core.errors import DeviceDisconnected
 from ..transport.base import Transport
 from .faults import FaultInjector
 

@@ -713,7 +713,7 @@ def _theragun(address: str, name: str, model: str) -> SimDeviceSpec:
                 ),
             ),
         ),
-        "massager_ctl.sim.theragun:TheragunSim",
+        "massager_ctl.devices.theragun.sim:TheragunSim",
         options=(("model", model),),
         title=f"Theragun {name}",
     )
@@ -749,7 +749,7 @@ def default_devices() -> list[SimDeviceSpec]:
             "F0:5E:1A:50:15:01",
             Advertisement("Pulsetto Fit", (NUS_SERVICE,), rssi=-52),
             (_NUS,),
-            "massager_ctl.sim.pulsetto:PulsettoSim",
+            "massager_ctl.devices.pulsetto.sim:PulsettoSim",
             options=(("model", "pulsetto"),),
             title="Pulsetto Fit",
         ),
@@ -762,7 +762,7 @@ def default_devices() -> list[SimDeviceSpec]:
                 rssi=-70,
             ),
             (_NUS,),
-            "massager_ctl.sim.native_chair:SimulatedNativeChair",
+            "massager_ctl.devices.native.sim:SimulatedNativeChair",
             options=(("model", "mctl-diy-nus"),),
             title="DIY controller, native protocol over Nordic UART",
         ),
@@ -785,19 +785,19 @@ def default_devices() -> list[SimDeviceSpec]:
                     ),
                 ),
             ),
-            "massager_ctl.sim.native_chair:SimulatedNativeChair",
+            "massager_ctl.devices.native.sim:SimulatedNativeChair",
             options=(("model", "mctl-diy-ffe0"),),
             title="DIY controller, native protocol over an HM-10 (FFE0/FFE1) module",
         ),
     ]
     devices += [
         _rongtai(
-            "F0:5E:1A:86:00:01", "RT8600S", "massager_ctl.sim.rongtai:RongtaiSim", "rongtai-rt8600s"
+            "F0:5E:1A:86:00:01", "RT8600S", "massager_ctl.devices.rongtai.sim:RongtaiSim", "rongtai-rt8600s"
         ),
         _rongtai(
             "F0:5E:1A:1A:2B:3C",
             "EVOLUTION-1A2B3C",
-            "massager_ctl.sim.rongtai:InfinityEvolutionSim",
+            "massager_ctl.devices.rongtai.sim:InfinityEvolutionSim",
             "infinity-evolution",
         ),
     ]

@@ -31,7 +31,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..protocol.native import NakCode
+from ..devices.native.codec import NakCode
 
 DROP_IN = "drop-incoming"
 DROP_OUT = "drop-outgoing"

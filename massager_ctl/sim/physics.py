@@ -35,9 +35,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from ..device.capabilities import Capabilities
-from ..device.state import DEVICE_STOPPED, DeviceState, Status
-from ..vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+from ..core.capabilities import Capabilities
+from ..core.status import DEVICE_STOPPED, DeviceState, Status
+from ..core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
 
 #: An airbag below this pressure (% of full) counts as empty.
 EMPTY_PRESSURE = 2.0

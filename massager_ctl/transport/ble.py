@@ -55,7 +55,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DeviceDisconnected, DeviceError, DeviceTimeout
+from ..core.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from .base import Receiver, Transport
 
 log = logging.getLogger(__name__)
@@ -389,7 +389,7 @@ def require_bleak() -> None:
 
     missing = [m for m in ("bleak", "bleak_retry_connector") if importlib.util.find_spec(m) is None]
     if missing:
-        from ..errors import UsageError
+        from ..core.errors import UsageError
 
         names = " ".join(m.replace("_", "-") for m in missing)
         raise UsageError(f"Bluetooth LE needs the Python package(s) {names}: pip install {names}")

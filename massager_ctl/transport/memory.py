@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from ..errors import DeviceDisconnected
+from ..core.errors import DeviceDisconnected
 from .base import Transport
 
 

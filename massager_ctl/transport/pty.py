@@ -25,7 +25,7 @@ import errno
 import logging
 import os
 
-from ..errors import DeviceDisconnected
+from ..core.errors import DeviceDisconnected
 from .base import Transport
 
 log = logging.getLogger(__name__)

@@ -56,7 +56,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ..errors import DeviceDisconnected, DeviceError, DeviceTimeout
+from ..core.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from .base import Transport
 
 log = logging.getLogger(__name__)

@@ -41,14 +41,16 @@ from bounds import (  # the data the harness runs on
     Protocol,
 )
 
-from massager_ctl.api import Chair, open_device
-from massager_ctl.device.capabilities import Capabilities
-from massager_ctl.device.registry import MODELS, ModelDefinition
-from massager_ctl.errors import MassagerError
+from massager_ctl.api import Chair
+from massager_ctl.connection.open import open_device
+from massager_ctl.core.capabilities import Capabilities
+from massager_ctl.core.errors import MassagerError
+from massager_ctl.core.vocabulary import BACK_ZONES, Technique, Zone
+from massager_ctl.devices.model import ModelDefinition
+from massager_ctl.devices.registry import MODELS
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from massager_ctl.session.clock import VirtualClock
 from massager_ctl.sim.faults import FaultInjector
-from massager_ctl.vocabulary import BACK_ZONES, Technique, Zone
 
 # ----------------------------------------------------------------------------- models
 

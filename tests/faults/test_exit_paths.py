@@ -35,7 +35,7 @@ from fault_kit import run_guarded, scenario_plan
 from process_kit import failures_of, signal_runs
 
 from massager_ctl.api import connect
-from massager_ctl.errors import DeviceDisconnected
+from massager_ctl.core.errors import DeviceDisconnected
 from massager_ctl.session.limits import SafetyLimits
 
 #: From taking an exit path to the chair's own "stop" event (stop frame, ACK, one gap).

@@ -59,7 +59,7 @@ def test_fault(model, fault, point):
 
 def test_every_simulated_model_is_in_the_matrix():
     """The registry decides who is tested: no model with a ``sim:`` URI is left out."""
-    from massager_ctl.device.registry import MODELS
+    from massager_ctl.devices.registry import MODELS
 
     simulated = {n for n, m in MODELS.items() if m.simulator and "sim" in m.schemes}
     assert simulated and simulated == set(SIM_MODELS)

@@ -13,7 +13,6 @@ with no entry fails test_every_protocol_module_is_fuzzed.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-import massager_ctl.protocol as protocol_pkg
+from massager_ctl.devices.registry import FAMILIES
 
 FRAMES_PER_CODEC = 100_000
 POOL = 256  # valid frames per codec, reused as bases and as resync probes
@@ -30,7 +29,7 @@ POOL = 256  # valid frames per codec, reused as bases and as resync probes
 @dataclass(frozen=True)
 class Codec:
     name: str
-    module: str  # massager_ctl.protocol.<module>
+    module: str  # the family: massager_ctl.devices.<module>.codec
     decoder: Callable[[], Any]
     feed: Callable[[Any, bytes], list]  # bytes -> decoded items; must never raise
     frame: Callable[[random.Random], bytes]  # one valid frame, made by the codec's encoder
@@ -43,10 +42,10 @@ class Codec:
 
 
 def _native_frame(rng: random.Random) -> bytes:
-    from massager_ctl.device.state import DeviceState, Status
-    from massager_ctl.protocol import native as n
-    from massager_ctl.protocol.native_examples import EXAMPLE_CAPS
-    from massager_ctl.vocabulary import Heat, Technique, Width, Zone
+    from massager_ctl.core.status import DeviceState, Status
+    from massager_ctl.core.vocabulary import Heat, Technique, Width, Zone
+    from massager_ctl.devices.native import codec as n
+    from massager_ctl.devices.native.examples import EXAMPLE_CAPS
 
     zones = list(Zone)
     seq = rng.randrange(256)
@@ -85,13 +84,13 @@ def _native_frame(rng: random.Random) -> bytes:
 
 
 def _native_decoder():
-    from massager_ctl.protocol.native import Decoder
+    from massager_ctl.devices.native.codec import Decoder
 
     return Decoder()
 
 
 def _native_bounded(decoder) -> bool:
-    from massager_ctl.protocol.native import MAX_FRAME
+    from massager_ctl.devices.native.codec import MAX_FRAME
 
     return decoder.buffered < MAX_FRAME
 
@@ -100,7 +99,7 @@ def _native_bounded(decoder) -> bool:
 
 
 def _rongtai_key_frame(rng: random.Random) -> bytes:
-    from massager_ctl.protocol import rongtai as r
+    from massager_ctl.devices.rongtai import codec as r
 
     source = rng.choice([r.SOURCE_WIRED_REMOTE, r.SOURCE_ANDROID_APP, r.SOURCE_IOS_APP,
                          r.SOURCE_COIN_UNIT])
@@ -109,7 +108,7 @@ def _rongtai_key_frame(rng: random.Random) -> bytes:
 
 def _rongtai_status_frame(length: int) -> Callable[[random.Random], bytes]:
     def make(rng: random.Random) -> bytes:
-        from massager_ctl.protocol import rongtai as r
+        from massager_ctl.devices.rongtai import codec as r
 
         status = r.RongtaiStatus(
             powered=rng.random() < 0.5, heat=rng.random() < 0.5,
@@ -129,7 +128,7 @@ def _rongtai_status_frame(length: int) -> Callable[[random.Random], bytes]:
 
 def _rongtai_status_decoder(length: int, checksum: str):
     def make():
-        from massager_ctl.protocol.rongtai import StatusDecoder
+        from massager_ctl.devices.rongtai.codec import StatusDecoder
 
         return StatusDecoder(length, checksum=checksum)
 
@@ -137,7 +136,7 @@ def _rongtai_status_decoder(length: int, checksum: str):
 
 
 def _rongtai_command_decoder():
-    from massager_ctl.protocol.rongtai import CommandDecoder
+    from massager_ctl.devices.rongtai.codec import CommandDecoder
 
     return CommandDecoder()
 
@@ -146,7 +145,7 @@ def _rongtai_command_decoder():
 
 
 def _nlr_command_frame(rng: random.Random) -> bytes:
-    from massager_ctl.protocol import nlr
+    from massager_ctl.devices.nlr import codec as nlr
 
     if rng.random() < 0.1:
         return nlr.query_command()
@@ -154,14 +153,14 @@ def _nlr_command_frame(rng: random.Random) -> bytes:
 
 
 def _nlr_reply_frame(rng: random.Random) -> bytes:
-    from massager_ctl.protocol import nlr
+    from massager_ctl.devices.nlr import codec as nlr
 
     return nlr.encode_info(nlr.PadInfo(rng.randrange(nlr.MAX_LEVEL + 1), rng.random() < 0.5))
 
 
 def _nlr_decoder(terminators: bytes):
     def make():
-        from massager_ctl.protocol.nlr import LineSplitter
+        from massager_ctl.devices.nlr.codec import LineSplitter
 
         return LineSplitter(terminators=terminators)
 
@@ -170,7 +169,7 @@ def _nlr_decoder(terminators: bytes):
 
 def _nlr_feed(parse_name: str):
     def feed(splitter, data: bytes) -> list:
-        from massager_ctl.protocol import nlr
+        from massager_ctl.devices.nlr import codec as nlr
 
         parse = getattr(nlr, parse_name)
         return [parse(line) for line in splitter.feed(data)]
@@ -182,7 +181,7 @@ def _nlr_feed(parse_name: str):
 
 
 def _theragun_command_frame(rng: random.Random) -> bytes:
-    from massager_ctl.protocol import theragun as t
+    from massager_ctl.devices.theragun import codec as t
 
     if rng.random() < 0.1:
         return t.VERSION_QUERY
@@ -190,7 +189,7 @@ def _theragun_command_frame(rng: random.Random) -> bytes:
 
 
 def _theragun_reply_frame(rng: random.Random) -> bytes:
-    from massager_ctl.protocol import theragun as t
+    from massager_ctl.devices.theragun import codec as t
 
     return t.reply_frame(bytes(rng.randrange(256) for _ in range(rng.randint(1, 12))))
 
@@ -199,14 +198,14 @@ class _TheragunCommands:
     """The gun's side: each write is one frame, checked by decode_command."""
 
     def feed(self, data: bytes) -> list:
-        from massager_ctl.protocol.theragun import decode_command
+        from massager_ctl.devices.theragun.codec import decode_command
 
         command = decode_command(data)
         return [] if command is None else [command]
 
 
 def _theragun_reply_decoder():
-    from massager_ctl.protocol.theragun import ReplyDecoder
+    from massager_ctl.devices.theragun.codec import ReplyDecoder
 
     return ReplyDecoder()
 
@@ -215,7 +214,7 @@ def _theragun_reply_decoder():
 
 
 def _pulsetto_frame(rng: random.Random) -> bytes:
-    from massager_ctl.protocol import pulsetto as p
+    from massager_ctl.devices.pulsetto import codec as p
 
     if rng.random() < 0.3:
         return f"Batt:{rng.randrange(300, 450) / 100:.2f}\n".encode()
@@ -224,7 +223,7 @@ def _pulsetto_frame(rng: random.Random) -> bytes:
 
 
 def _pulsetto_decoder():
-    from massager_ctl.protocol.pulsetto import LineDecoder
+    from massager_ctl.devices.pulsetto.codec import LineDecoder
 
     return LineDecoder()
 
@@ -330,18 +329,17 @@ def test_damaged_frames_never_raise_and_the_next_valid_frame_comes_through(codec
 
 
 def test_every_protocol_module_is_fuzzed():
-    """A new codec module must get an entry in CODECS."""
-    modules = {m.name for m in pkgutil.iter_modules(protocol_pkg.__path__)}
-    codecs = {m for m in modules if not m.endswith("_examples")
-              and any(callable(getattr(importlib.import_module(f"massager_ctl.protocol.{m}"), a, None))
-                      for a in ("encode", "encode_key", "motor_command", "speed_frame"))}
+    """A new family's codec must get an entry in CODECS."""
+    codecs = {m for m in FAMILIES
+              if any(callable(getattr(importlib.import_module(f"massager_ctl.devices.{m}.codec"), a, None))
+                     for a in ("encode", "encode_key", "motor_command", "speed_frame"))}
     missing = codecs - {c.module for c in CODECS}
     assert not missing, f"protocol modules with no fuzz entry in CODECS: {sorted(missing)}"
 
 
 def test_the_crc_is_ccitt_false_bit_by_bit():
     """crc16 (now binascii.crc_hqx in C) against a bitwise CRC-16/CCITT-FALSE."""
-    from massager_ctl.protocol.native import crc16
+    from massager_ctl.devices.native.codec import crc16
 
     def reference(data: bytes) -> int:
         crc = 0xFFFF

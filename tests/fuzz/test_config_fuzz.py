@@ -23,7 +23,7 @@ import pytest
 import tomli_w
 
 from massager_ctl.config import KEYS, ConfigError, load_config
-from massager_ctl.errors import UsageError
+from massager_ctl.core.errors import UsageError
 
 GENERATED = 2_500
 DAMAGED = 6_000

@@ -1,1 +1,0 @@
-"""Device model definitions, one module per family (see device/registry.py)."""

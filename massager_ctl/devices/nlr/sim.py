@@ -1,0 +1,170 @@
+"""A simulated Next Level Racing HF8 seat pad: eight motor levels on a line protocol.
+
+It plays the pad's firmware on any transport (a pty for ``massager-ctl
+simulate nlr-hf8``, an in-memory link for ``sim:nlr-hf8``):
+
+* lines end with ``\\r``; ``M<motor><level>`` sets a motor, ``P`` is
+  answered with ``E<scale>,A<audio>\\r`` (the UNSURE reply format);
+* a motor outside 0-7 or a level outside 0-255 is rejected (nothing clamps;
+  the motor keeps its level), as is any other line; rejections are counted
+  in :attr:`NlrSim.rejected` and not answered (the real pad's reaction is
+  unknown);
+* no status cadence and no deadman: the real pad pushes nothing that we
+  know of, and keeps its levels when the host goes away.
+
+:attr:`NlrSim.physics` (an :class:`NlrPad`) has the duck-type the tests and
+the trace dump use: ``target``, ``stopped``, ``motors_on``, ``heat_on``,
+``trace``, ``max_intensity_seen``; plus ``levels`` and ``history``.
+Times come from the loop clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from ...core.status import DEVICE_STOPPED, DeviceState
+from ...core.vocabulary import Technique
+from ...sim.base import SimulatedDevice
+from ...sim.faults import FaultInjector
+from ...sim.physics import TraceEvent
+from ...transport.base import Transport
+from .codec import (
+    MOTORS,
+    BadLine,
+    LineSplitter,
+    PadInfo,
+    Query,
+    SetMotor,
+    encode_info,
+    parse_command,
+)
+from .patterns import MOTOR_ZONE, NLR_CAPABILITIES
+
+log = logging.getLogger(__name__)
+
+#: Events kept (a pattern changes levels 20 times a second; an hour must not fill memory).
+TRACE_LIMIT = 50_000
+
+
+class NlrPad:
+    """The pad's body: eight levels, with a bounded history of every change."""
+
+    def __init__(self) -> None:
+        self.capabilities = NLR_CAPABILITIES
+        self.levels: list[int] = [0] * MOTORS
+        self.trace: deque[TraceEvent] = deque(maxlen=TRACE_LIMIT)
+        self.history: deque[tuple[float, int, int]] = deque(maxlen=TRACE_LIMIT)  # t, motor, level
+        self.max_intensity_seen = 0
+        self.commands = 0  # M lines accepted (changes or not)
+
+    def set(self, motor: int, level: int, now: float) -> None:
+        self.commands += 1
+        self.max_intensity_seen = max(self.max_intensity_seen, level)
+        if self.levels[motor] == level:
+            return
+        self.levels[motor] = level
+        self.history.append((now, motor, level))
+        kind = "stop" if not any(self.levels) else "command"
+        self.trace.append(TraceEvent(now, kind, f"M{motor}={level}", {"levels": list(self.levels)}))
+
+    @property
+    def motors_on(self) -> bool:
+        return any(self.levels)
+
+    @property
+    def heat_on(self) -> bool:
+        return False
+
+    @property
+    def stopped(self) -> bool:
+        return not any(self.levels)
+
+    @property
+    def target(self) -> DeviceState:
+        """The levels read as a state: vibrate on the zones whose motors run, at the top level."""
+        if not any(self.levels):
+            return DEVICE_STOPPED
+        zones = frozenset(MOTOR_ZONE[m] for m, level in enumerate(self.levels) if level)
+        return DeviceState(technique=Technique.VIBRATE, zones=zones, intensity=max(self.levels))
+
+    def last_change(self, motor: int | None = None) -> tuple[float, int, int] | None:
+        for entry in reversed(self.history):
+            if motor is None or entry[1] == motor:
+                return entry
+        return None
+
+
+class NlrSim(SimulatedDevice):
+    already_started = "simulated pad already started"
+    log_name = "simulated pad"
+    opens_transport = True
+    unplug_port_on_cut = True
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        faults: FaultInjector | None = None,
+        model: str = "nlr-hf8",
+        intensity_scale: int = 255,
+        audio_mode: bool = False,
+    ) -> None:
+        super().__init__(transport, faults)
+        self.model = model
+        self.physics = NlrPad()
+        self.info = PadInfo(intensity_scale, audio_mode)
+        self.splitter = LineSplitter(terminators=b"\r")
+        self.rejected: list[tuple[float, str, str]] = []  # (t, line, why)
+        self.queries = 0
+        self.errors: list[str] = []
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _loops(self):
+        return [(self._writer(), "sim-nlr-writer"), (self._faults_loop(), "sim-nlr-faults")]
+
+    # ------------------------------------------------------------ incoming
+
+    def _on_bytes(self, data: bytes) -> None:
+        if self._loop is None:
+            return
+        self._link_back()  # the cable is back?
+        now = self._loop.time()
+        self.faults.tick(now)
+        for line in self.splitter.feed(data):
+            if self.faults.stalled(now):
+                continue
+            if not self.faults.incoming(line.decode("ascii", "replace"), now):
+                continue
+            try:
+                self._handle(parse_command(line), now)
+            except Exception as exc:  # the firmware must survive anything the host sends
+                self.errors.append(f"{line!r}: {exc!r}")
+                log.exception("simulated pad: error handling %r", line)
+
+    def _handle(self, msg: SetMotor | Query | BadLine, now: float) -> None:
+        if isinstance(msg, SetMotor):
+            self.physics.set(msg.motor, msg.level, now)
+        elif isinstance(msg, Query):
+            self.queries += 1
+            self._send(encode_info(self.info), "P reply", now)
+        else:
+            self.rejected.append((now, msg.text, msg.reason))
+            log.info("simulated pad: rejected %r (%s)", msg.text, msg.reason)
+
+    # ------------------------------------------------------------ outgoing
+
+    def _send(self, line: bytes, what: str, now: float) -> None:
+        if self.link_lost or self._queue is None:
+            return
+        out = self.faults.outgoing(line, what, now)
+        if out is None:
+            return
+        self._queue_frame(*out, now)
+
+    # ------------------------------------------------------------ the link
+
+    def _link_lost(self, reason: str) -> None:
+        # The pad keeps its levels: no deadman that we know of.
+        log.info("simulated pad: link lost (%s); levels kept: %s", reason, self.physics.levels)

@@ -1,0 +1,47 @@
+"""Pulsetto neck stimulator (BLE, Nordic UART). Facts: /work/shared/devices/pulsetto.md,
+docs/devices.md. Confidence high (an open re-implementation of the vendor app)."""
+
+from __future__ import annotations
+
+from ...core.capabilities import Capabilities
+from ...core.vocabulary import Technique, Zone
+from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout
+from ..model import ModelDefinition, Recognise
+
+#: Electrical stimulation of the vagus nerve at the neck: one zone, one "technique"
+#: (the nearest word is vibrate), intensity 0-9, no speed, no heat.
+PULSETTO_CAPABILITIES = Capabilities(
+    zones=frozenset({Zone.NECK}),
+    techniques=frozenset({Technique.VIBRATE}),
+    intensity_steps=9,
+    speed_steps=0,
+    extra={"sides": ("left", "right", "both")},
+)
+
+#: Host writes RX 6E400002 ("+" and "-" with response, the rest without: the driver
+#: says which), the device notifies on TX 6E400003.
+PULSETTO_BLE = BleLayout.uart(NUS_SERVICE, NUS_RX, NUS_TX, title="Nordic UART")
+
+MODELS = (
+    ModelDefinition(
+        name="pulsetto",
+        title="Pulsetto Lite / Fit neck stimulator (vagus nerve, 9 levels)",
+        protocol="pulsetto",
+        schemes=("sim", "ble"),
+        driver="massager_ctl.devices.pulsetto.driver:PulsettoDevice",
+        capabilities=PULSETTO_CAPABILITIES,
+        simulator="massager_ctl.devices.pulsetto.sim:PulsettoSim",
+        min_write_gap_s=0.1,
+        keepalive="the intensity re-sent every 10 s while running (as the vendor app does)",
+        recognise=Recognise(ble_names=("Pulsetto",), ble_services=(NUS_SERVICE,)),
+        notes=(
+            "Starts with a fixed sequence (+, -, 0, 5, 0, level, side) with 350 ms waits, so "
+            "the first command takes about 2 s. Neck only; profiles' techniques map to "
+            "'vibrate' where close (roll, tap), others are refused. Side: ble:...?side=left|"
+            "right|both (default both). No timer in the device: massager-ctl ends the session. "
+            "The device does not report its level: stop and status come from what was sent "
+            "(the battery is read from the device)."
+        ),
+        ble=PULSETTO_BLE,
+    ),
+)

@@ -1,0 +1,38 @@
+"""The device families massager-ctl knows, and their models by name.
+
+Each family is one package under ``massager_ctl/devices/`` whose ``models`` module
+defines ``MODELS``, a tuple of :class:`~.model.ModelDefinition`. Adding a family is
+one folder plus one line in :data:`FAMILIES` (docs/devices.md, "Adding a device").
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..core.errors import UsageError
+from .model import ModelDefinition
+
+#: The family packages, in the order their models are listed (and tried on a scan).
+FAMILIES: tuple[str, ...] = ("native", "rongtai", "nlr", "theragun", "pulsetto")
+
+
+def _load_models() -> dict[str, ModelDefinition]:
+    models: dict[str, ModelDefinition] = {}
+    for family in FAMILIES:
+        for definition in importlib.import_module(f"{__package__}.{family}.models").MODELS:
+            if definition.name in models:
+                raise RuntimeError(f"device model {definition.name!r} is defined twice")
+            models[definition.name] = definition
+    return models
+
+
+MODELS: dict[str, ModelDefinition] = _load_models()
+
+DEFAULT_SIM_MODEL = "sim-chair"
+
+
+def get_model(name: str) -> ModelDefinition:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UsageError(f"unknown device model {name!r}; known models: {', '.join(MODELS)}") from None

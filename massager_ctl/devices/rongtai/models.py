@@ -1,0 +1,116 @@
+"""Rongtai / Infinity massage chairs (shared/devices/rongtai.md, docs/devices.md).
+
+The ``serial`` and ``ble`` fields are left None here: the transport modules
+fill in their own settings classes. The facts they need are the constants
+re-exported below from :mod:`massager_ctl.devices.rongtai.facts` (and each
+model's ``notes``): SERIAL_BAUD, BLE_SERVICE, BLE_WRITE_CHAR (write without
+response), BLE_NOTIFY_CHAR, endpoint names "tx" and "status".
+"""
+
+from __future__ import annotations
+
+from ...transport.ble import BleEndpoint, BleLayout
+from ...transport.serial import SerialSettings
+from ..model import ModelDefinition, Recognise
+from .facts import (  # noqa: F401 - re-exported for the transport modules
+    BLE_NOTIFY_CHAR,
+    BLE_SERVICE,
+    BLE_WRITE_CHAR,
+    BLE_WRITE_CHAR_IOS_APP,
+    BLE_WRITE_RESPONSE,
+    ENDPOINT_COMMANDS,
+    ENDPOINT_STATUS,
+    KEY_TABLE_OF,
+    LINK_NOTE,
+    MIN_WRITE_GAP_S,
+    PROGRAMS,
+    RT6923_CAPABILITIES,
+    RT8600S_CAPABILITIES,
+    SERIAL_BAUD,
+    SERIAL_LINE,
+    TIMER_NOTE,
+    UNSURE_NOTE,
+    WIRED_REMOTE_BAUD,
+)
+
+_DRIVER = "massager_ctl.devices.rongtai.driver:RongtaiDevice"
+
+
+
+def _ble_layout(status_length: int) -> BleLayout:
+    """The FFF0 layout every Rongtai model uses; only the status frame's length differs."""
+    return BleLayout(
+        BLE_SERVICE,
+        (
+            BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
+            BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(status_length,)),
+        ),
+        title="Rongtai FFF0",
+    )
+
+
+def _model(
+    name: str,
+    title: str,
+    *,
+    simulator: str,
+    capabilities,
+    status_length: int,
+    recognise: Recognise,
+    notes: str,
+) -> ModelDefinition:
+    """A Rongtai chair: what differs between models is named, the rest is the family's."""
+    return ModelDefinition(
+        name=name,
+        title=title,
+        protocol="rongtai",
+        schemes=("sim", "serial", "ble"),
+        driver=_DRIVER,
+        capabilities=capabilities,
+        simulator=simulator,
+        min_write_gap_s=MIN_WRITE_GAP_S,
+        keepalive=TIMER_NOTE,
+        serial=SerialSettings(baudrate=SERIAL_BAUD),  # 8N1, no flow control
+        ble=_ble_layout(status_length),
+        recognise=recognise,
+        notes=notes,
+    )
+
+
+MODELS = (
+    _model(
+        "rongtai-rt8600s",
+        "Rongtai RT8600S massage chair",
+        capabilities=RT8600S_CAPABILITIES,
+        simulator="massager_ctl.devices.rongtai.sim:RongtaiSim",
+        status_length=17,
+        recognise=Recognise(ble_names=("RT8600S",), ble_services=(BLE_SERVICE,)),
+        notes=f"Key presses, reconciled against 50 ms status frames. {LINK_NOTE} {UNSURE_NOTE}",
+    ),
+    _model(
+        "infinity-evolution",
+        "Infinity EVOLUTION massage chair (made by Rongtai)",
+        capabilities=RT8600S_CAPABILITIES,
+        simulator="massager_ctl.devices.rongtai.sim:InfinityEvolutionSim",
+        status_length=17,
+        recognise=Recognise(ble_names=("EVOLUTION-",), ble_services=(BLE_SERVICE,)),
+        notes=(
+            f"Same keys as the RT8600S; 0x3B-0x3D are its zero-gravity presets. {LINK_NOTE} "
+            f"{UNSURE_NOTE}"
+        ),
+    ),
+    _model(
+        "rongtai-rt6923",
+        "Rongtai RT6923 massage chair",
+        capabilities=RT6923_CAPABILITIES,
+        simulator="massager_ctl.devices.rongtai.sim:RongtaiRT6923Sim",
+        status_length=18,
+        # No advertised name is known; FFF0 alone is shared with other vendors (Foreo),
+        # so scan does not claim devices for this model: name it in the URI (?model=).
+        recognise=Recognise(),
+        notes=(
+            "18-byte status (byte 15: heat level, UNSURE); 0x3B is a 3D mode and 0x3C-0x3E "
+            f"heat levels. Its advertised BLE name is not known. {LINK_NOTE} {UNSURE_NOTE}"
+        ),
+    ),
+)
