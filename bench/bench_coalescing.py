@@ -32,8 +32,12 @@ from massager_ctl.session.clock import RealClock  # noqa: E402
 from massager_ctl.session.writer import Writer  # noqa: E402
 
 STEPS = 250
-CAPS = Capabilities(zones=frozenset({Zone.NECK}), techniques=frozenset({Technique.VIBRATE}),
-                    intensity_steps=STEPS, speed_steps=1)
+CAPS = Capabilities(
+    zones=frozenset({Zone.NECK}),
+    techniques=frozenset({Technique.VIBRATE}),
+    intensity_steps=STEPS,
+    speed_steps=1,
+)
 
 
 class SlowLink(Device):
@@ -82,8 +86,9 @@ async def offer(seconds: float, every_s: float, gap_s: float, write_s: float):
     while loop.time() - t0 < seconds:
         k += 1
         value = k % STEPS or 1
-        state = DeviceState(technique=Technique.VIBRATE, zones=frozenset({Zone.NECK}),
-                            intensity=value, speed=1)
+        state = DeviceState(
+            technique=Technique.VIBRATE, zones=frozenset({Zone.NECK}), intensity=value, speed=1
+        )
         offered.append((loop.time(), k))
         writer.submit(state)
         await asyncio.sleep(every_s)
@@ -128,19 +133,36 @@ def main(argv: list[str] | None = None) -> int:
     passed = worst <= allowance_ms and writer.stats.max_waiting <= 1 and last_ok
 
     header()
-    print(f"offered {len(offered)} states, one every {args.every:g} ms for {seconds:g} s "
-          f"(wall {wall:.1f} s); link gap {args.gap:g} ms, each write {args.write:g} ms")
-    print(f"written {len(writes)}, coalesced {writer.stats.coalesced}, identical skipped "
-          f"{writer.stats.identical}, most ever waiting {writer.stats.max_waiting}")
+    print(
+        f"offered {len(offered)} states, one every {args.every:g} ms for {seconds:g} s "
+        f"(wall {wall:.1f} s); link gap {args.gap:g} ms, each write {args.write:g} ms"
+    )
+    print(
+        f"written {len(writes)}, coalesced {writer.stats.coalesced}, identical skipped "
+        f"{writer.stats.identical}, most ever waiting {writer.stats.max_waiting}"
+    )
     print(f"gap between writes: min {min(gaps):.1f} ms, median {percentile(gaps, 0.5):.1f} ms")
-    print(f"offer -> a write with it or newer: p50 {percentile(waits, 0.5):.1f} ms, p99 "
-          f"{percentile(waits, 0.99):.1f} ms, max {worst:.1f} ms  (goal: within one gap, "
-          f"<= {allowance_ms:g} ms with the write in flight: {'PASS' if passed else 'FAIL'})")
+    print(
+        f"offer -> a write with it or newer: p50 {percentile(waits, 0.5):.1f} ms, p99 "
+        f"{percentile(waits, 0.99):.1f} ms, max {worst:.1f} ms  (goal: within one gap, "
+        f"<= {allowance_ms:g} ms with the write in flight: {'PASS' if passed else 'FAIL'})"
+    )
     print(f"the last state offered was the last written: {'yes' if last_ok else 'NO'}")
-    emit_json(args.json, bench="coalescing", offered=len(offered), written=len(writes),
-              coalesced=writer.stats.coalesced, max_waiting=writer.stats.max_waiting,
-              min_gap_ms=min(gaps), p50_ms=percentile(waits, 0.5), p99_ms=percentile(waits, 0.99),
-              max_ms=worst, allowance_ms=allowance_ms, last_is_latest=last_ok, passed=passed)
+    emit_json(
+        args.json,
+        bench="coalescing",
+        offered=len(offered),
+        written=len(writes),
+        coalesced=writer.stats.coalesced,
+        max_waiting=writer.stats.max_waiting,
+        min_gap_ms=min(gaps),
+        p50_ms=percentile(waits, 0.5),
+        p99_ms=percentile(waits, 0.99),
+        max_ms=worst,
+        allowance_ms=allowance_ms,
+        last_is_latest=last_ok,
+        passed=passed,
+    )
     # A missed goal is a figure (run_all reports it as FAIL); only a writer that broke its
     # contract (a stale last write, a queue longer than one) is a failed run.
     return 0 if last_ok and writer.stats.max_waiting <= 1 else 1

@@ -52,8 +52,12 @@ async def play(uri: str, seconds: float) -> tuple[float, float, str]:
 
 
 def host_only(seconds: float) -> tuple[float, float, str]:
-    sim = subprocess.Popen([sys.executable, "-m", "massager_ctl", "--json", "simulate", "sim-chair"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "massager_ctl", "--json", "simulate", "sim-chair"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         port = json.loads(sim.stdout.readline())["port"]
         return RealClock().run(play(f"serial:{port}?model=sim-chair", seconds))
@@ -74,13 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     cpu_in, wall_in, _ = RealClock().run(play("sim:", seconds))
     both = 100 * cpu_in / wall_in
     header()
-    print(f"host only (simulated chair in another process, over a pty), profile quick, "
-          f"{wall:.1f} s of real time: CPU {cpu:.3f} s = {host:.2f} % of one core "
-          f"(goal <= {GOAL_PERCENT:g} %: {'PASS' if host <= GOAL_PERCENT else 'FAIL'}); {reason}")
-    print(f"host + simulator in one process (sim:): CPU {cpu_in:.3f} s of {wall_in:.1f} s = "
-          f"{both:.2f} % of one core")
-    emit_json(args.json, bench="cpu", host_percent=host, inprocess_percent=both, seconds=seconds,
-              goal_percent=GOAL_PERCENT, passed=host <= GOAL_PERCENT)
+    print(
+        f"host only (simulated chair in another process, over a pty), profile quick, "
+        f"{wall:.1f} s of real time: CPU {cpu:.3f} s = {host:.2f} % of one core "
+        f"(goal <= {GOAL_PERCENT:g} %: {'PASS' if host <= GOAL_PERCENT else 'FAIL'}); {reason}"
+    )
+    print(
+        f"host + simulator in one process (sim:): CPU {cpu_in:.3f} s of {wall_in:.1f} s = "
+        f"{both:.2f} % of one core"
+    )
+    emit_json(
+        args.json,
+        bench="cpu",
+        host_percent=host,
+        inprocess_percent=both,
+        seconds=seconds,
+        goal_percent=GOAL_PERCENT,
+        passed=host <= GOAL_PERCENT,
+    )
     return 0
 
 

@@ -30,13 +30,27 @@ def stepping_plan(seconds: int) -> Plan:
     techniques = [Technique.KNEAD, Technique.TAP, Technique.ROLL, Technique.SHIATSU]
     zones = [Zone.SHOULDERS, Zone.UPPER_BACK, Zone.MID_BACK, Zone.LOWER_BACK]
     roller = tuple(
-        RollerStep(i * 1000, 1000, f"s{i}", f"segment {i + 1}", techniques[i % 4],
-                   frozenset({zones[i % 4]}), Level.constant(20 + (i % 5) * 10), Level.constant(50))
+        RollerStep(
+            i * 1000,
+            1000,
+            f"s{i}",
+            f"segment {i + 1}",
+            techniques[i % 4],
+            frozenset({zones[i % 4]}),
+            Level.constant(20 + (i % 5) * 10),
+            Level.constant(50),
+        )
         for i in range(seconds)
     )
     airbag = tuple(
-        AirbagStep(i * 2500, 2500, f"a{i}", f"airbag {i + 1}", zones=frozenset({Zone.CALVES}),
-                   pressure=Level.constant(40 if i % 2 else 0))
+        AirbagStep(
+            i * 2500,
+            2500,
+            f"a{i}",
+            f"airbag {i + 1}",
+            zones=frozenset({Zone.CALVES}),
+            pressure=Level.constant(40 if i % 2 else 0),
+        )
         for i in range(seconds * 1000 // 2500)
     )
     heat = (HeatStep(0, seconds * 1000, "warm", "heat 1", Heat.LOW),)
@@ -80,11 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {cmd}")
     print(f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores")
     print(f"played {seconds} s in real time: {report.reason}, {n} step boundaries, wall {wall:.2f} s")
-    print(f"step-boundary error: p50 {percentile(errors_ms, 0.5):.3f} ms, "
-          f"p99 {percentile(errors_ms, 0.99):.3f} ms, max {max(errors_ms):.3f} ms")
+    print(
+        f"step-boundary error: p50 {percentile(errors_ms, 0.5):.3f} ms, "
+        f"p99 {percentile(errors_ms, 0.99):.3f} ms, max {max(errors_ms):.3f} ms"
+    )
     trend_us = slope(list(range(n)), errors_ms) * 1000
-    print(f"growth: first tenth p50 {statistics.median(first):.3f} ms, last tenth p50 "
-          f"{statistics.median(last):.3f} ms, slope {trend_us:.4f} us/boundary")
+    print(
+        f"growth: first tenth p50 {statistics.median(first):.3f} ms, last tenth p50 "
+        f"{statistics.median(last):.3f} ms, slope {trend_us:.4f} us/boundary"
+    )
     print(f"CPU used while playing: {cpu:.2f} s of {wall:.2f} s = {100 * cpu / wall:.1f} % of one core")
     return 0 if report.stop_confirmed else 1
 

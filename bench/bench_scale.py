@@ -80,22 +80,43 @@ def main(argv: list[str] | None = None) -> int:
     finished = sum(r.reason == "finished" and r.stop_confirmed for r in reports)
 
     header()
-    print(f"{chairs} x {args.model} in one process, each playing {seconds} s in real time "
-          f"(started {stagger * 1000:.0f} ms apart): {finished}/{chairs} finished with the stop "
-          f"confirmed, {sum(stopped)}/{chairs} simulators stopped; wall {wall:.1f} s")
-    print(f"step-boundary error over {len(errors)} boundaries: p50 {p50:.3f} ms, p99 {p99:.3f} ms, "
-          f"max {worst:.3f} ms  (goal p99 <= {GOAL_P99_MS:g} ms: "
-          f"{'PASS' if p99 <= GOAL_P99_MS else 'FAIL'})")
-    print(f"worst chair's p99 {max(per_chair_p99):.3f} ms, median chair's p99 "
-          f"{statistics.median(per_chair_p99):.3f} ms")
-    print(f"event-loop wake-up lag: p50 {percentile(lag_ms, 0.5):.3f} ms, p99 "
-          f"{percentile(lag_ms, 0.99):.3f} ms, max {max(lag_ms):.3f} ms")
-    print(f"CPU: {cpu:.1f} s of {wall:.1f} s = {100 * cpu / wall:.0f} % of one core "
-          f"({100 * cpu / wall / chairs:.2f} % per chair)")
-    emit_json(args.json, bench="scale", chairs=chairs, seconds=seconds, boundaries=len(errors),
-              p50_ms=p50, p99_ms=p99, max_ms=worst, worst_chair_p99_ms=max(per_chair_p99),
-              cpu_percent=100 * cpu / wall, finished=finished, goal_p99_ms=GOAL_P99_MS,
-              passed=p99 <= GOAL_P99_MS and finished == chairs)
+    print(
+        f"{chairs} x {args.model} in one process, each playing {seconds} s in real time "
+        f"(started {stagger * 1000:.0f} ms apart): {finished}/{chairs} finished with the stop "
+        f"confirmed, {sum(stopped)}/{chairs} simulators stopped; wall {wall:.1f} s"
+    )
+    print(
+        f"step-boundary error over {len(errors)} boundaries: p50 {p50:.3f} ms, p99 {p99:.3f} ms, "
+        f"max {worst:.3f} ms  (goal p99 <= {GOAL_P99_MS:g} ms: "
+        f"{'PASS' if p99 <= GOAL_P99_MS else 'FAIL'})"
+    )
+    print(
+        f"worst chair's p99 {max(per_chair_p99):.3f} ms, median chair's p99 "
+        f"{statistics.median(per_chair_p99):.3f} ms"
+    )
+    print(
+        f"event-loop wake-up lag: p50 {percentile(lag_ms, 0.5):.3f} ms, p99 "
+        f"{percentile(lag_ms, 0.99):.3f} ms, max {max(lag_ms):.3f} ms"
+    )
+    print(
+        f"CPU: {cpu:.1f} s of {wall:.1f} s = {100 * cpu / wall:.0f} % of one core "
+        f"({100 * cpu / wall / chairs:.2f} % per chair)"
+    )
+    emit_json(
+        args.json,
+        bench="scale",
+        chairs=chairs,
+        seconds=seconds,
+        boundaries=len(errors),
+        p50_ms=p50,
+        p99_ms=p99,
+        max_ms=worst,
+        worst_chair_p99_ms=max(per_chair_p99),
+        cpu_percent=100 * cpu / wall,
+        finished=finished,
+        goal_p99_ms=GOAL_P99_MS,
+        passed=p99 <= GOAL_P99_MS and finished == chairs,
+    )
     return 0 if finished == chairs and all(stopped) else 1
 
 

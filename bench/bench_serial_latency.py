@@ -94,8 +94,9 @@ async def bench_native(n: int) -> tuple[list[float], int]:
     frame = 0
     try:
         for i in range(n):
-            state = DeviceState(Technique.KNEAD, frozenset({Zone.SHOULDERS}), intensity=2 + i % 2,
-                                speed=3, width=Width.MEDIUM)
+            state = DeviceState(
+                Technique.KNEAD, frozenset({Zone.SHOULDERS}), intensity=2 + i % 2, speed=3, width=Width.MEDIUM
+            )
             before = len(sim.received)
             t0 = loop.time()
             await opened.device.apply(state)  # returns on the ACK
@@ -117,15 +118,21 @@ def report(model: str, latencies: list[float], frame_bytes: int) -> None:
     wire_ms = settings.wire_time_s(frame_bytes) * 1000
     ms = [x * 1000 for x in latencies]
     print(f"{model}: {len(ms)} commands over a pty, line {settings.describe()}")
-    print(f"  measured call -> applied: median {statistics.median(ms):.3f} ms, "
-          f"p99 {percentile(ms, 0.99):.3f} ms, max {max(ms):.3f} ms")
-    print(f"  wire time of one command ({frame_bytes} bytes x {settings.bits_per_byte:g} bits / "
-          f"{settings.baudrate} baud): {wire_ms:.3f} ms  (a pty does not enforce it)")
+    print(
+        f"  measured call -> applied: median {statistics.median(ms):.3f} ms, "
+        f"p99 {percentile(ms, 0.99):.3f} ms, max {max(ms):.3f} ms"
+    )
+    print(
+        f"  wire time of one command ({frame_bytes} bytes x {settings.bits_per_byte:g} bits / "
+        f"{settings.baudrate} baud): {wire_ms:.3f} ms  (a pty does not enforce it)"
+    )
     if settings.stopbits == 1.5:
         posix = frame_bytes * (settings.bits_per_byte + 0.5) / settings.baudrate * 1000
         print(f"  (POSIX has no 1.5 stop bits: pyserial sends 2 there, {posix:.3f} ms)")
-    print(f"  expected on a real line: at least median {statistics.median(ms) + wire_ms:.3f} ms "
-          "plus the USB adapter's own latency")
+    print(
+        f"  expected on a real line: at least median {statistics.median(ms) + wire_ms:.3f} ms "
+        "plus the USB adapter's own latency"
+    )
 
 
 def main() -> int:

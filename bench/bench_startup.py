@@ -50,14 +50,27 @@ def main(argv: list[str] | None = None) -> int:
     ratio = cli / bare
     version_ratio = version / bare
     header()
-    print(f"best of {runs}: `python -c pass` {bare * 1000:.1f} ms, "
-          f"`python -m massager_ctl --help` {cli * 1000:.1f} ms (pre-rendered, no click import)")
+    print(
+        f"best of {runs}: `python -c pass` {bare * 1000:.1f} ms, "
+        f"`python -m massager_ctl --help` {cli * 1000:.1f} ms (pre-rendered, no click import)"
+    )
     print(f"ratio {ratio:.2f}x (goal <= {GOAL_RATIO:g}x: {'PASS' if ratio <= GOAL_RATIO else 'FAIL'})")
-    print(f"reference, no goal: `python -m massager_ctl --version` (through click) "
-          f"{version * 1000:.1f} ms, {version_ratio:.2f}x")
-    emit_json(args.json, bench="startup", bare_ms=bare * 1000, cli_ms=cli * 1000, ratio=ratio,
-              version_ms=version * 1000, version_ratio=version_ratio,
-              runs=runs, goal_ratio=GOAL_RATIO, passed=ratio <= GOAL_RATIO)
+    print(
+        f"reference, no goal: `python -m massager_ctl --version` (through click) "
+        f"{version * 1000:.1f} ms, {version_ratio:.2f}x"
+    )
+    emit_json(
+        args.json,
+        bench="startup",
+        bare_ms=bare * 1000,
+        cli_ms=cli * 1000,
+        ratio=ratio,
+        version_ms=version * 1000,
+        version_ratio=version_ratio,
+        runs=runs,
+        goal_ratio=GOAL_RATIO,
+        passed=ratio <= GOAL_RATIO,
+    )
     return 0
 
 

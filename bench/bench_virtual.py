@@ -36,16 +36,30 @@ GOAL_S = 1.0
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TECHNIQUES = ("roll", "knead", "shiatsu", "tap", "knock", "knead")
-ZONES = (("upper_back", "mid_back", "lower_back"), ("shoulders", "upper_back"),
-         ("mid_back", "lower_back"), ("neck", "shoulders"), ("lower_back",), ("upper_back",))
+ZONES = (
+    ("upper_back", "mid_back", "lower_back"),
+    ("shoulders", "upper_back"),
+    ("mid_back", "lower_back"),
+    ("neck", "shoulders"),
+    ("lower_back",),
+    ("upper_back",),
+)
 CURVES = ("linear", "ease-in", "ease-out", "ease-in-out")
 
 
 def thirty_minute_profile() -> str:
     """Fifteen segments (1m30s to 2m30s, every fifth a rest) adding up to exactly 30 minutes."""
     lengths = [90, 120, 150] * 5  # seconds: 15 segments, 1800 s
-    out = ["format = 1", 'name = "Thirty minutes"', 'description = "benchmark profile"',
-           'benefit = "relaxation"', "", "[defaults]", "speed = 40", ""]
+    out = [
+        "format = 1",
+        'name = "Thirty minutes"',
+        'description = "benchmark profile"',
+        'benefit = "relaxation"',
+        "",
+        "[defaults]",
+        "speed = 40",
+        "",
+    ]
     for i, seconds in enumerate(lengths):
         out += ["[[segment]]", f'name = "segment {i + 1}"', f'duration = "{seconds}s"']
         if i % 5 == 4:
@@ -58,12 +72,27 @@ def thirty_minute_profile() -> str:
         else:
             out.append(f"intensity = {35 + i}")
         out.append("")
-    out += ["[[airbag]]", 'name = "leg cycles"', "repeat = 36",
-            "  [[airbag.steps]]", '  duration = "30s"', '  zones = ["calves", "feet"]',
-            '  pressure = { from = 30, to = 60, curve = "ease-in-out" }',
-            "  [[airbag.steps]]", '  duration = "20s"', "  zones = []", "",
-            "[[heat]]", 'duration = "15m"', 'level = "low"', "",
-            "[[heat]]", 'duration = "5m"', 'level = "high"', ""]
+    out += [
+        "[[airbag]]",
+        'name = "leg cycles"',
+        "repeat = 36",
+        "  [[airbag.steps]]",
+        '  duration = "30s"',
+        '  zones = ["calves", "feet"]',
+        '  pressure = { from = 30, to = 60, curve = "ease-in-out" }',
+        "  [[airbag.steps]]",
+        '  duration = "20s"',
+        "  zones = []",
+        "",
+        "[[heat]]",
+        'duration = "15m"',
+        'level = "low"',
+        "",
+        "[[heat]]",
+        'duration = "5m"',
+        'level = "high"',
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -103,15 +132,27 @@ def main(argv: list[str] | None = None) -> int:
         frames = sim.sent_count + len(sim.received)
         ok = report.reason == "finished" and report.stop_confirmed
         results[key] = (wall, cpu, minutes, ok)
-        print(f"{plan.name} ({minutes:g} min, {plan.step_count} steps): best of {runs}: wall "
-              f"{wall:.3f} s, CPU {cpu:.3f} s; {frames} frames on the link; {report.reason}"
-              f"{'' if ok else ' (NOT confirmed)'}")
+        print(
+            f"{plan.name} ({minutes:g} min, {plan.step_count} steps): best of {runs}: wall "
+            f"{wall:.3f} s, CPU {cpu:.3f} s; {frames} frames on the link; {report.reason}"
+            f"{'' if ok else ' (NOT confirmed)'}"
+        )
     wall30 = results["thirty"][0]
-    print(f"30-minute profile in virtual time: {wall30:.3f} s wall (goal <= {GOAL_S:g} s: "
-          f"{'PASS' if wall30 <= GOAL_S else 'FAIL'})")
-    emit_json(args.json, bench="virtual", thirty_wall_s=wall30, thirty_cpu_s=results["thirty"][1],
-              relaxation_wall_s=results["relaxation"][0], relaxation_minutes=results["relaxation"][2],
-              runs=runs, goal_s=GOAL_S, passed=wall30 <= GOAL_S)
+    print(
+        f"30-minute profile in virtual time: {wall30:.3f} s wall (goal <= {GOAL_S:g} s: "
+        f"{'PASS' if wall30 <= GOAL_S else 'FAIL'})"
+    )
+    emit_json(
+        args.json,
+        bench="virtual",
+        thirty_wall_s=wall30,
+        thirty_cpu_s=results["thirty"][1],
+        relaxation_wall_s=results["relaxation"][0],
+        relaxation_minutes=results["relaxation"][2],
+        runs=runs,
+        goal_s=GOAL_S,
+        passed=wall30 <= GOAL_S,
+    )
     return 0 if all(ok for *_, ok in results.values()) else 1
 
 

@@ -24,8 +24,10 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, "
-            f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
 
 
 def command() -> str:

@@ -26,8 +26,10 @@ async def evening() -> None:
         await chair.set(technique="knead", zones=["shoulders"], intensity=30, heat="low")
         await asyncio.sleep(30)
         status = await chair.status()
-        print(f"holding: {status.state.technique} at step {status.state.intensity}, "
-              f"heater {status.heater_temp_c:.1f} °C")
+        print(
+            f"holding: {status.state.technique} at step {status.state.intensity}, "
+            f"heater {status.heater_temp_c:.1f} °C"
+        )
 
         status = await chair.stop()
         print("stopped" if status.stopped else "stop not confirmed!")

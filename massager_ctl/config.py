@@ -99,8 +99,7 @@ class Config:
 
     @classmethod
     def defaults(cls, path: Path) -> Config:
-        return cls(device=None, limits=SafetyLimits(), profiles_dir=app_dir() / "profiles",
-                   path=path)
+        return cls(device=None, limits=SafetyLimits(), profiles_dir=app_dir() / "profiles", path=path)
 
     def values(self) -> dict[str, object]:
         """Every key with its effective value, as it would be written in the file."""
@@ -320,8 +319,7 @@ def _flatten(raw: dict) -> tuple[dict[str, object], list[str]]:
         if key in _TABLES:
             if not isinstance(value, dict):
                 problems.append(
-                    f"{key}: {show_value(value)} is not a table; "
-                    f"write the {key} under a [{key}] header"
+                    f"{key}: {show_value(value)} is not a table; write the {key} under a [{key}] header"
                 )
                 continue
             for sub, subvalue in value.items():
@@ -365,9 +363,7 @@ def config_from_raw(raw: dict, path: Path) -> Config:
     if "caps.max_session" in flat:
         limits = replace(limits, max_session_s=parse_duration(flat["caps.max_session"]) / 1000)
     if "caps.heat_auto_off" in flat:
-        limits = replace(
-            limits, heat_auto_off_s=parse_duration(flat["caps.heat_auto_off"]) / 1000
-        )
+        limits = replace(limits, heat_auto_off_s=parse_duration(flat["caps.heat_auto_off"]) / 1000)
     return replace(config, limits=limits, explicit=frozenset(flat))
 
 

@@ -25,8 +25,14 @@ FULL_CAPS = Capabilities(
 class RecordingDevice(Device):
     """Applies states instantly (or after ``apply_delay_s``) and remembers them with times."""
 
-    def __init__(self, caps: Capabilities = FULL_CAPS, *, apply_delay_s: float = 0.0,
-                 min_write_gap_s: float = 0.0, keepalive_s: float | None = None) -> None:
+    def __init__(
+        self,
+        caps: Capabilities = FULL_CAPS,
+        *,
+        apply_delay_s: float = 0.0,
+        min_write_gap_s: float = 0.0,
+        keepalive_s: float | None = None,
+    ) -> None:
         super().__init__()
         self._caps = caps
         self.apply_delay_s = apply_delay_s

@@ -33,9 +33,18 @@ def test_pinned_major_versions():
 
 def test_client_backend_abstract_methods():
     assert BaseBleakClient.__abstractmethods__ == {
-        "mtu_size", "connect", "disconnect", "pair", "unpair", "is_connected",
-        "read_gatt_char", "read_gatt_descriptor", "write_gatt_char", "write_gatt_descriptor",
-        "start_notify", "stop_notify",
+        "mtu_size",
+        "connect",
+        "disconnect",
+        "pair",
+        "unpair",
+        "is_connected",
+        "read_gatt_char",
+        "read_gatt_descriptor",
+        "write_gatt_char",
+        "write_gatt_descriptor",
+        "start_notify",
+        "stop_notify",
     }
 
 
@@ -53,29 +62,52 @@ def test_client_backend_signatures():
     ]
     assert [n for n, _ in params(BaseBleakClient.connect)] == ["self", "pair", "kwargs"]
     assert [n for n, _ in params(BaseBleakClient.write_gatt_char)] == [
-        "self", "characteristic", "data", "response"
+        "self",
+        "characteristic",
+        "data",
+        "response",
     ]
     assert [n for n, _ in params(BaseBleakClient.start_notify)] == [
-        "self", "characteristic", "callback", "kwargs"
+        "self",
+        "characteristic",
+        "callback",
+        "kwargs",
     ]
     assert [n for n, _ in params(BaseBleakClient.stop_notify)] == ["self", "characteristic"]
     assert [n for n, _ in params(BaseBleakClient.read_gatt_char)] == [
-        "self", "characteristic", "use_cached", "kwargs"
+        "self",
+        "characteristic",
+        "use_cached",
+        "kwargs",
     ]
 
 
 def test_scanner_backend_signatures():
     assert [n for n, _ in params(BaseBleakScanner.__init__)] == [
-        "self", "detection_callback", "service_uuids"
+        "self",
+        "detection_callback",
+        "service_uuids",
     ]
     assert [n for n, _ in params(BaseBleakScanner.create_or_update_device)] == [
-        "self", "key", "address", "name", "details", "adv"
+        "self",
+        "key",
+        "address",
+        "name",
+        "details",
+        "adv",
     ]
     assert [n for n, _ in params(BaseBleakScanner.call_detection_callbacks)] == [
-        "self", "device", "advertisement_data"
+        "self",
+        "device",
+        "advertisement_data",
     ]
     assert AdvertisementData._fields == (
-        "local_name", "manufacturer_data", "service_data", "service_uuids", "tx_power", "rssi",
+        "local_name",
+        "manufacturer_data",
+        "service_data",
+        "service_uuids",
+        "tx_power",
+        "rssi",
         "platform_data",
     )
 
@@ -83,10 +115,20 @@ def test_scanner_backend_signatures():
 def test_gatt_object_constructors():
     assert [n for n, _ in params(BleakGATTService.__init__)] == ["self", "obj", "handle", "uuid"]
     assert [n for n, _ in params(BleakGATTCharacteristic.__init__)] == [
-        "self", "obj", "handle", "uuid", "properties", "max_write_without_response_size", "service"
+        "self",
+        "obj",
+        "handle",
+        "uuid",
+        "properties",
+        "max_write_without_response_size",
+        "service",
     ]
     assert [n for n, _ in params(BleakGATTDescriptor.__init__)] == [
-        "self", "obj", "handle", "uuid", "characteristic"
+        "self",
+        "obj",
+        "handle",
+        "uuid",
+        "characteristic",
     ]
     assert [n for n, _ in params(BleakGATTServiceCollection.__init__)] == ["self"]
 
@@ -108,8 +150,9 @@ def test_simulated_backends_implement_the_whole_seam():
     scanner = radio.scanner_backend(None, None, "active", bluez={}, cb={})
     assert scanner.seen_devices == {}
     # Through the real front ends too (what the transport does).
-    assert isinstance(bleak.BleakClient("F0:5E:1A:7A:6E:01", backend=radio.client_backend)._backend,
-                      radio.client_backend)
+    assert isinstance(
+        bleak.BleakClient("F0:5E:1A:7A:6E:01", backend=radio.client_backend)._backend, radio.client_backend
+    )
     assert bleak.BleakScanner(backend=radio.scanner_backend).backend_id == radio.scanner_backend.__name__
 
 

@@ -43,8 +43,16 @@ def short_plan(seconds: float = 30) -> Plan:
     return Plan(
         name="short",
         roller=(
-            RollerStep(0, ms, "tap", "test", Technique.TAP,
-                       frozenset({Zone.NECK, Zone.UPPER_BACK}), Level(20, 60), Level.constant(50)),
+            RollerStep(
+                0,
+                ms,
+                "tap",
+                "test",
+                Technique.TAP,
+                frozenset({Zone.NECK, Zone.UPPER_BACK}),
+                Level(20, 60),
+                Level.constant(50),
+            ),
         ),
     )
 
@@ -111,12 +119,15 @@ def test_a_short_profile_plays_on_each_model_and_the_device_ends_stopped(name):
     assert model == expected or expected.startswith("native")  # native reports its own name
 
 
-@pytest.mark.parametrize("name, stays_running, says", [
-    ("Pro", True, "may keep running"),  # unknown whether a gun stops: worst case
-    ("Pulsetto Fit", True, "may keep stimulating"),  # no timer of its own
-    ("RT8600S", True, "session timer"),  # runs on until its own timer ends the session
-    ("MCTL-NUS", False, "deadman"),  # stops itself 1.5 s after the last frame
-])
+@pytest.mark.parametrize(
+    "name, stays_running, says",
+    [
+        ("Pro", True, "may keep running"),  # unknown whether a gun stops: worst case
+        ("Pulsetto Fit", True, "may keep stimulating"),  # no timer of its own
+        ("RT8600S", True, "session timer"),  # runs on until its own timer ends the session
+        ("MCTL-NUS", False, "deadman"),  # stops itself 1.5 s after the last frame
+    ],
+)
 def test_forced_disconnect_mid_session_is_reported_honestly(name, stays_running, says):
     async def main():
         async with connect(f"ble:{name}", simulate_ble=True) as chair:
@@ -167,13 +178,36 @@ def test_writer_keeps_to_the_model_gap_over_ble_with_the_latest_value():
     up_down = []
     t = 0
     for _ in range(3):
-        up_down.append(RollerStep(t, 1000, "up", "r", Technique.TAP, frozenset({Zone.NECK}),
-                                  Level(0, 100), Level.constant(50)))
-        up_down.append(RollerStep(t + 1000, 1000, "down", "r", Technique.TAP,
-                                  frozenset({Zone.NECK}), Level(100, 0), Level.constant(50)))
+        up_down.append(
+            RollerStep(
+                t, 1000, "up", "r", Technique.TAP, frozenset({Zone.NECK}), Level(0, 100), Level.constant(50)
+            )
+        )
+        up_down.append(
+            RollerStep(
+                t + 1000,
+                1000,
+                "down",
+                "r",
+                Technique.TAP,
+                frozenset({Zone.NECK}),
+                Level(100, 0),
+                Level.constant(50),
+            )
+        )
         t += 2000
-    up_down.append(RollerStep(t, 1000, "hold", "r", Technique.TAP, frozenset({Zone.NECK}),
-                              Level.constant(37), Level.constant(50)))
+    up_down.append(
+        RollerStep(
+            t,
+            1000,
+            "hold",
+            "r",
+            Technique.TAP,
+            frozenset({Zone.NECK}),
+            Level.constant(37),
+            Level.constant(50),
+        )
+    )
     plan = Plan(name="ramp", roller=tuple(up_down))
 
     async def main():
@@ -255,8 +289,10 @@ async def _open(uri):
         pass
 
 
-@pytest.mark.skipif(os.path.exists("/var/run/dbus/system_bus_socket"),
-                    reason="this computer has a D-Bus system bus: a real scan would run")
+@pytest.mark.skipif(
+    os.path.exists("/var/run/dbus/system_bus_socket"),
+    reason="this computer has a D-Bus system bus: a real scan would run",
+)
 def test_no_radio_at_all_is_one_line_with_a_hint():
     with pytest.raises(DeviceError, match="Bluetooth is not available .*--simulate-ble"):
         run_virtual(_open_real("ble:Pro?scan=1"))
@@ -356,8 +392,12 @@ def test_a_chair_sending_status_of_the_wrong_length_fails_at_connect_with_a_clea
         peripheral = radio.by_name("RT8600S")
         peripheral.mangle = lambda frame: frame[:12]  # e.g. another firmware's status
         await peripheral.power_on()
-        transport = BleTransport(BLEDevice(peripheral.address, "RT8600S", {}), definition.ble,
-                                 name="RT8600S", backend=radio.client_backend)
+        transport = BleTransport(
+            BLEDevice(peripheral.address, "RT8600S", {}),
+            definition.ble,
+            name="RT8600S",
+            backend=radio.client_backend,
+        )
         device = definition.load("driver")(transport, min_write_gap_s=0.15, name=definition.name)
         try:
             await device.connect()
@@ -391,8 +431,11 @@ def test_missing_ble_packages_are_a_usage_error(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "bleak_retry_connector" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "bleak_retry_connector" else real(name, *a),
+    )
     with pytest.raises(UsageError, match="pip install bleak-retry-connector"):
         run_virtual(_open("ble:Pro"))
 
@@ -406,8 +449,14 @@ def _rongtai_over_ble(prepare):
     from massager_ctl.core.status import DeviceState
     from massager_ctl.core.vocabulary import Heat, Width
 
-    target = DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.SHOULDERS}),
-                         intensity=2, speed=4, width=Width.WIDE, heat=Heat.LOW)
+    target = DeviceState(
+        technique=Technique.KNEAD,
+        zones=frozenset({Zone.SHOULDERS}),
+        intensity=2,
+        speed=4,
+        width=Width.WIDE,
+        heat=Heat.LOW,
+    )
 
     async def main():
         async with connect("ble:RT8600S", simulate_ble=True) as chair:

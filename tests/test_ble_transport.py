@@ -250,8 +250,10 @@ def test_planned_close_is_not_a_lost_link():
 
 
 def test_notification_of_wrong_length_fails_fast_with_a_clear_reason():
-    layout = BleLayout("6e400001-b5a3-f393-e0a9-e50e24dcca9e", (
-        BleEndpoint("tx", NUS_RX), BleEndpoint("rx", NUS_TX, notify=True, lengths=(17, 18))))
+    layout = BleLayout(
+        "6e400001-b5a3-f393-e0a9-e50e24dcca9e",
+        (BleEndpoint("tx", NUS_RX), BleEndpoint("rx", NUS_TX, notify=True, lengths=(17, 18))),
+    )
 
     async def main():
         radio = SimulatedRadio([echo_spec(reply_len=3)])
@@ -283,8 +285,9 @@ def test_connection_failures_are_one_line_device_errors(radio_kwargs, spec_kwarg
     async def main():
         radio = SimulatedRadio([echo_spec(**spec_kwargs)], **radio_kwargs)
         device = BLEDevice(address, "ECHO", {"source": "test"})
-        t = BleTransport(device, BleLayout.uart(NUS_SERVICE, NUS_RX, NUS_TX), name="ECHO",
-                         backend=radio.client_backend)
+        t = BleTransport(
+            device, BleLayout.uart(NUS_SERVICE, NUS_RX, NUS_TX), name="ECHO", backend=radio.client_backend
+        )
         try:
             await t.open()
         finally:

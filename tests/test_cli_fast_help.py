@@ -31,7 +31,12 @@ def run_cli(*args: str, columns: str | None = None, stdout=subprocess.PIPE):
         env["COLUMNS"] = columns
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "massager_ctl", *args],
-        stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, timeout=60,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
     )
     modules = {
         line.rsplit("|", 1)[1].strip()
@@ -67,8 +72,9 @@ def test_click_renders_another_text_at_another_width():
 # the width entry.py computes is click's
 
 
-@pytest.mark.parametrize("columns", [None, "1", "40", "52", "53", "60", "79", "80", "81", "200",
-                                     "0", "-5", "abc", " 100 ", ""])
+@pytest.mark.parametrize(
+    "columns", [None, "1", "40", "52", "53", "60", "79", "80", "81", "200", "0", "-5", "abc", " 100 ", ""]
+)
 def test_help_width_is_clicks(monkeypatch, columns):
     if columns is None:
         monkeypatch.delenv("COLUMNS", raising=False)
@@ -153,8 +159,14 @@ def test_narrow_columns_fall_through_to_click():
 def test_completion_falls_through_to_click():
     env = {**os.environ, entry.COMPLETE_VAR: "bash_source"}
     env.pop("COLUMNS", None)
-    proc = subprocess.run([sys.executable, "-m", "massager_ctl", "--help"], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "massager_ctl", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0
     assert "_MASSAGER_CTL_COMPLETE" in proc.stdout and proc.stdout != HELP_TEXT
 

@@ -238,9 +238,7 @@ def test_closed_pipe_exits_quietly(tmp_path):
         "main.lazy_commands['fail'] = 'fake_cmds_mod:fail'\n"
         "main(['fail', 'flood'], prog_name='massager-ctl')\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline() == b"line 0\n"
     proc.stdout.close()  # like `massager-ctl ... | head -1`
     stderr = proc.stderr.read().decode()

@@ -140,9 +140,7 @@ def test_check_syntax_error_is_a_problem_line_not_a_traceback(env):
 def test_check_all_shipped_by_name(env):
     r = run("profile", "check", *SHIPPED)
     assert r.exit_code == 0, r.output
-    assert [line.split(":")[0] for line in r.stdout.splitlines()] == [
-        f"ok {name}.toml" for name in SHIPPED
-    ]
+    assert [line.split(":")[0] for line in r.stdout.splitlines()] == [f"ok {name}.toml" for name in SHIPPED]
 
 
 def test_check_unknown_name_is_a_problem_for_that_file_only(env):
@@ -234,7 +232,12 @@ def test_list_json(env):
     assert shipped_quick["ok"] is True
     assert shipped_quick["duration_ms"] == 180_000
     assert shipped_quick["benefit"] in {
-        "back-pain", "flexibility", "stress", "posture", "circulation", "relaxation"
+        "back-pain",
+        "flexibility",
+        "stress",
+        "posture",
+        "circulation",
+        "relaxation",
     }
 
 
@@ -266,8 +269,7 @@ def test_show_summary_timeline_and_segments(env):
         assert len(rows[label]) <= 60
     assert set(rows["technique"][LABEL_WIDTH:].strip()) == {"R", "K"}
     seg = lines.index("segments")
-    assert lines[seg + 2].split() == ["0s", "1m", "warm", "roll", "upper_back", "10→30",
-                                      "ease-in-out"]
+    assert lines[seg + 2].split() == ["0s", "1m", "warm", "roll", "upper_back", "10→30", "ease-in-out"]
     assert lines[seg + 3].split() == ["1m", "15s", "knead", "knead", "shoulders", "40"]
     assert "↻ the step above 1 more time, until 1m30s" in lines[seg + 4]
 

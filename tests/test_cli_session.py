@@ -18,7 +18,6 @@ from massager_ctl.cli.main import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-
 def test_run_quick_plays_to_the_end_and_the_chair_is_stopped(cli):
     result = cli("run", "quick", "--time-scale", "max")
     assert result.exit_code == 0, result.output + result.stderr
@@ -37,7 +36,7 @@ def test_run_json_reports_segments_and_result(cli):
     lines = result.stdout.strip().splitlines()
     segments = [json.loads(line) for line in lines if line.startswith('{"event"')]
     assert [s["name"] for s in segments][:2] == ["warm-up", "knead"]
-    final = json.loads(result.stdout[result.stdout.index("{\n"):])
+    final = json.loads(result.stdout[result.stdout.index("{\n") :])
     assert final["reason"] == "finished" and final["stop_confirmed"] is True
 
 
@@ -74,8 +73,23 @@ def test_bad_profile_and_bad_options_exit_2(cli, tmp_path):
 
 
 def test_set_holds_then_stops(cli):
-    result = cli("set", "-t", "knead", "-z", "shoulders,upper_back", "-i", "40", "--heat", "low",
-                 "--airbag", "calves=30", "--for", "30s", "--time-scale", "max")
+    result = cli(
+        "set",
+        "-t",
+        "knead",
+        "-z",
+        "shoulders,upper_back",
+        "-i",
+        "40",
+        "--heat",
+        "low",
+        "--airbag",
+        "calves=30",
+        "--for",
+        "30s",
+        "--time-scale",
+        "max",
+    )
     assert result.exit_code == 0, result.stderr
     final = sim_final(cli.trace)
     assert final["target_stopped"] and not final["heat_on"]
@@ -115,7 +129,11 @@ def _run_cli_subprocess(args, env_extra, tmp_path):
     env = dict(os.environ, MASSAGER_CTL_CONFIG=str(tmp_path / "config.toml"), **env_extra)
     return subprocess.Popen(
         [sys.executable, "-m", "massager_ctl", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
     )
 
 
@@ -123,8 +141,9 @@ def _run_cli_subprocess(args, env_extra, tmp_path):
 def test_real_process_interrupted_stops_the_chair(tmp_path, sig, code):
     """A real `massager-ctl run`, interrupted: the chair is stopped before it exits."""
     trace = tmp_path / "trace.json"
-    proc = _run_cli_subprocess(["run", "quick", "--time-scale", "5"],
-                               {"MASSAGER_CTL_SIM_TRACE": str(trace)}, tmp_path)
+    proc = _run_cli_subprocess(
+        ["run", "quick", "--time-scale", "5"], {"MASSAGER_CTL_SIM_TRACE": str(trace)}, tmp_path
+    )
     try:
         first = proc.stderr.readline()  # the default-device note
         assert "simulated chair" in first
@@ -142,9 +161,11 @@ def test_real_process_interrupted_stops_the_chair(tmp_path, sig, code):
 
 
 def test_cli_start_up_does_not_import_heavy_modules():
-    code = ("import sys, massager_ctl.cli.main as m; "
-            "heavy = [n for n in ('asyncio', 'bleak', 'serial', 'massager_ctl.api', 'tomli_w') "
-            "if n in sys.modules]; print(heavy)")
+    code = (
+        "import sys, massager_ctl.cli.main as m; "
+        "heavy = [n for n in ('asyncio', 'bleak', 'serial', 'massager_ctl.api', 'tomli_w') "
+        "if n in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -144,8 +144,7 @@ heat_auto_off = "soon"
         f'{p}: caps.max_heat: "hgih" is not one of off, low, high; did you mean "high"?',
         f"{p}: caps.slew_per_s: 0 is too low; it must be above 0 (and at most 100)",
         f'{p}: caps.max_session: "5h" is above "4h"',
-        f'{p}: caps.heat_auto_off: "soon" is not a duration; write e.g. "90s", "2m30s", '
-        f'"1h" or "500ms"',
+        f'{p}: caps.heat_auto_off: "soon" is not a duration; write e.g. "90s", "2m30s", "1h" or "500ms"',
     ]
     assert len(err.problems) == 9
 
@@ -239,8 +238,7 @@ def test_set_creates_the_file_and_folder(tmp_path):
 def test_set_keeps_every_other_key(tmp_path):
     p = write(
         tmp_path / "config.toml",
-        '# my settings\ndevice = "sim:"\n\n[caps]\nmax_speed = 70\nmax_heat = "low"\n'
-        'max_session = "45m"\n',
+        '# my settings\ndevice = "sim:"\n\n[caps]\nmax_speed = 70\nmax_heat = "low"\nmax_session = "45m"\n',
     )
     set_value("caps.max_intensity", "55.5", p)
     set_value("profiles_dir", "~/massage", p)
@@ -333,7 +331,7 @@ def test_write_goes_through_a_temp_file_and_keeps_permissions(tmp_path, monkeypa
 
     monkeypatch.setattr(cfgmod.os, "replace", spy)
     set_value("caps.max_intensity", "60", p)
-    (src, dst, text), = seen
+    ((src, dst, text),) = seen
     assert src.parent == p.parent and src != p and dst == p
     assert "max_intensity = 60" in text
     assert stat.S_IMODE(p.stat().st_mode) == 0o600

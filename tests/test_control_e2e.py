@@ -29,11 +29,22 @@ def busy_plan(minutes: float = 2.0) -> Plan:
     return Plan(
         name="busy",
         roller=(
-            RollerStep(0, ms, "knead", "segment 1", Technique.KNEAD,
-                       frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}), Level(20, 80), Level.constant(50)),
+            RollerStep(
+                0,
+                ms,
+                "knead",
+                "segment 1",
+                Technique.KNEAD,
+                frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}),
+                Level(20, 80),
+                Level.constant(50),
+            ),
         ),
-        airbag=(AirbagStep(0, ms, "squeeze", "airbag 1", zones=frozenset({Zone.CALVES}),
-                           pressure=Level.constant(80)),),
+        airbag=(
+            AirbagStep(
+                0, ms, "squeeze", "airbag 1", zones=frozenset({Zone.CALVES}), pressure=Level.constant(80)
+            ),
+        ),
         heat=(HeatStep(0, ms, "warm", "heat 1", Heat.HIGH),),
     )
 
@@ -322,8 +333,7 @@ def test_a_stop_pressed_just_before_a_write_is_not_overridden(before_ms):
     SET starts the chair again, but the session knows the STATUS came from before its
     SET was acknowledged: it ends (device-stopped) and stops the chair at once, instead
     of playing the rest of the profile."""
-    knead = dict(zones=frozenset({Zone.SHOULDERS}), intensity=Level.constant(40),
-                 speed=Level.constant(50))
+    knead = dict(zones=frozenset({Zone.SHOULDERS}), intensity=Level.constant(40), speed=Level.constant(50))
     plan = Plan(
         name="two techniques",
         roller=(
@@ -346,8 +356,7 @@ def test_a_stop_pressed_just_before_a_write_is_not_overridden(before_ms):
     sim, report, pressed_at = run_virtual(main())
     assert report.reason == "device-stopped", report.message
     assert report.stop_confirmed
-    events = [(e.t, e.kind) for e in sim.physics.trace
-              if e.t >= pressed_at and e.kind in ("command", "stop")]
+    events = [(e.t, e.kind) for e in sim.physics.trace if e.t >= pressed_at and e.kind in ("command", "stop")]
     # The press, the SET that crossed it (the race this test is about), then the
     # session's stop, promptly; no command after that (then only the Chair's closing stop).
     (t_press, press), (t_crossing, crossing), (t_stop, stop), *rest = events
@@ -360,8 +369,12 @@ def test_a_stop_pressed_just_before_a_write_is_not_overridden(before_ms):
 def test_a_rest_segment_is_not_taken_for_a_chair_that_stopped_by_itself():
     """The plan itself stops everything for a while (a rest): the device's stopped
     status is what it was told, and the session plays on."""
-    knead = dict(technique=Technique.KNEAD, zones=frozenset({Zone.NECK}),
-                 intensity=Level.constant(40), speed=Level.constant(50))
+    knead = dict(
+        technique=Technique.KNEAD,
+        zones=frozenset({Zone.NECK}),
+        intensity=Level.constant(40),
+        speed=Level.constant(50),
+    )
     plan = Plan(
         name="rest",
         roller=(

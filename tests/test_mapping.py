@@ -31,8 +31,18 @@ CHAIR = Capabilities(
 
 @pytest.mark.parametrize(
     "percent,cap,step",
-    [(0, 100, 0), (1, 100, 1), (10, 100, 1), (30, 100, 2), (50, 100, 3), (100, 100, 5),
-     (55, 55, 2), (59, 60, 3), (100, 10, 0), (100, 20, 1)],
+    [
+        (0, 100, 0),
+        (1, 100, 1),
+        (10, 100, 1),
+        (30, 100, 2),
+        (50, 100, 3),
+        (100, 100, 5),
+        (55, 55, 2),
+        (59, 60, 3),
+        (100, 10, 0),
+        (100, 20, 1),
+    ],
 )
 def test_percent_to_step_is_nearest_never_above_cap(percent, cap, step):
     assert percent_to_step(percent, 5, cap) == step
@@ -82,8 +92,9 @@ def test_technique_nearest_then_fallback_then_refused():
     out = m.map(STOPPED.with_(technique=Technique.SHIATSU, zones={Zone.NECK}, intensity=40))
     assert out.technique is Technique.KNEAD
     assert warned == ["this device has no shiatsu; using knead"]
-    gun = Capabilities(zones=CHAIR.zones, techniques=frozenset({Technique.TAP, Technique.VIBRATE}),
-                       intensity_steps=3)
+    gun = Capabilities(
+        zones=CHAIR.zones, techniques=frozenset({Technique.TAP, Technique.VIBRATE}), intensity_steps=3
+    )
     warned.clear()
     out = CapabilityMapper(gun, warn=warned.append).map(
         STOPPED.with_(technique=Technique.KNEAD, zones={Zone.NECK}, intensity=40)
@@ -109,7 +120,14 @@ def test_heat_never_hotter_than_asked():
 
 def test_width_and_airbags():
     m = CapabilityMapper(CHAIR, max_airbag=60)
-    out = m.map(STOPPED.with_(technique=Technique.ROLL, zones={Zone.NECK}, intensity=20,
-                              width=Width.WIDE, airbags={Zone.CALVES: 100, Zone.ARMS: 50}))
+    out = m.map(
+        STOPPED.with_(
+            technique=Technique.ROLL,
+            zones={Zone.NECK},
+            intensity=20,
+            width=Width.WIDE,
+            airbags={Zone.CALVES: 100, Zone.ARMS: 50},
+        )
+    )
     assert out.width is Width.MEDIUM
     assert out.airbags == ((Zone.CALVES, 3),)  # 60 % cap of 5 levels

@@ -197,9 +197,7 @@ def test_negative_heater_temperature_round_trips():
 def test_measurements_are_quantised_and_stable():
     msg = StatusReport(
         2,
-        Status(
-            roller_position=0.12345, airbag_pressure=((Zone.SEAT, 12.345),), heater_temp_c=36.66
-        ),
+        Status(roller_position=0.12345, airbag_pressure=((Zone.SEAT, 12.345),), heater_temp_c=36.66),
     )
     (got,) = decode_all(encode(msg))
     assert got.status.roller_position == 0.123
@@ -489,9 +487,7 @@ def statuses(draw):
         running=draw(st.booleans()),
         state=draw(device_states()),
         roller_position=draw(st.none() | st.integers(0, 1000).map(lambda k: k / 1000)),
-        airbag_pressure=tuple(
-            (z, draw(st.integers(0, 0xFFFF)) / 10) for z in bag_zones
-        ),
+        airbag_pressure=tuple((z, draw(st.integers(0, 0xFFFF)) / 10) for z in bag_zones),
         heater_temp_c=draw(st.none() | st.integers(-0x8000, 0x7FFE).map(lambda k: k / 10)),
         remaining_s=draw(st.none() | st.integers(0, 0xFFFE)),
         fault=draw(st.none() | st.text(min_size=1, max_size=16)),
@@ -664,8 +660,10 @@ def test_doc_states_the_crc_check_value():
 
 
 def _status(pressures, state=SET_STATE) -> StatusReport:
-    return StatusReport(1, Status(running=True, state=state, roller_position=0.5,
-                                  airbag_pressure=pressures, heater_temp_c=30.0))
+    return StatusReport(
+        1,
+        Status(running=True, state=state, roller_position=0.5, airbag_pressure=pressures, heater_temp_c=30.0),
+    )
 
 
 def test_a_repeated_state_block_decodes_to_the_same_state_and_bad_bytes_still_fail():
@@ -687,8 +685,9 @@ def test_a_repeated_state_block_decodes_to_the_same_state_and_bad_bytes_still_fa
 def test_repeat_caches_stay_bounded():
     d = Decoder()
     for n in range(600):
-        state = DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.NECK}),
-                            intensity=n % 200, speed=n // 200)
+        state = DeviceState(
+            technique=Technique.KNEAD, zones=frozenset({Zone.NECK}), intensity=n % 200, speed=n // 200
+        )
         (msg,) = d.feed(encode(_status(((Zone.FEET, n / 10),), state)))
         assert msg.status.state == state and msg.status.airbag_pressure == ((Zone.FEET, n / 10),)
     from massager_ctl.devices.native import codec as native
@@ -697,14 +696,14 @@ def test_repeat_caches_stay_bounded():
     assert len(native._PRESSURES_BY_BYTES) <= native._MAX_CACHED
 
 
-
 def test_the_encoder_never_reuses_bytes_for_a_list_changed_since():
     """The repeat caches are keyed by identity, so they must not hold on to anything
     that can change in place: a list inside a state or a pressure report."""
     pressures = ((Zone.CALVES, 10.0),)
     bags = [[Zone.CALVES, 1]]
-    state = DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.NECK}), intensity=3,
-                        speed=2, airbags=tuple(bags))  # a tuple of lists
+    state = DeviceState(
+        technique=Technique.KNEAD, zones=frozenset({Zone.NECK}), intensity=3, speed=2, airbags=tuple(bags)
+    )  # a tuple of lists
     first = encode(_status(pressures, state))
     bags[0][1] = 4
     again = encode(_status(pressures, state))

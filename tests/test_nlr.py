@@ -68,8 +68,7 @@ def test_motor_command_golden_bytes(motor, level, hexed):
 def test_query_and_all_off_golden_bytes():
     assert query_command() == bytes.fromhex("50 0d")
     assert b"".join(all_off()) == bytes.fromhex(
-        "4d 30 30 0d 4d 31 30 0d 4d 32 30 0d 4d 33 30 0d "
-        "4d 34 30 0d 4d 35 30 0d 4d 36 30 0d 4d 37 30 0d"
+        "4d 30 30 0d 4d 31 30 0d 4d 32 30 0d 4d 33 30 0d 4d 34 30 0d 4d 35 30 0d 4d 36 30 0d 4d 37 30 0d"
     )
 
 
@@ -264,7 +263,9 @@ def test_sim_keeps_levels_answers_p_and_rejects_out_of_range():
     sim, replies = run_virtual(main())
     assert sim.physics.levels == [0, 0, 0, 128, 0, 0, 0, 0]
     assert [why for _, _, why in sim.rejected] == [
-        "motor 8 is outside 0..7", "level 256 is outside 0..255", "not M<motor><level> or P",
+        "motor 8 is outside 0..7",
+        "level 256 is outside 0..255",
+        "not M<motor><level> or P",
     ]
     assert replies == b"E200,A1\r"
     assert sim.physics.motors_on and not sim.physics.stopped
@@ -421,11 +422,26 @@ def test_profile_on_sim_nlr_ends_stopped_and_capped():
     plan = Plan(
         name="pad",
         roller=(
-            RollerStep(0, ms // 2, "roll", "seg 1", Technique.ROLL,
-                       frozenset({Zone.SEAT, Zone.LOWER_BACK, Zone.SHOULDERS}),
-                       Level(20, 90), Level.constant(60)),
-            RollerStep(ms // 2, ms // 2, "knock", "seg 2", Technique.KNOCK,
-                       frozenset({Zone.THIGHS, Zone.CALVES}), Level.constant(80), Level.constant(40)),
+            RollerStep(
+                0,
+                ms // 2,
+                "roll",
+                "seg 1",
+                Technique.ROLL,
+                frozenset({Zone.SEAT, Zone.LOWER_BACK, Zone.SHOULDERS}),
+                Level(20, 90),
+                Level.constant(60),
+            ),
+            RollerStep(
+                ms // 2,
+                ms // 2,
+                "knock",
+                "seg 2",
+                Technique.KNOCK,
+                frozenset({Zone.THIGHS, Zone.CALVES}),
+                Level.constant(80),
+                Level.constant(40),
+            ),
         ),
     )
 

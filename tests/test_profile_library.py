@@ -21,8 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_config(profiles_dir: Path) -> Config:
-    return Config(device=None, limits=SafetyLimits(), profiles_dir=profiles_dir,
-                  path=profiles_dir.parent / "config.toml")
+    return Config(
+        device=None,
+        limits=SafetyLimits(),
+        profiles_dir=profiles_dir,
+        path=profiles_dir.parent / "config.toml",
+    )
 
 
 @pytest.fixture
@@ -91,9 +95,13 @@ def test_resolve_an_existing_path(shipped, user, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("ref", "expected"),
-    [("mine", "user/mine.toml"), ("mine.toml", "user/mine.toml"),
-     ("quick", "user/quick.toml"), ("stress.toml", "shipped/stress.toml"),
-     ("relaxation", "shipped/relaxation.toml")],
+    [
+        ("mine", "user/mine.toml"),
+        ("mine.toml", "user/mine.toml"),
+        ("quick", "user/quick.toml"),
+        ("stress.toml", "shipped/stress.toml"),
+        ("relaxation", "shipped/relaxation.toml"),
+    ],
 )
 def test_resolve_names_user_first(shipped, user, tmp_path, monkeypatch, ref, expected):
     monkeypatch.chdir(tmp_path / "user")  # a bare name that is also a file here still works

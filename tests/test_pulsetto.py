@@ -57,10 +57,16 @@ def test_start_and_stop_sequences():
         pz.start_sequence(0, pz.Side.BOTH)
 
 
-@pytest.mark.parametrize("line, volts, pct", [
-    ("Batt:3.97", 3.97, 100), ("Batt:3.70", 3.7, 50), ("Batt:3.5", 3.5, 0),
-    ("Batt: 3.60", 3.6, 25), ("Batt:3.20", 3.2, 0),
-])
+@pytest.mark.parametrize(
+    "line, volts, pct",
+    [
+        ("Batt:3.97", 3.97, 100),
+        ("Batt:3.70", 3.7, 50),
+        ("Batt:3.5", 3.5, 0),
+        ("Batt: 3.60", 3.6, 25),
+        ("Batt:3.20", 3.2, 0),
+    ],
+)
 def test_battery(line, volts, pct):
     assert pz.parse_battery(line) == pytest.approx(volts)
     assert pz.battery_percent(volts) == pct

@@ -229,8 +229,15 @@ def test_unknown_run_state_is_kept_raw():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("speed", 7), ("airbag_strength", 6), ("remaining_s", 4096), ("roller_height", 32),
-     ("intensity", 6), ("technique", "stroke"), ("program", "nap")],
+    [
+        ("speed", 7),
+        ("airbag_strength", 6),
+        ("remaining_s", 4096),
+        ("roller_height", 32),
+        ("intensity", 6),
+        ("technique", "stroke"),
+        ("program", "nap"),
+    ],
 )
 def test_encoder_refuses_out_of_range(field, value):
     with pytest.raises(RongtaiError):
@@ -292,7 +299,9 @@ def test_garbage_truncated_and_resync():
         + good[:9]  # truncated frame, then a new one starts
         + good
         + b"\xf1\x99"  # stray end marker and a high byte
-        + good[:5] + b"\x80" + good[6:]  # a high byte inside a frame
+        + good[:5]
+        + b"\x80"
+        + good[6:]  # a high byte inside a frame
         + good
     )
     out = []

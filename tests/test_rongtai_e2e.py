@@ -49,12 +49,22 @@ def busy_plan(minutes: float = 2.0, heat: bool = True) -> Plan:
     return Plan(
         name="busy",
         roller=(
-            RollerStep(0, ms, "knead", "segment 1", Technique.KNEAD,
-                       frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}), Level(20, 80),
-                       Level.constant(50)),
+            RollerStep(
+                0,
+                ms,
+                "knead",
+                "segment 1",
+                Technique.KNEAD,
+                frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}),
+                Level(20, 80),
+                Level.constant(50),
+            ),
         ),
-        airbag=(AirbagStep(0, ms, "squeeze", "airbag 1", zones=frozenset({Zone.CALVES}),
-                           pressure=Level.constant(80)),),
+        airbag=(
+            AirbagStep(
+                0, ms, "squeeze", "airbag 1", zones=frozenset({Zone.CALVES}), pressure=Level.constant(80)
+            ),
+        ),
         heat=(HeatStep(0, ms, "warm", "heat 1", Heat.LOW),) if heat else (),
     )
 
@@ -68,14 +78,20 @@ def assert_chair_stopped(sim) -> None:
     assert not sim.chair.motors, sim.chair.motors
 
 
-def with_device(body, *, faults: FaultInjector | None = None, model: str = "rongtai-rt8600s",
-                sim_class=RongtaiSim, status_interval_s: float = 0.05, **device_options):
+def with_device(
+    body,
+    *,
+    faults: FaultInjector | None = None,
+    model: str = "rongtai-rt8600s",
+    sim_class=RongtaiSim,
+    status_interval_s: float = 0.05,
+    **device_options,
+):
     """Run ``body(device, sim, link)`` against a connected device and a running simulator."""
 
     async def main():
         link = MemoryLink()
-        sim = sim_class(link.device, faults=faults, model=model,
-                        status_interval_s=status_interval_s)
+        sim = sim_class(link.device, faults=faults, model=model, status_interval_s=status_interval_s)
         await sim.start()
         device = RongtaiDevice(link.host, name=model, **device_options)
         try:
@@ -531,10 +547,11 @@ def test_run_state_mapping_in_status():
 
 def test_cancelled_apply_mid_walk_still_stops_the_roller():
     async def body(device, sim, link):
-        task = asyncio.create_task(device.apply(
-            DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.SEAT}), intensity=1,
-                        speed=1)
-        ))
+        task = asyncio.create_task(
+            device.apply(
+                DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.SEAT}), intensity=1, speed=1)
+            )
+        )
         for _ in range(200):  # until the roller walk has started
             await asyncio.sleep(0.05)
             if "roller_down" in sim.chair.motors:
@@ -572,9 +589,7 @@ def test_ctrl_c_during_a_program_stops_the_chair():
         limits = SafetyLimits()
         async with connect("sim:rongtai-rt8600s", limits=limits) as chair:
             sim = chair.simulator
-            task = asyncio.create_task(
-                _run_program(CliContext(json=True), chair, "relax", 1200, limits)
-            )
+            task = asyncio.create_task(_run_program(CliContext(json=True), chair, "relax", 1200, limits))
             await asyncio.sleep(60)
             assert sim.chair.program == "relax" and sim.physics.motors_on
             task.cancel()

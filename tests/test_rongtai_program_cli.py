@@ -11,7 +11,12 @@ def test_list_names_the_chairs_programs(cli):
     result = cli("--device", "sim:rongtai-rt8600s", "program", "--list")
     assert result.exit_code == 0
     assert result.stdout.split() == [
-        "recovery", "stretch", "relax", "pain-relief", "upper-body", "lower-body",
+        "recovery",
+        "stretch",
+        "relax",
+        "pain-relief",
+        "upper-body",
+        "lower-body",
     ]
 
 
@@ -26,8 +31,9 @@ def test_a_device_without_programs_is_a_clear_error(cli):
 def test_unknown_program_and_bad_length_refused(cli):
     result = cli("--device", "sim:rongtai-rt8600s", "program", "nap")
     assert result.exit_code == 2 and "it has: recovery" in result.stderr
-    result = cli("--device", "sim:rongtai-rt8600s", "program", "relax", "--minutes", "15",
-                 "--time-scale", "max")
+    result = cli(
+        "--device", "sim:rongtai-rt8600s", "program", "relax", "--minutes", "15", "--time-scale", "max"
+    )
     assert result.exit_code == 2 and "10, 20, 30 min" in result.stderr
 
 
@@ -40,8 +46,9 @@ def test_program_longer_than_the_session_cap_refused(cli):
 
 
 def test_program_runs_until_the_chairs_own_timer(cli):
-    result = cli("--device", "sim:rongtai-rt8600s", "program", "relax", "--minutes", "10",
-                 "--time-scale", "max")
+    result = cli(
+        "--device", "sim:rongtai-rt8600s", "program", "relax", "--minutes", "10", "--time-scale", "max"
+    )
     assert result.exit_code == 0, result.output
     assert "ended by the chair's own timer after 10:0" in result.stderr
     assert "device stopped (confirmed)" in result.stderr
@@ -53,8 +60,7 @@ def test_program_runs_until_the_chairs_own_timer(cli):
 
 
 def test_program_json_result(cli):
-    result = cli("--json", "--device", "sim:rongtai-rt6923", "program", "stretch",
-                 "--time-scale", "max")
+    result = cli("--json", "--device", "sim:rongtai-rt6923", "program", "stretch", "--time-scale", "max")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["program"] == "stretch" and data["stop_confirmed"] is True

@@ -43,8 +43,7 @@ T = RT8600S_KEYS
 POWER, HEAT = T.power, T.heat_toggle
 
 
-def drive(chair: ChairModel, target: ChairTarget, t: float, *, table=T, session_s=None,
-          max_steps: int = 400):
+def drive(chair: ChairModel, target: ChairTarget, t: float, *, table=T, session_s=None, max_steps: int = 400):
     """Run the reconciler against the model like the driver does. Returns (keys, t)."""
     keys: list[int] = []
     armed = False
@@ -147,13 +146,10 @@ TAP_LOWER = DeviceState(
     speed=1,
     width=Width.NARROW,
 )
-FULL_SHIATSU = DeviceState(
-    technique=Technique.SHIATSU, zones=frozenset(BACK_ZONES), intensity=1, speed=6
-)
+FULL_SHIATSU = DeviceState(technique=Technique.SHIATSU, zones=frozenset(BACK_ZONES), intensity=1, speed=6)
 AIRBAGS_HEAT = DeviceState(airbags=((Zone.SEAT, 3), (Zone.ARMS, 4)), heat=Heat.LOW)
 
-STATES = ["off", "resetting-on", "ready", "running-knock-heat", "program", "airbags-only",
-          "resetting-off"]
+STATES = ["off", "resetting-on", "ready", "running-knock-heat", "program", "airbags-only", "resetting-off"]
 TARGETS = [KNEAD_SHOULDERS, TAP_LOWER, FULL_SHIATSU, AIRBAGS_HEAT, DEVICE_STOPPED]
 
 
@@ -345,22 +341,48 @@ def test_program_action_powers_on_sets_timer_then_program():
 
 # ------------------------------------------------------------------ property
 
-KEYS_TO_MESS_WITH = [POWER, HEAT, 0x20, 0x21, 0x22, 0x23, 0x24, 0x26, 0x28, 0x29, 0x2A, 0x2B,
-                     0x2D, 0x2E, 0x33, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x49, 0x4A, 0x58,
-                     0x5C, 0x10, 0x13, 0x51]
+KEYS_TO_MESS_WITH = [
+    POWER,
+    HEAT,
+    0x20,
+    0x21,
+    0x22,
+    0x23,
+    0x24,
+    0x26,
+    0x28,
+    0x29,
+    0x2A,
+    0x2B,
+    0x2D,
+    0x2E,
+    0x33,
+    0x40,
+    0x41,
+    0x42,
+    0x43,
+    0x44,
+    0x45,
+    0x49,
+    0x4A,
+    0x58,
+    0x5C,
+    0x10,
+    0x13,
+    0x51,
+]
 
 device_states = st.builds(
     DeviceState,
-    technique=st.sampled_from([None, Technique.KNEAD, Technique.KNOCK, Technique.SHIATSU,
-                               Technique.TAP]),
+    technique=st.sampled_from([None, Technique.KNEAD, Technique.KNOCK, Technique.SHIATSU, Technique.TAP]),
     zones=st.frozensets(st.sampled_from(BACK_ZONES), min_size=1),
     intensity=st.integers(1, 5),
     speed=st.integers(1, 6),
     width=st.sampled_from([None, *Width]),
     airbags=st.lists(
-        st.tuples(st.sampled_from([Zone.CALVES, Zone.ARMS, Zone.LOWER_BACK, Zone.SEAT]),
-                  st.integers(1, 5)),
-        unique_by=lambda zl: zl[0], max_size=4,
+        st.tuples(st.sampled_from([Zone.CALVES, Zone.ARMS, Zone.LOWER_BACK, Zone.SEAT]), st.integers(1, 5)),
+        unique_by=lambda zl: zl[0],
+        max_size=4,
     ).map(tuple),
     heat=st.sampled_from([Heat.OFF, Heat.LOW]),
 )

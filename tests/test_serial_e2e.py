@@ -54,8 +54,9 @@ SERIAL_MODELS = [
     "nlr-hf8",
     pytest.param(
         "rongtai-rt8600s",
-        marks=pytest.mark.skipif(not _available("rongtai-rt8600s"),
-                                 reason="the Rongtai driver/simulator is not there yet"),
+        marks=pytest.mark.skipif(
+            not _available("rongtai-rt8600s"), reason="the Rongtai driver/simulator is not there yet"
+        ),
     ),
 ]
 
@@ -65,11 +66,26 @@ def short_plan(seconds: float = 3.0) -> Plan:
     return Plan(
         name="short",
         roller=(
-            RollerStep(0, half, "knead", "knead", Technique.KNEAD,
-                       frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}), Level(30, 50), Level.constant(50)),
-            RollerStep(half, half, "knock", "knock", Technique.KNOCK,
-                       frozenset({Zone.LOWER_BACK, Zone.SHOULDERS}), Level.constant(40),
-                       Level.constant(60)),
+            RollerStep(
+                0,
+                half,
+                "knead",
+                "knead",
+                Technique.KNEAD,
+                frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}),
+                Level(30, 50),
+                Level.constant(50),
+            ),
+            RollerStep(
+                half,
+                half,
+                "knock",
+                "knock",
+                Technique.KNOCK,
+                frozenset({Zone.LOWER_BACK, Zone.SHOULDERS}),
+                Level.constant(40),
+                Level.constant(60),
+            ),
         ),
     )
 
@@ -224,7 +240,11 @@ def _env(tmp_path, **extra) -> dict:
 def _cli(args, tmp_path, timeout=20, **extra):
     return subprocess.run(
         [sys.executable, "-m", "massager_ctl", *args],
-        capture_output=True, text=True, env=_env(tmp_path, **extra), cwd=REPO, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, **extra),
+        cwd=REPO,
+        timeout=timeout,
     )
 
 
@@ -234,8 +254,11 @@ class Simulator:
     def __init__(self, model: str, tmp_path: Path, **env) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "massager_ctl", "simulate", model],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=_env(tmp_path, **env), cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(tmp_path, **env),
+            cwd=REPO,
         )
         first = self.proc.stdout.readline()
         match = re.match(rf"simulating {re.escape(model)} on (\S+)", first)
@@ -290,8 +313,7 @@ def test_new_user_simulates_then_runs_status_sets_and_stops(tmp_path):
         assert "device stopped (confirmed)" in result.stderr
         result = _cli([*device, "status"], tmp_path)
         assert result.returncode == 0 and "running: no" in result.stdout, result.stderr
-        result = _cli([*device, "set", "-t", "knead", "-z", "shoulders", "-i", "30", "--for", "1s"],
-                      tmp_path)
+        result = _cli([*device, "set", "-t", "knead", "-z", "shoulders", "-i", "30", "--for", "1s"], tmp_path)
         assert result.returncode == 0, result.stderr
         result = _cli([*device, "stop"], tmp_path)
         assert result.returncode == 0 and "stopped (confirmed by the device)" in result.stdout
@@ -309,9 +331,19 @@ def test_cable_pulled_during_a_cli_run_exits_1_with_a_clear_message(tmp_path):
     sim = Simulator("nlr-hf8", tmp_path)
     try:
         run_proc = subprocess.Popen(
-            [sys.executable, "-m", "massager_ctl", "--device", f"serial:{sim.port}?model=nlr-hf8",
-             "run", str(profile)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+            [
+                sys.executable,
+                "-m",
+                "massager_ctl",
+                "--device",
+                f"serial:{sim.port}?model=nlr-hf8",
+                "run",
+                str(profile),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(tmp_path),
             cwd=REPO,
         )
         first = run_proc.stderr.readline()  # the first progress line: the session is playing
@@ -387,10 +419,21 @@ def test_session_with_reconnect_resumes_from_zero_when_the_port_returns(tmp_path
     definition = MODELS["sim-chair"]
 
     def plan(seconds: float = 5.0) -> Plan:
-        return Plan(name="steady", roller=(
-            RollerStep(0, int(seconds * 1000), "knead", "segment 1", Technique.KNEAD,
-                       frozenset({Zone.SHOULDERS}), Level.constant(60), Level.constant(50)),
-        ))
+        return Plan(
+            name="steady",
+            roller=(
+                RollerStep(
+                    0,
+                    int(seconds * 1000),
+                    "knead",
+                    "segment 1",
+                    Technique.KNEAD,
+                    frozenset({Zone.SHOULDERS}),
+                    Level.constant(60),
+                    Level.constant(50),
+                ),
+            ),
+        )
 
     async def main():
         port1, sim1 = await serve_on_pty(definition)

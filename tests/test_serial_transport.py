@@ -83,8 +83,14 @@ def test_settings_validate_and_describe():
         assert isinstance(line, SerialSettings)
         if definition.protocol in ("native", "rongtai"):
             assert line.describe() == "115200 8N1, no flow control", definition.name
-    for bad in (dict(stopbits=3), dict(parity="X"), dict(bytesize=9), dict(baudrate=0),
-                dict(baudrate=True), dict(baudrate=115200.0)):
+    for bad in (
+        dict(stopbits=3),
+        dict(parity="X"),
+        dict(bytesize=9),
+        dict(baudrate=0),
+        dict(baudrate=True),
+        dict(baudrate=115200.0),
+    ):
         with pytest.raises(ValueError):
             SerialSettings(**bad)
 
@@ -437,8 +443,10 @@ def test_unplug_while_reading_on_the_loop_is_one_disconnect_and_unregisters(pty_
         await wait_for(lambda: bytes(received) == b"before")
         pty_port.unplug()
         await wait_for(lambda: reasons, timeout=1.0)
-        assert reasons == [f"serial port {pty_port.path} went away: it reports data ready but "
-                           "has none; unplugged or powered off?"]
+        assert reasons == [
+            f"serial port {pty_port.path} went away: it reports data ready but "
+            "has none; unplugged or powered off?"
+        ]
         assert t.lost and not t.is_open and not t.reading_on_loop
         assert not fd_registered(loop, fd)  # no busy loop on a descriptor that stays readable
         await asyncio.sleep(0.1)

@@ -25,10 +25,26 @@ def two_step_plan(minutes: float = 1.0) -> Plan:
     return Plan(
         name="t",
         roller=(
-            RollerStep(0, half, "a", "segment 1", Technique.KNEAD, frozenset({Zone.NECK}),
-                       Level.constant(40), Level.constant(50)),
-            RollerStep(half, half, "b", "segment 2", Technique.TAP, frozenset({Zone.SEAT}),
-                       Level(40, 0), Level.constant(50)),
+            RollerStep(
+                0,
+                half,
+                "a",
+                "segment 1",
+                Technique.KNEAD,
+                frozenset({Zone.NECK}),
+                Level.constant(40),
+                Level.constant(50),
+            ),
+            RollerStep(
+                half,
+                half,
+                "b",
+                "segment 2",
+                Technique.TAP,
+                frozenset({Zone.SEAT}),
+                Level(40, 0),
+                Level.constant(50),
+            ),
         ),
         heat=(HeatStep(0, half, "warm", "heat 1", Heat.LOW),),
     )
@@ -79,8 +95,10 @@ def test_every_exit_path_stops_the_device(how):
             with pytest.raises(asyncio.CancelledError):
                 await task
         else:
+
             def boom(_p):
                 raise RuntimeError("bug in a progress listener")
+
             s.on_progress = boom
             with pytest.raises(RuntimeError):
                 await task
@@ -192,18 +210,56 @@ def _ramp_plan() -> Plan:
     return Plan(
         name="t",
         roller=(
-            RollerStep(0, 60_000, "flat", "segment 1", Technique.KNEAD, frozenset({Zone.NECK}),
-                       Level.constant(40), Level.constant(50)),
-            RollerStep(60_000, 30_000, "ramp", "segment 2", Technique.KNEAD, frozenset({Zone.NECK}),
-                       Level(40, 80, Curve.EASE_IN_OUT), Level(50, 20)),
-            RollerStep(90_000, 20_000, "fall", "segment 3", Technique.TAP, frozenset({Zone.SEAT}),
-                       Level(80, 10, Curve.EASE_IN), Level.constant(30)),
-            RollerStep(110_000, 4_000, "steep", "segment 4", Technique.TAP, frozenset({Zone.SEAT}),
-                       Level(10, 90), Level.constant(30)),
+            RollerStep(
+                0,
+                60_000,
+                "flat",
+                "segment 1",
+                Technique.KNEAD,
+                frozenset({Zone.NECK}),
+                Level.constant(40),
+                Level.constant(50),
+            ),
+            RollerStep(
+                60_000,
+                30_000,
+                "ramp",
+                "segment 2",
+                Technique.KNEAD,
+                frozenset({Zone.NECK}),
+                Level(40, 80, Curve.EASE_IN_OUT),
+                Level(50, 20),
+            ),
+            RollerStep(
+                90_000,
+                20_000,
+                "fall",
+                "segment 3",
+                Technique.TAP,
+                frozenset({Zone.SEAT}),
+                Level(80, 10, Curve.EASE_IN),
+                Level.constant(30),
+            ),
+            RollerStep(
+                110_000,
+                4_000,
+                "steep",
+                "segment 4",
+                Technique.TAP,
+                frozenset({Zone.SEAT}),
+                Level(10, 90),
+                Level.constant(30),
+            ),
         ),
         airbag=(
-            AirbagStep(30_000, 50_000, "fill", "airbag 1", frozenset({Zone.CALVES, Zone.FEET}),
-                       Level(10, 90, Curve.EASE_OUT)),
+            AirbagStep(
+                30_000,
+                50_000,
+                "fill",
+                "airbag 1",
+                frozenset({Zone.CALVES, Zone.FEET}),
+                Level(10, 90, Curve.EASE_OUT),
+            ),
         ),
     )
 
@@ -228,8 +284,13 @@ def test_a_ramp_writes_what_ticking_every_tick_writes_with_far_fewer_wakeups(ste
         async def main():
             dev = RecordingDevice(caps)
             wakes = []
-            s = cls(dev, Writer(dev), SafetyGovernor(SafetyLimits()), _ramp_plan(),
-                    on_progress=lambda p: wakes.append(p.plan_ms))
+            s = cls(
+                dev,
+                Writer(dev),
+                SafetyGovernor(SafetyLimits()),
+                _ramp_plan(),
+                on_progress=lambda p: wakes.append(p.plan_ms),
+            )
             report = await s.run()
             return dev.applied, wakes, report.reason
 
@@ -286,8 +347,16 @@ def test_boundaries_are_reached_whatever_the_start_time(t0):
     at it forever."""
 
     def step(i):
-        return RollerStep(i * 1000, 1000, f"s{i}", f"segment {i + 1}", Technique.KNEAD,
-                          frozenset({Zone.NECK}), Level.constant(30), Level.constant(50))
+        return RollerStep(
+            i * 1000,
+            1000,
+            f"s{i}",
+            f"segment {i + 1}",
+            Technique.KNEAD,
+            frozenset({Zone.NECK}),
+            Level.constant(30),
+            Level.constant(50),
+        )
 
     plan = Plan(name="short steps", roller=tuple(step(i) for i in range(6)))
 

@@ -90,9 +90,7 @@ def scenario(body, *, physics=None, faults=None, status_interval_s=0.1, delay_s=
 
     async def main():
         link = MemoryLink(delay_s=delay_s)
-        chair = SimulatedNativeChair(
-            link.device, physics, status_interval_s=status_interval_s, faults=faults
-        )
+        chair = SimulatedNativeChair(link.device, physics, status_interval_s=status_interval_s, faults=faults)
         host = Host(link)
         await chair.start()
         try:

@@ -117,9 +117,7 @@ def test_same_calls_same_results_however_often_advance_is_called():
         chair = ChairPhysics(CAPS, PhysicsParams(airbag_max_inflate_s=7.0))
         chair.command(replace(knead(Zone.SHOULDERS, Zone.LOWER_BACK), heat=Heat.HIGH), 0.0)
         chair.command(
-            replace(
-                knead(Zone.SHOULDERS, Zone.LOWER_BACK), heat=Heat.HIGH, airbags=((Zone.SEAT, 4),)
-            ),
+            replace(knead(Zone.SHOULDERS, Zone.LOWER_BACK), heat=Heat.HIGH, airbags=((Zone.SEAT, 4),)),
             3.0,
         )
         chair.set_timer(600, 3.0)
@@ -172,9 +170,7 @@ def test_airbag_fills_with_its_time_constant_and_vents_with_its_own():
     chair.command(bags(seat=2), t0)  # down to 40 %
     vtau = PARAMS.airbag_vent_tau_s
     expected = 40 + (full - 40) * math.exp(-1)
-    assert dict(chair.status(t0 + vtau).airbag_pressure)[Zone.SEAT] == pytest.approx(
-        expected, rel=1e-6
-    )
+    assert dict(chair.status(t0 + vtau).airbag_pressure)[Zone.SEAT] == pytest.approx(expected, rel=1e-6)
     assert chair.airbag_pressure(Zone.SEAT) > 40.0
 
 
@@ -245,14 +241,10 @@ def test_heater_lags_towards_its_setpoint_and_cools_when_off():
     assert temps[-1] == pytest.approx(PARAMS.heater_high_c, abs=0.1)
     assert not kinds(chair, "heat-cutout")  # the default ceiling is above "high"
     chair.command(DeviceState(heat=Heat.LOW), 2000.0)
-    assert chair.status(2000.0 + 10 * tau).heater_temp_c == pytest.approx(
-        PARAMS.heater_low_c, abs=0.1
-    )
+    assert chair.status(2000.0 + 10 * tau).heater_temp_c == pytest.approx(PARAMS.heater_low_c, abs=0.1)
     chair.stop(3000.0)
     assert chair.status(3010.0).heater_temp_c < PARAMS.heater_low_c
-    assert chair.status(3000.0 + 10 * PARAMS.heater_cool_tau_s).heater_temp_c == pytest.approx(
-        amb, abs=0.1
-    )
+    assert chair.status(3000.0 + 10 * PARAMS.heater_cool_tau_s).heater_temp_c == pytest.approx(amb, abs=0.1)
 
 
 def test_heater_cuts_out_at_its_ceiling_and_refuses_heat_until_cooled():

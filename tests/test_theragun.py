@@ -87,7 +87,10 @@ def test_intensity_steps_map_evenly_onto_the_model_range():
 
 def test_models_and_recognition():
     assert {n: tg.MAX_RPM[n] for n in ("theragun-pro", "theragun-elite", "theragun-prime")} == {
-        "theragun-pro": 3616, "theragun-elite": 3616, "theragun-prime": 3584}
+        "theragun-pro": 3616,
+        "theragun-elite": 3616,
+        "theragun-prime": 3584,
+    }
     ffe0 = ["0000ffe0-0000-1000-8000-00805f9b34fb"]
     assert recognise_ble("Pro", ffe0).name == "theragun-pro"
     assert recognise_ble("Elite", ffe0).name == "theragun-elite"
@@ -202,8 +205,9 @@ def test_stop_after_link_loss_is_honest():
 
 
 def test_sim_scheme_plays_a_profile():
-    step = RollerStep(0, 20_000, "tap", "s", Technique.TAP, frozenset({Zone.UPPER_BACK}),
-                      Level(10, 60), Level.constant(50))
+    step = RollerStep(
+        0, 20_000, "tap", "s", Technique.TAP, frozenset({Zone.UPPER_BACK}), Level(10, 60), Level.constant(50)
+    )
     plan = Plan(name="gun", roller=(step,))
 
     async def main():

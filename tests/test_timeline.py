@@ -34,13 +34,18 @@ def roller(start_s, dur_s, technique, intensity, zones=(Zone.MID_BACK,), name="s
 
 def airbag(start_s, dur_s, pressure, zones=(Zone.CALVES,), name="air"):
     level = pressure if isinstance(pressure, Level) else Level.constant(pressure)
-    return AirbagStep(start_ms=start_s * S, duration_ms=dur_s * S, name=name, source=name,
-                      zones=frozenset(zones), pressure=level)
+    return AirbagStep(
+        start_ms=start_s * S,
+        duration_ms=dur_s * S,
+        name=name,
+        source=name,
+        zones=frozenset(zones),
+        pressure=level,
+    )
 
 
 def heat(start_s, dur_s, level, name="heat"):
-    return HeatStep(start_ms=start_s * S, duration_ms=dur_s * S, name=name, source=name,
-                    level=level)
+    return HeatStep(start_ms=start_s * S, duration_ms=dur_s * S, name=name, source=name, level=level)
 
 
 def rows(lines):
@@ -50,8 +55,7 @@ def rows(lines):
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [(0, " "), (-3, " "), (0.1, "▁"), (12.5, "▁"), (12.6, "▂"), (50, "▄"), (99, "█"),
-     (100, "█"), (180, "█")],
+    [(0, " "), (-3, " "), (0.1, "▁"), (12.5, "▁"), (12.6, "▂"), (50, "▄"), (99, "█"), (100, "█"), (180, "█")],
 )
 def test_spark(value, cell):
     assert spark(value) == cell
@@ -118,15 +122,36 @@ def test_samples_at_column_midpoints():
     plan = Plan(
         name="t",
         roller=(
-            RollerStep(start_ms=0, duration_ms=600, name="a", source="a",
-                       technique=Technique.TAP, zones=frozenset({Zone.NECK}),
-                       intensity=Level.constant(40), speed=Level.constant(40)),
-            RollerStep(start_ms=1000, duration_ms=400, name="b", source="b",
-                       technique=Technique.ROLL, zones=frozenset({Zone.NECK}),
-                       intensity=Level.constant(40), speed=Level.constant(40)),
-            RollerStep(start_ms=29_000, duration_ms=1000, name="c", source="c",
-                       technique=Technique.VIBRATE, zones=frozenset({Zone.NECK}),
-                       intensity=Level.constant(40), speed=Level.constant(40)),
+            RollerStep(
+                start_ms=0,
+                duration_ms=600,
+                name="a",
+                source="a",
+                technique=Technique.TAP,
+                zones=frozenset({Zone.NECK}),
+                intensity=Level.constant(40),
+                speed=Level.constant(40),
+            ),
+            RollerStep(
+                start_ms=1000,
+                duration_ms=400,
+                name="b",
+                source="b",
+                technique=Technique.ROLL,
+                zones=frozenset({Zone.NECK}),
+                intensity=Level.constant(40),
+                speed=Level.constant(40),
+            ),
+            RollerStep(
+                start_ms=29_000,
+                duration_ms=1000,
+                name="c",
+                source="c",
+                technique=Technique.VIBRATE,
+                zones=frozenset({Zone.NECK}),
+                intensity=Level.constant(40),
+                speed=Level.constant(40),
+            ),
         ),
     )
     r = rows(render_timeline(plan, width=40))
@@ -169,8 +194,14 @@ def test_render_segments_lists_every_step_in_order():
     plan = Plan(
         name="t",
         roller=(
-            roller(0, 90, Technique.ROLL, Level(10, 35, Curve.EASE_IN_OUT), name="warm-up",
-                   zones=(Zone.UPPER_BACK, Zone.MID_BACK)),
+            roller(
+                0,
+                90,
+                Technique.ROLL,
+                Level(10, 35, Curve.EASE_IN_OUT),
+                name="warm-up",
+                zones=(Zone.UPPER_BACK, Zone.MID_BACK),
+            ),
             RollerStep(start_ms=90 * S, duration_ms=20 * S, name="pause", source="pause"),
             roller(110, 60, Technique.KNEAD, 50, name="knead", zones=(Zone.SHOULDERS,)),
         ),
@@ -180,8 +211,15 @@ def test_render_segments_lists_every_step_in_order():
     lines = render_segments(plan)
     assert lines[0] == "segments"
     assert lines[1].split() == ["start", "length", "name", "technique", "zones", "intensity"]
-    assert lines[2].split() == ["0s", "1m30s", "warm-up", "roll", "upper_back,mid_back",
-                                "10→35", "ease-in-out"]
+    assert lines[2].split() == [
+        "0s",
+        "1m30s",
+        "warm-up",
+        "roll",
+        "upper_back,mid_back",
+        "10→35",
+        "ease-in-out",
+    ]
     assert lines[3].split() == ["1m30s", "20s", "pause", "rest", "-", "-"]
     assert lines[4].split() == ["1m50s", "1m", "knead", "knead", "shoulders", "50"]
     i = lines.index("airbags")

@@ -122,8 +122,9 @@ def list_cmd(cli: CliContext) -> None:
     for i in items:
         source = i["source"] + (" (hidden by user)" if i["shadowed"] else "")
         if i["ok"]:
-            rows.append([i["name"], i["benefit"] or "-", i["duration"], source,
-                         _first_line(i["description"])])
+            rows.append(
+                [i["name"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
+            )
         else:
             more = len(i["_lines"]) - 1
             text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
@@ -173,8 +174,7 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
             result.update(ok=True, problems=[], **summary)
             if not cli.json:
                 click.echo(
-                    f"ok {display}: {summary['name']}, {summary['duration']}, "
-                    f"{summary['steps']} steps"
+                    f"ok {display}: {summary['name']}, {summary['duration']}, {summary['steps']} steps"
                 )
         results.append(result)
     if cli.json:
@@ -257,9 +257,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
                 format_duration(limits.max_length_ms) if limits.max_length_ms is not None else None
             ),
         }
-        data["tracks"] = {
-            name: [_step_dict(s) for s in steps] for name, steps in plan.tracks().items()
-        }
+        data["tracks"] = {name: [_step_dict(s) for s in steps] for name, steps in plan.tracks().items()}
         cli.echo_json(data)
         return
 

@@ -49,9 +49,7 @@ def _static_programs(uri: str) -> tuple[str, ...] | None:
 def _no_programs(model: str):
     from ..core.errors import UsageError
 
-    return UsageError(
-        f"{model} has no built-in programs; play a profile with `massager-ctl run` instead"
-    )
+    return UsageError(f"{model} has no built-in programs; play a profile with `massager-ctl run` instead")
 
 
 @click.command()
@@ -63,8 +61,9 @@ def _no_programs(model: str):
     default=None,
     help=f"Program length; the chair's own timer ends it (default {DEFAULT_PROGRAM_MIN}).",
 )
-@click.option("--time-scale", type=TimeScale(), default=None,
-              help="Simulator only: X times faster, or 'max'.")
+@click.option(
+    "--time-scale", type=TimeScale(), default=None, help="Simulator only: X times faster, or 'max'."
+)
 @pass_cli
 def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
     """Run the chair's built-in auto program NAME (see --list) until its own timer ends it."""
@@ -100,8 +99,7 @@ def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
         cli.echo_json(result)
     else:
         done = "device stopped (confirmed)" if result["stop_confirmed"] else "stop NOT confirmed"
-        click.echo(f"program {name}: {result['reason']} after "
-                   f"{_mmss(result['elapsed_s'])}; {done}", err=True)
+        click.echo(f"program {name}: {result['reason']} after {_mmss(result['elapsed_s'])}; {done}", err=True)
     if not result["stop_confirmed"]:
         raise SystemExit(1)
 
@@ -149,8 +147,10 @@ async def _run_program(cli: CliContext, chair, name: str, length_s: float, limit
     start = loop.time()
     await device.run_program(name)
     if not cli.json:
-        click.echo(f"program {name} running; the chair's timer ends it in "
-                   f"{_mmss(length_s)} (Ctrl-C stops it now)", err=True)
+        click.echo(
+            f"program {name} running; the chair's timer ends it in {_mmss(length_s)} (Ctrl-C stops it now)",
+            err=True,
+        )
     reason = "length reached: stopped by massager-ctl"
     heat_since: float | None = None
     heat_off = getattr(device, "heat_off", None)

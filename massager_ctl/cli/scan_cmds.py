@@ -53,10 +53,17 @@ def _row_text(row) -> str:
 
 
 @click.command()
-@click.option("--all", "include_all", is_flag=True,
-              help="List every port and device, not only likely massagers.")
-@click.option("--timeout", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
-              metavar="S", help="Seconds to listen for Bluetooth devices.")
+@click.option(
+    "--all", "include_all", is_flag=True, help="List every port and device, not only likely massagers."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.5, 60),
+    default=5.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds to listen for Bluetooth devices.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @pass_cli
 def scan(cli: CliContext, include_all: bool, timeout: float, json_output: bool) -> None:

@@ -122,16 +122,30 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
 
 @click.command()
 @click.argument("profile")
-@click.option("--time-scale", type=TimeScale(), default=None,
-              help="Play X times faster than real time, or 'max' (simulator only).")
-@click.option("--max-intensity", type=click.FloatRange(0, 100), default=None, metavar="PCT",
-              help="Cap intensity for this run (only lowers the configured cap).")
-@click.option("--dry-run", is_flag=True,
-              help="Play in virtual time against no device; print what would be sent.")
-@click.option("--strict", is_flag=True,
-              help="Refuse zones or techniques the device lacks instead of dropping them.")
-@click.option("--reconnect", is_flag=True,
-              help="If the link drops, retry (bounded backoff) and resume from zero intensity.")
+@click.option(
+    "--time-scale",
+    type=TimeScale(),
+    default=None,
+    help="Play X times faster than real time, or 'max' (simulator only).",
+)
+@click.option(
+    "--max-intensity",
+    type=click.FloatRange(0, 100),
+    default=None,
+    metavar="PCT",
+    help="Cap intensity for this run (only lowers the configured cap).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Play in virtual time against no device; print what would be sent."
+)
+@click.option(
+    "--strict", is_flag=True, help="Refuse zones or techniques the device lacks instead of dropping them."
+)
+@click.option(
+    "--reconnect",
+    is_flag=True,
+    help="If the link drops, retry (bounded backoff) and resume from zero intensity.",
+)
 @pass_cli
 def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect) -> None:
     """Play PROFILE (a file, or a shipped or user profile name) on the device."""
@@ -152,8 +166,7 @@ def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, re
         from ..api import connect
 
         async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
-            return await chair.run(plan, on_progress=printer, on_warning=printer.warn,
-                                   reconnect=reconnect)
+            return await chair.run(plan, on_progress=printer, on_warning=printer.warn, reconnect=reconnect)
 
     try:
         report = _drive(clock, play)
@@ -212,8 +225,14 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool) -> None:
     async def play():
         device = DryRunDevice()
         writer = Writer(device)
-        session = Session(device, writer, SafetyGovernor(limits), plan, strict=strict,
-                          on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True))
+        session = Session(
+            device,
+            writer,
+            SafetyGovernor(limits),
+            plan,
+            strict=strict,
+            on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True),
+        )
         try:
             return await session.run()
         finally:
@@ -242,8 +261,10 @@ def _state_text(state) -> str:
     parts = []
     if state.technique:
         zones = ",".join(sorted(z.value for z in state.zones))
-        parts.append(f"{state.technique} {zones} intensity {state.intensity} speed {state.speed}"
-                     f" {state.width.value if state.width else ''}".rstrip())
+        parts.append(
+            f"{state.technique} {zones} intensity {state.intensity} speed {state.speed}"
+            f" {state.width.value if state.width else ''}".rstrip()
+        )
     if state.airbags:
         parts.append("airbags " + " ".join(f"{z}={lvl}" for z, lvl in state.airbags))
     if state.heat.value != "off":
@@ -267,22 +288,29 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 
 
 @click.command("set")
-@click.option("--technique", "-t",
-              type=click.Choice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"]))
+@click.option(
+    "--technique", "-t", type=click.Choice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"])
+)
 @click.option("--zones", "-z", metavar="ZONE[,ZONE]", help="Zones for the rollers, comma separated.")
 @click.option("--intensity", "-i", type=click.FloatRange(0, 100), metavar="PCT")
 @click.option("--speed", "-s", type=click.FloatRange(0, 100), metavar="PCT")
 @click.option("--width", "-w", type=click.Choice(["narrow", "medium", "wide"]))
 @click.option("--heat", type=click.Choice(["off", "low", "high"]))
 @click.option("--airbag", "airbags", multiple=True, metavar="ZONE=PCT", help="Airbag pressure; repeatable.")
-@click.option("--for", "duration", metavar="DURATION",
-              help='How long to hold it, e.g. "5m" (default: until Ctrl-C or the session cap).')
-@click.option("--time-scale", type=TimeScale(), default=None,
-              help="Simulator only: X times faster, or 'max'.")
+@click.option(
+    "--for",
+    "duration",
+    metavar="DURATION",
+    help='How long to hold it, e.g. "5m" (default: until Ctrl-C or the session cap).',
+)
+@click.option(
+    "--time-scale", type=TimeScale(), default=None, help="Simulator only: X times faster, or 'max'."
+)
 @click.option("--strict", is_flag=True, help="Refuse zones or techniques the device lacks.")
 @pass_cli
-def set_(cli: CliContext, technique, zones, intensity, speed, width, heat, airbags, duration,
-         time_scale, strict) -> None:
+def set_(
+    cli: CliContext, technique, zones, intensity, speed, width, heat, airbags, duration, time_scale, strict
+) -> None:
     """Hold a state by hand, through the safety governor, then stop."""
     from ..api import build_state
     from ..core.errors import UsageError
@@ -334,8 +362,10 @@ def _status_text(status) -> str:
     d = status.to_dict()
     lines = [f"running: {'yes' if status.running else 'no'}" + ("" if not status.stopped else " (stopped)")]
     if d["technique"]:
-        lines.append(f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
-                     f"{d['intensity']}, speed step {d['speed']}, width {d['width']}")
+        lines.append(
+            f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
+            f"{d['intensity']}, speed step {d['speed']}, width {d['width']}"
+        )
     else:
         lines.append("rollers: off")
     if status.roller_position is not None:
@@ -430,10 +460,14 @@ def devices(cli: CliContext) -> None:
         caps = d["capabilities"]
         if isinstance(caps, dict):
             click.echo(f"    zones: {', '.join(caps['zones'])}")
-            click.echo(f"    techniques: {', '.join(caps['techniques'])}; intensity steps "
-                       f"{caps['intensity_steps']}, speed steps {caps['speed_steps']}")
-            click.echo(f"    airbags: {', '.join(caps['airbag_zones']) or 'none'} "
-                       f"({caps['airbag_levels']} levels); heat: {', '.join(caps['heat_levels']) or 'none'}")
+            click.echo(
+                f"    techniques: {', '.join(caps['techniques'])}; intensity steps "
+                f"{caps['intensity_steps']}, speed steps {caps['speed_steps']}"
+            )
+            click.echo(
+                f"    airbags: {', '.join(caps['airbag_zones']) or 'none'} "
+                f"({caps['airbag_levels']} levels); heat: {', '.join(caps['heat_levels']) or 'none'}"
+            )
         else:
             click.echo(f"    capabilities: {caps}")
         click.echo(f"    writes at most every {d['min_write_gap_ms']} ms; keepalive: {m.keepalive or 'none'}")

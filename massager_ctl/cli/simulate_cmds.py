@@ -60,8 +60,13 @@ async def serve_on_pty(definition, *, faults=None, announce=None):
 
 @click.command()
 @click.argument("model")
-@click.option("--link", "link_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also make a symlink at PATH to the port (a name that stays the same).")
+@click.option(
+    "--link",
+    "link_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="Also make a symlink at PATH to the port (a name that stays the same).",
+)
 @pass_cli
 def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     """Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port."""
@@ -87,8 +92,9 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     def announce(port) -> None:
         uri = f"serial:{port.path}?model={definition.name}"
         if cli.json:
-            click.echo(json.dumps({"model": definition.name, "port": port.path, "uri": uri,
-                                   "link": link_path}))
+            click.echo(
+                json.dumps({"model": definition.name, "port": port.path, "uri": uri, "link": link_path})
+            )
             return
         click.echo(f"simulating {definition.name} on {port.path}")
         if link_path:
@@ -149,5 +155,6 @@ async def _shutdown(simulator, port, link_path: str | None) -> None:
         physics = getattr(simulator, "physics", None)
         if physics is not None:
             state = "stopped" if physics.target.is_stopped else "NOT stopped (still running)"
-            click.echo(f"massager-ctl: simulated {getattr(simulator, 'model', '')} final state: "
-                       f"{state}", err=True)
+            click.echo(
+                f"massager-ctl: simulated {getattr(simulator, 'model', '')} final state: {state}", err=True
+            )

@@ -206,9 +206,7 @@ def _rows(steps, key, cells) -> list[list[str] | str]:
     rows: list[list[str] | str] = []
     for start, length, times in collapse_repeats([key(s) for s in steps]):
         block = steps[start : start + length]
-        rows.extend(
-            [format_duration(s.start_ms), format_duration(s.duration_ms), *cells(s)] for s in block
-        )
+        rows.extend([format_duration(s.start_ms), format_duration(s.duration_ms), *cells(s)] for s in block)
         if times > 1:
             end = steps[start + length * times - 1].end_ms
             what = "the step above" if length == 1 else f"the {length} steps above"

@@ -90,8 +90,7 @@ def _driver_options(definition: ModelDefinition, driver: Any, options: dict[str,
     unknown = [k for k in options if k in reserved or (k not in params and not takes_any)]
     if unknown:
         known = [
-            n for n, p in params.items()
-            if n not in reserved and p.kind is inspect.Parameter.KEYWORD_ONLY
+            n for n, p in params.items() if n not in reserved and p.kind is inspect.Parameter.KEYWORD_ONLY
         ]
         raise UsageError(
             f"ble: option(s) {', '.join(unknown)} are not known for model {definition.name} "
@@ -146,9 +145,7 @@ async def open_ble(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool 
         raise
 
 
-async def _open(
-    parsed, target, definition, options, scan_s, radio, scanner_kwargs, client_backend, faults
-):
+async def _open(parsed, target, definition, options, scan_s, radio, scanner_kwargs, client_backend, faults):
     from .open import SIM_TRACE_ENV, OpenedDevice, write_sim_trace
 
     device, adv = await find_ble_device(target, scan_s, scanner_kwargs)

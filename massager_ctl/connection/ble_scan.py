@@ -110,9 +110,7 @@ def found_row(device: Any, adv: Any) -> Found:
     )
 
 
-async def scan_ble(
-    timeout: float, *, include_all: bool = False, simulate: bool = False
-) -> list[Found]:
+async def scan_ble(timeout: float, *, include_all: bool = False, simulate: bool = False) -> list[Found]:
     """Listen for BLE advertisements for ``timeout`` seconds.
 
     Returns devices matching a known model (all devices with ``include_all``),

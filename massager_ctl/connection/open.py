@@ -85,8 +85,7 @@ async def open_device(
     target = OPENERS.get(parsed.scheme)
     if target is None:
         raise UsageError(
-            f"{parsed.scheme}: devices are not supported by this version yet; "
-            "use sim: (the simulated chair)"
+            f"{parsed.scheme}: devices are not supported by this version yet; use sim: (the simulated chair)"
         )
     module, _, name = target.partition(":")
     try:
@@ -120,5 +119,3 @@ async def open_simulated(parsed, *, faults: Any = None, **_options: Any) -> Open
     if trace_path:
         opened.closers.insert(0, lambda: write_sim_trace(simulator, trace_path))
     return opened
-
-

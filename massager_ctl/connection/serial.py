@@ -131,8 +131,7 @@ async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bo
     unknown = sorted(set(parsed.options) - set(OPTIONS))
     if unknown:
         raise UsageError(
-            f"{parsed.text}: unknown option(s) {', '.join(unknown)} (serial: takes "
-            f"{', '.join(OPTIONS)})"
+            f"{parsed.text}: unknown option(s) {', '.join(unknown)} (serial: takes {', '.join(OPTIONS)})"
         )
     port = parsed.target
     _check_port(port)
@@ -140,9 +139,7 @@ async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bo
     try:
         import serial  # noqa: F401
     except ImportError:
-        raise UsageError(
-            "serial: devices need the Python package 'pyserial'; install it with pip"
-        ) from None
+        raise UsageError("serial: devices need the Python package 'pyserial'; install it with pip") from None
     transport = SerialTransport(port, _settings(definition, parsed.options))
     device = definition.load("driver")(
         transport, min_write_gap_s=definition.min_write_gap_s, name=definition.name

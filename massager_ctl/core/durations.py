@@ -21,7 +21,7 @@ def parse_duration(text: str) -> int:
     what is allowed.
     """
     if not isinstance(text, str):
-        raise DurationError(f"{text!r} is not a duration; write it as text such as \"90s\" or \"2m30s\"")
+        raise DurationError(f'{text!r} is not a duration; write it as text such as "90s" or "2m30s"')
     s = text.strip().replace(" ", "")
     if not s:
         raise DurationError('empty duration; write e.g. "90s", "2m30s" or "1h"')

@@ -57,8 +57,7 @@ class LinkedDevice:
         """A stop cannot go out over a lost link: StopNotConfirmed, with what to do instead."""
         if self._lost_reason is not None:
             raise StopNotConfirmed(
-                f"{self.name}: cannot send the stop: link lost ({self._lost_reason}); "
-                f"{self.link_loss_note}"
+                f"{self.name}: cannot send the stop: link lost ({self._lost_reason}); {self.link_loss_note}"
             )
 
     def _require_connected(self) -> None:
@@ -92,9 +91,7 @@ class LinkedDevice:
         try:
             await asyncio.wait_for(self.transport.open(), timeout)
         except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: the link did not open within {timeout:g} s"
-            ) from None
+            raise DeviceTimeout(f"{self.name}: the link did not open within {timeout:g} s") from None
 
     async def _write_within(self, data: bytes, timeout: float, what: str, **options: Any) -> None:
         """``transport.write(data, **options)``; DeviceTimeout "<name>: <what> <timeout> s"."""

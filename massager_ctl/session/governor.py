@@ -72,9 +72,7 @@ class SafetyGovernor:
         max_length_s: float | None = None,
     ) -> None:
         """Start a live session. Raises SafetyError if it would be too long."""
-        self._session_limits = self.limits.tightened(
-            max_intensity=max_intensity, max_length_s=max_length_s
-        )
+        self._session_limits = self.limits.tightened(max_intensity=max_intensity, max_length_s=max_length_s)
         if length_s is not None:
             self.check_length(length_s)
         self._live_since = now
@@ -109,9 +107,7 @@ class SafetyGovernor:
             return STOPPED
         if now - self._live_since >= min(lim.max_session_s, HARD_MAX_SESSION_S):
             if not self.expired:
-                self._notice(
-                    f"session reached the {format_duration(lim.max_session_s * 1000)} cap; stopping"
-                )
+                self._notice(f"session reached the {format_duration(lim.max_session_s * 1000)} cap; stopping")
             self.expired = True
             self._last_out = STOPPED
             return STOPPED
@@ -133,8 +129,7 @@ class SafetyGovernor:
         if self._heat_on_s >= lim.heat_auto_off_s - 1e-6 and not self._heat_off_for_good:
             self._heat_off_for_good = True
             self._notice(
-                f"heat switched off after {format_duration(lim.heat_auto_off_s * 1000)} "
-                "(heat auto-off)"
+                f"heat switched off after {format_duration(lim.heat_auto_off_s * 1000)} (heat auto-off)"
             )
 
         out = _assemble(out, intensity, speed, airbags, self._heat(out.heat))
@@ -188,6 +183,5 @@ class SafetyGovernor:
 
 def _assemble(desired: TargetState, intensity: float, speed: float, airbags: tuple, heat: Heat):
     if desired.technique is not None and intensity > 0 and desired.zones:  # rollers active
-        return TargetState(desired.technique, desired.zones, intensity, speed, desired.width,
-                           airbags, heat)
+        return TargetState(desired.technique, desired.zones, intensity, speed, desired.width, airbags, heat)
     return TargetState(None, frozenset(), 0.0, 0.0, desired.width, airbags, heat)

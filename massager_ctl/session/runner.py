@@ -361,7 +361,11 @@ class Session:
                 self.report.boundary_errors_s.append(loop.time() - deadline)
 
     def _next_change(
-        self, now: float, state: DeviceState, target: TargetState, mapper: CapabilityMapper,
+        self,
+        now: float,
+        state: DeviceState,
+        target: TargetState,
+        mapper: CapabilityMapper,
         horizon: float,
     ) -> float:
         """The first tick (on the tick_s grid, after ``now``, before ``horizon``) at which

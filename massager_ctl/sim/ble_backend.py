@@ -457,9 +457,7 @@ class SimulatedClientBackend(BaseBleakClient):
         radio.check()
         peripheral = radio.peripherals.get(self.address.upper())
         if peripheral is None or not peripheral.in_range or peripheral.central is not None:
-            raise BleakDeviceNotFoundError(
-                self.address, f"Device with address {self.address} was not found."
-            )
+            raise BleakDeviceNotFoundError(self.address, f"Device with address {self.address} was not found.")
         await asyncio.sleep(peripheral.spec.connect_delay_s)
         if not peripheral.in_range or peripheral.central is not None or not radio.usable:
             raise BleakError(f"{self.address}: le-connection-abort-by-local")
@@ -547,9 +545,7 @@ class SimulatedClientBackend(BaseBleakClient):
                 raise BleakGATTProtocolError(BleakGATTProtocolErrorCode.INVALID_ATTRIBUTE_VALUE_LENGTH)
         else:
             if "write-without-response" not in sim_char.properties:
-                raise BleakError(
-                    f"characteristic {sim_char.uuid} does not support write without response"
-                )
+                raise BleakError(f"characteristic {sim_char.uuid} does not support write without response")
             if len(data) > peripheral.spec.mtu - 3:
                 raise BleakError(
                     f"{len(data)} bytes is more than a write without response can carry "
@@ -588,9 +584,7 @@ class SimulatedClientBackend(BaseBleakClient):
         peripheral = self._require()
         sim_char: SimCharacteristic = characteristic.obj
         if not sim_char.notifies:
-            raise BleakError(
-                f"characteristic {sim_char.uuid} does not support notifications or indications"
-            )
+            raise BleakError(f"characteristic {sim_char.uuid} does not support notifications or indications")
         await asyncio.sleep(2 * peripheral.spec.latency_s)  # the CCCD write
         self._require()
         self._subscriptions[characteristic.handle] = (sim_char, callback)
@@ -778,11 +772,7 @@ def default_devices() -> list[SimDeviceSpec]:
             (
                 SimService(
                     FFE0,
-                    (
-                        SimCharacteristic(
-                            FFE1, ("read", "write-without-response", "notify"), endpoint="tx"
-                        ),
-                    ),
+                    (SimCharacteristic(FFE1, ("read", "write-without-response", "notify"), endpoint="tx"),),
                 ),
             ),
             "massager_ctl.devices.native.sim:SimulatedNativeChair",

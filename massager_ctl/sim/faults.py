@@ -102,9 +102,7 @@ class FaultInjector:
     def corrupt_outgoing(self, n: int | None = 1, *, for_s: float | None = None) -> None:
         self._add(Rule(CORRUPT_OUT, _count(n), _period(for_s)))
 
-    def delay_outgoing(
-        self, seconds: float, *, n: int | None = None, for_s: float | None = None
-    ) -> None:
+    def delay_outgoing(self, seconds: float, *, n: int | None = None, for_s: float | None = None) -> None:
         if not seconds > 0:
             raise ValueError(f"delay must be above 0 s, not {seconds!r}")
         self._add(Rule(DELAY_OUT, _count(n), _period(for_s), value=float(seconds)))
@@ -146,9 +144,7 @@ class FaultInjector:
         if not isinstance(action, str) and not callable(action):
             raise ValueError(f"fault action must be a name or a callable, not {action!r}")
         self._order += 1
-        self.schedule.append(
-            Scheduled(float(t_seconds), self._order, action, tuple(kwargs.items()))
-        )
+        self.schedule.append(Scheduled(float(t_seconds), self._order, action, tuple(kwargs.items())))
         self.schedule.sort(key=lambda s: (s.t, s.order))
         if self._wake is not None:
             self._wake()
@@ -269,9 +265,7 @@ class FaultInjector:
 
 
 def _expired(rule: Rule, now: float) -> bool:
-    return (rule.until is not None and now >= rule.until) or (
-        rule.count is not None and rule.count <= 0
-    )
+    return (rule.until is not None and now >= rule.until) or (rule.count is not None and rule.count <= 0)
 
 
 def _count(n: int | None) -> int | None:

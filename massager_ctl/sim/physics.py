@@ -283,16 +283,13 @@ class ChairPhysics:
         _check_range("speed", state.speed, caps.speed_steps)
         if state.technique is not None and state.intensity > 0 and not state.zones:
             raise ValueError(
-                f"technique {state.technique} at intensity {state.intensity} "
-                "needs at least one zone"
+                f"technique {state.technique} at intensity {state.intensity} needs at least one zone"
             )
         if state.width is not None:
             if not isinstance(state.width, Width):
                 raise ValueError(f"width {state.width!r} is not a width")
             if state.width not in caps.widths:
-                raise UnsupportedValue(
-                    f"width {state.width} not supported (have: {_names(caps.widths)})"
-                )
+                raise UnsupportedValue(f"width {state.width} not supported (have: {_names(caps.widths)})")
         seen: set[Zone] = set()
         for entry in state.airbags:
             if not (isinstance(entry, tuple) and len(entry) == 2):

@@ -160,9 +160,7 @@ class BleLayout:
         )
 
     @classmethod
-    def probed(
-        cls, service: str, candidates: tuple[str, ...], *, title: str = ""
-    ) -> BleLayout:
+    def probed(cls, service: str, candidates: tuple[str, ...], *, title: str = "") -> BleLayout:
         """``tx``/``rx`` on ``candidates``, roles decided by their properties."""
         return cls(
             service,
@@ -182,8 +180,10 @@ class BleLayout:
     def describe(self) -> str:
         parts = []
         for e in self.endpoints:
-            where = short_uuid(e.uuid) if e.uuid else "probed among " + "/".join(
-                short_uuid(u) for u in self.probe
+            where = (
+                short_uuid(e.uuid)
+                if e.uuid
+                else "probed among " + "/".join(short_uuid(u) for u in self.probe)
             )
             if e.notify:
                 parts.append(f"{e.name} <- {where} (notify)")
@@ -258,9 +258,7 @@ def _find_service(services: Any, uuid: str) -> Any | None:
 def _offered(services: Any) -> str:
     names = []
     for service in services:
-        chars = ", ".join(
-            f"{short_uuid(c.uuid)}[{'/'.join(c.properties)}]" for c in service.characteristics
-        )
+        chars = ", ".join(f"{short_uuid(c.uuid)}[{'/'.join(c.properties)}]" for c in service.characteristics)
         names.append(f"{short_uuid(service.uuid)} ({chars})")
     return "; ".join(names) or "none"
 
@@ -355,9 +353,7 @@ def ble_error(exc: BaseException, name: str = "Bluetooth") -> DeviceError:
             "to try massager-ctl without a radio, use --simulate-ble"
         )
     if "POWERED_OFF" in reasons:
-        return DeviceError(
-            "the Bluetooth adapter is switched off; turn it on (e.g. `bluetoothctl power on`)"
-        )
+        return DeviceError("the Bluetooth adapter is switched off; turn it on (e.g. `bluetoothctl power on`)")
     if reasons & {"NO_BLUETOOTH", "NO_BLE_CENTRAL_ROLE"} or "no bluetooth adapter" in texts:
         return DeviceError(
             "no Bluetooth LE adapter found on this computer; plug one in, or use --simulate-ble"
@@ -571,9 +567,7 @@ class BleTransport(Transport):
         try:
             return await asyncio.wait_for(aw, self.io_timeout_s)
         except TimeoutError:
-            raise DeviceTimeout(
-                f"{self.name}: {what} took longer than {self.io_timeout_s:g} s"
-            ) from None
+            raise DeviceTimeout(f"{self.name}: {what} took longer than {self.io_timeout_s:g} s") from None
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None

@@ -71,8 +71,7 @@ READ_CHUNK = 4096
 #: pyserial's words for a port that is readable but has nothing (EOF): kept so a loss
 #: reads the same whichever path noticed it.
 _NO_DATA = (
-    "device reports readiness to read but returned no data "
-    "(device disconnected or multiple access on port?)"
+    "device reports readiness to read but returned no data (device disconnected or multiple access on port?)"
 )
 
 
@@ -166,8 +165,10 @@ def explain_open_error(port: str, exc: BaseException) -> str:
             f"no permission to open serial port {port} (on Linux, add your user to the "
             "'dialout' group and log in again)"
         )
-    if code in (errno.ENOTTY, errno.EISDIR) or "Inappropriate ioctl" in text or (
-        "Could not configure port" in text
+    if (
+        code in (errno.ENOTTY, errno.EISDIR)
+        or "Inappropriate ioctl" in text
+        or ("Could not configure port" in text)
     ):
         return f"{port} is not a serial device"
     return f"could not open serial port {port}: {text}"
@@ -314,9 +315,7 @@ class SerialTransport(Transport):
             except DeviceError as exc:
                 left = deadline - loop.time()
                 if left <= 0:
-                    raise DeviceDisconnected(
-                        f"{exc}; gave up reopening after {within_s:g} s"
-                    ) from None
+                    raise DeviceDisconnected(f"{exc}; gave up reopening after {within_s:g} s") from None
                 await asyncio.sleep(min(retry_every_s, left))
 
     # ------------------------------------------------------------------ reading on the loop

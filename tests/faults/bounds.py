@@ -55,23 +55,56 @@ class Protocol:
 #: and to have no self-stop: its faults run (nothing is skipped for it) and the
 #: "host gone" cases are expected to leave it running until this table says otherwise.
 PROTOCOLS: dict[str, Protocol] = {
-    "native": Protocol(checksum_index=-1, nak=True, periodic_status=True, self_stop="deadman",
-                       note="CRC-16 last; NAK codes; STATUS at 10 Hz; deadman (1.5 s)"),
-    "rongtai": Protocol(checksum_index=-2, nak=False, periodic_status=True, self_stop="chair-timer",
-                        stop_s=1.0, host_blind=frozenset({"status-stops"}),
-                        note="7-bit checksum before F1; status at 20 Hz; chair timer 10/20/30 min; "
-                             "keys are toggles pressed closed-loop on the status, so with no status "
-                             "the driver presses nothing and the chair timer ends the session"),
-    "nlr": Protocol(checksum_index=None, nak=False, periodic_status=False, self_stop="none",
-                    note="ASCII lines, no checksum, no status, no deadman, no timer"),
-    "theragun": Protocol(checksum_index=1, nak=False, periodic_status=False, self_stop="none",
-                         note="AA/BB frames with a sum checksum second; no status; no deadman"),
-    "pulsetto": Protocol(checksum_index=None, nak=False, periodic_status=False, self_stop="none",
-                         stop_s=1.5, note="ASCII lines; no status; no device timer (battery only); "
-                                          "the stop is a 3-step sequence 0.35 s apart"),
+    "native": Protocol(
+        checksum_index=-1,
+        nak=True,
+        periodic_status=True,
+        self_stop="deadman",
+        note="CRC-16 last; NAK codes; STATUS at 10 Hz; deadman (1.5 s)",
+    ),
+    "rongtai": Protocol(
+        checksum_index=-2,
+        nak=False,
+        periodic_status=True,
+        self_stop="chair-timer",
+        stop_s=1.0,
+        host_blind=frozenset({"status-stops"}),
+        note="7-bit checksum before F1; status at 20 Hz; chair timer 10/20/30 min; "
+        "keys are toggles pressed closed-loop on the status, so with no status "
+        "the driver presses nothing and the chair timer ends the session",
+    ),
+    "nlr": Protocol(
+        checksum_index=None,
+        nak=False,
+        periodic_status=False,
+        self_stop="none",
+        note="ASCII lines, no checksum, no status, no deadman, no timer",
+    ),
+    "theragun": Protocol(
+        checksum_index=1,
+        nak=False,
+        periodic_status=False,
+        self_stop="none",
+        note="AA/BB frames with a sum checksum second; no status; no deadman",
+    ),
+    "pulsetto": Protocol(
+        checksum_index=None,
+        nak=False,
+        periodic_status=False,
+        self_stop="none",
+        stop_s=1.5,
+        note="ASCII lines; no status; no device timer (battery only); "
+        "the stop is a 3-step sequence 0.35 s apart",
+    ),
 }
-UNKNOWN_PROTOCOL = Protocol(checksum_index=-1, nak=True, periodic_status=True, self_stop="none",
-                            stop_s=2.0, note="not described in PROTOCOLS")
+UNKNOWN_PROTOCOL = Protocol(
+    checksum_index=-1,
+    nak=True,
+    periodic_status=True,
+    self_stop="none",
+    stop_s=2.0,
+    note="not described in PROTOCOLS",
+)
 
 
 #: The user's caps in every scenario; no command above them may reach a device.
@@ -117,27 +150,59 @@ GARBAGE_FOR_S = 5.0
 CORRUPT_FOR_S = 1.0
 SLOW_LINK_S = 0.3
 
-FAULTS: dict[str, Fault] = {f.name: f for f in (
-    Fault("link-dropped", "every byte lost both ways from now on, no disconnect seen", "self"),
-    Fault("cable-pulled", "the link is cut: both ends see a disconnect", "self"),
-    Fault("device-stalls", "the device's link side hangs: it hears and answers nothing from "
-          "now on (its deadman or timer still run)", "self"),
-    Fault("host-vanished", "the host stops dead, no stop sent (its bytes never reach the "
-          "device again): the in-process model of SIGKILL", "self"),
-    Fault("garbage", f"random bytes into the host's receive stream every 0.1 s for "
-          f"{GARBAGE_FOR_S:g} s", "host", must_finish=True),
-    Fault("corrupt-checksums", f"every frame's checksum broken, both ways, for {CORRUPT_FOR_S:g} s",
-          "host", needs="checksum_index"),
-    # A device that NAKs everything, STOP included: the session's stop and the close's stop
-    # are refused (2 s each); then the host is silent and the deadman stops the device.
-    Fault("nak-storm", "the device refuses every request from now on (NAK BUSY)", "host",
-          bound_s=2 * HOST_STOP_TIMEOUT_S, needs="nak"),
-    Fault("slow-link", f"every byte, both ways, arrives {SLOW_LINK_S:g} s late from now on",
-          "host", bound_s=SLOW_LINK_S, must_finish=True),
-    Fault("status-stops", "the device stops sending status (periodic and asked-for)", "host",
-          needs="periodic_status"),
-)}
-
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault("link-dropped", "every byte lost both ways from now on, no disconnect seen", "self"),
+        Fault("cable-pulled", "the link is cut: both ends see a disconnect", "self"),
+        Fault(
+            "device-stalls",
+            "the device's link side hangs: it hears and answers nothing from "
+            "now on (its deadman or timer still run)",
+            "self",
+        ),
+        Fault(
+            "host-vanished",
+            "the host stops dead, no stop sent (its bytes never reach the "
+            "device again): the in-process model of SIGKILL",
+            "self",
+        ),
+        Fault(
+            "garbage",
+            f"random bytes into the host's receive stream every 0.1 s for {GARBAGE_FOR_S:g} s",
+            "host",
+            must_finish=True,
+        ),
+        Fault(
+            "corrupt-checksums",
+            f"every frame's checksum broken, both ways, for {CORRUPT_FOR_S:g} s",
+            "host",
+            needs="checksum_index",
+        ),
+        # A device that NAKs everything, STOP included: the session's stop and the close's stop
+        # are refused (2 s each); then the host is silent and the deadman stops the device.
+        Fault(
+            "nak-storm",
+            "the device refuses every request from now on (NAK BUSY)",
+            "host",
+            bound_s=2 * HOST_STOP_TIMEOUT_S,
+            needs="nak",
+        ),
+        Fault(
+            "slow-link",
+            f"every byte, both ways, arrives {SLOW_LINK_S:g} s late from now on",
+            "host",
+            bound_s=SLOW_LINK_S,
+            must_finish=True,
+        ),
+        Fault(
+            "status-stops",
+            "the device stops sending status (periodic and asked-for)",
+            "host",
+            needs="periodic_status",
+        ),
+    )
+}
 
 
 # ------------------------------------------------------------------- host processes

@@ -92,14 +92,21 @@ def scenario_plan(caps: Capabilities) -> Plan:
         ("steady again", Level.constant(70), 2),
     )
     roller = tuple(
-        RollerStep(i * SEGMENT_MS, SEGMENT_MS, name, f"segment {i + 1}",
-                   techniques[k % len(techniques)], zones, intensity, Level.constant(50))
+        RollerStep(
+            i * SEGMENT_MS,
+            SEGMENT_MS,
+            name,
+            f"segment {i + 1}",
+            techniques[k % len(techniques)],
+            zones,
+            intensity,
+            Level.constant(50),
+        )
         for i, (name, intensity, k) in enumerate(segments)
     )
     bags = [z for z in Zone if z in caps.airbag_zones][:2]
     airbag = (
-        (AirbagStep(0, PLAN_MS, "squeeze", "airbags", zones=frozenset(bags),
-                    pressure=Level.constant(80)),)
+        (AirbagStep(0, PLAN_MS, "squeeze", "airbags", zones=frozenset(bags), pressure=Level.constant(80)),)
         if bags and caps.airbag_levels
         else ()
     )
@@ -116,8 +123,10 @@ def skip_reason(model: str, fault: Fault) -> str | None:
     proto = protocol(model)
     family = definition(model).protocol
     if fault.needs == "checksum_index" and proto.checksum_index is None:
-        return (f"{model}: the {family} protocol has no checksum to corrupt ({proto.note}); "
-                "damaged bytes are covered by the garbage fault")
+        return (
+            f"{model}: the {family} protocol has no checksum to corrupt ({proto.note}); "
+            "damaged bytes are covered by the garbage fault"
+        )
     if fault.needs == "nak" and not proto.nak:
         return f"{model}: the {family} protocol has no NAK (the device never refuses a command)"
     if fault.needs == "periodic_status" and not proto.periodic_status:
@@ -126,7 +135,7 @@ def skip_reason(model: str, fault: Fault) -> str | None:
 
 
 def path_for(model: str, fault: Fault) -> str:
-    """"self" or "host" for this model (a host-side fault can leave a host blind)."""
+    """ "self" or "host" for this model (a host-side fault can leave a host blind)."""
     if fault.path == "host" and fault.name in protocol(model).host_blind:
         return "self"
     return fault.path
@@ -134,8 +143,7 @@ def path_for(model: str, fault: Fault) -> str:
 
 def unprotected(model: str, fault: Fault) -> bool:
     """Only the device could stop itself here, and it has nothing to do it with."""
-    return path_for(model, fault) == "self" and protocol(model).self_stop not in (
-        "deadman", "chair-timer")
+    return path_for(model, fault) == "self" and protocol(model).self_stop not in ("deadman", "chair-timer")
 
 
 def points_for(model: str, fault: Fault) -> tuple[str, ...]:
@@ -180,7 +188,7 @@ class LinkFaults:
         to_host = end is self.link.host
 
         def filtered(data: bytes) -> None:
-            if (self.drop_to_host if to_host else self.drop_to_device):
+            if self.drop_to_host if to_host else self.drop_to_device:
                 return
             now = asyncio.get_running_loop().time()
             if self.corrupt_until is not None and now < self.corrupt_until:
@@ -204,8 +212,7 @@ class LinkFaults:
         """Bytes that were never sent, into the host's receive stream."""
         markers = b"\xa5\xa6\xf0\xf1\xaa\xbb\r\nM0123456789+-QPE,A"
         n = rng.randint(1, 48)
-        junk = bytes(rng.choice(markers) if rng.random() < 0.3 else rng.randrange(256)
-                     for _ in range(n))
+        junk = bytes(rng.choice(markers) if rng.random() < 0.3 else rng.randrange(256) for _ in range(n))
         self.garbage_sent += 1
         self.link.host._deliver(junk)
 
@@ -248,13 +255,15 @@ class Outcome:
 
         err = f"{type(self.error).__name__}: {self.error}" if self.error else "none"
         reason = getattr(self.report, "reason", None)
-        return (f"{self.model} / {self.fault} @ {self.point} ({self.path} path): fault at "
-                f"{t(self.t_fault)} (device running: {self.ran}); session decided to stop at "
-                f"{t(self.t_decided)}, run ended at {t(self.t_host_end)} ({reason}; error: {err}); "
-                f"device off at {t(self.t_stopped)}, settled at {t(self.t_settled)}, last on at "
-                f"{t(self.last_on)}; deadline {t(self.deadline)}, vented by "
-                f"{t(self.vent_deadline)}; max intensity seen {self.max_intensity_seen} of cap "
-                f"{self.cap_steps}/{self.intensity_steps}")
+        return (
+            f"{self.model} / {self.fault} @ {self.point} ({self.path} path): fault at "
+            f"{t(self.t_fault)} (device running: {self.ran}); session decided to stop at "
+            f"{t(self.t_decided)}, run ended at {t(self.t_host_end)} ({reason}; error: {err}); "
+            f"device off at {t(self.t_stopped)}, settled at {t(self.t_settled)}, last on at "
+            f"{t(self.last_on)}; deadline {t(self.deadline)}, vented by "
+            f"{t(self.vent_deadline)}; max intensity seen {self.max_intensity_seen} of cap "
+            f"{self.cap_steps}/{self.intensity_steps}"
+        )
 
 
 def _running(physics) -> bool:
@@ -312,8 +321,9 @@ async def run_scenario(model: str, fault_name: str, point: str, *, seed: int = 0
     caps = chair.device.capabilities
     out.cap_steps, out.intensity_steps = cap_steps(caps), caps.intensity_steps
     watcher = loop.create_task(watch())
-    run = loop.create_task(chair.run(scenario_plan(caps), on_progress=on_progress,
-                                     on_warning=out.warnings.append))
+    run = loop.create_task(
+        chair.run(scenario_plan(caps), on_progress=on_progress, on_warning=out.warnings.append)
+    )
 
     out.path = path_for(model, fault)
     out.unprotected = unprotected(model, fault)
@@ -433,8 +443,9 @@ def run_guarded(coro, *, wall_limit_s: float = WALL_LIMIT_S):
         return clock.run(guarded())
     except asyncio.CancelledError:
         if "stuck_at" in state:
-            raise Livelock(f"virtual time stood still at {state['stuck_at']!r} s for "
-                           f"{wall_limit_s:g} s of real time") from None
+            raise Livelock(
+                f"virtual time stood still at {state['stuck_at']!r} s for {wall_limit_s:g} s of real time"
+            ) from None
         raise
 
 
@@ -454,13 +465,17 @@ def problems(out: Outcome) -> tuple[list[str], list[str]]:
     if out.path == "self" and not out.ran:
         hard.append("the device was not running when the fault struck: nothing was tested")
     if out.max_intensity_seen > out.cap_steps:
-        hard.append(f"the device was commanded intensity {out.max_intensity_seen}, above the "
-                    f"cap of {out.cap_steps} of {out.intensity_steps} steps")
-    if out.report is not None and getattr(out.report, "stop_confirmed", False) and (
-            out.t_stopped is None or out.t_stopped > out.t_host_end):
+        hard.append(
+            f"the device was commanded intensity {out.max_intensity_seen}, above the "
+            f"cap of {out.cap_steps} of {out.intensity_steps} steps"
+        )
+    if (
+        out.report is not None
+        and getattr(out.report, "stop_confirmed", False)
+        and (out.t_stopped is None or out.t_stopped > out.t_host_end)
+    ):
         hard.append("the host reported a confirmed stop while the device was still running")
-    if fault.must_finish and (out.error is not None or getattr(out.report, "reason", None)
-                              != "finished"):
+    if fault.must_finish and (out.error is not None or getattr(out.report, "reason", None) != "finished"):
         hard.append("the session did not ride through the fault to its end")
     if out.t_stopped is None or out.t_stopped > out.deadline:
         late.append("motors or heat still on at the deadline")
@@ -488,15 +503,27 @@ def judge(out: Outcome) -> None:
 def scenario_profile_toml(caps: Capabilities, segment_s: float = SEGMENT_MS / 1000) -> str:
     """:func:`scenario_plan` as a profile file, for `massager-ctl run` subprocesses."""
     plan = scenario_plan(caps)
-    out = ["format = 1", 'name = "fault scenario"', 'description = "fault matrix"',
-           'benefit = "relaxation"', ""]
+    out = [
+        "format = 1",
+        'name = "fault scenario"',
+        'description = "fault matrix"',
+        'benefit = "relaxation"',
+        "",
+    ]
     for step in plan.roller:
         lo, hi = step.intensity.start, step.intensity.end
         intensity = f"{lo:g}" if lo == hi else f"{{ from = {lo:g}, to = {hi:g} }}"
         zones = ", ".join(f'"{z.value}"' for z in sorted(step.zones, key=list(Zone).index))
-        out += ["[[segment]]", f'name = "{step.name}"', f'duration = "{segment_s:g}s"',
-                f'technique = "{step.technique.value}"', f"zones = [{zones}]",
-                f"intensity = {intensity}", "speed = 50", ""]
+        out += [
+            "[[segment]]",
+            f'name = "{step.name}"',
+            f'duration = "{segment_s:g}s"',
+            f'technique = "{step.technique.value}"',
+            f"zones = [{zones}]",
+            f"intensity = {intensity}",
+            "speed = 50",
+            "",
+        ]
     total = f"{3 * segment_s:g}s"
     for step in plan.airbag:
         zones = ", ".join(f'"{z.value}"' for z in sorted(step.zones, key=list(Zone).index))
@@ -506,5 +533,4 @@ def scenario_profile_toml(caps: Capabilities, segment_s: float = SEGMENT_MS / 10
     return "\n".join(out)
 
 
-CAPS_CONFIG_TOML = (f"[caps]\nmax_intensity = {LIMITS.max_intensity:g}\n"
-                    f"max_airbag = {LIMITS.max_airbag:g}\n")
+CAPS_CONFIG_TOML = f"[caps]\nmax_intensity = {LIMITS.max_intensity:g}\nmax_airbag = {LIMITS.max_airbag:g}\n"

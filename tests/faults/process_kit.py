@@ -71,10 +71,22 @@ async def _signal_run(model: str, point: str, signame: str, tmp_path: Path) -> d
     sig, _ = SIGNALS[signame]
     profile, config, trace = _files(tmp_path, model, f"{signame}-{point}")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "massager_ctl", "--json", "--config", str(config),
-        "--device", f"sim:{model}", "run", str(profile),
-        "--time-scale", f"{SIGNAL_TIME_SCALE:g}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(trace))
+        sys.executable,
+        "-m",
+        "massager_ctl",
+        "--json",
+        "--config",
+        str(config),
+        "--device",
+        f"sim:{model}",
+        "run",
+        str(profile),
+        "--time-scale",
+        f"{SIGNAL_TIME_SCALE:g}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(trace),
+    )
     lines: list[str] = []
     try:
         segment, offset = _segment_and_offset(point)
@@ -108,8 +120,10 @@ def _judge(model: str, signame: str, result: dict) -> list[str]:
     if result["took"] > SIGNAL_EXIT_S:
         found.append(f"took {result['took']:.2f} s to stop and exit (bound {SIGNAL_EXIT_S} s)")
     if trace is None:
-        found.append("no simulator trace: the process died without closing the simulator, "
-                     "so nothing stopped the device")
+        found.append(
+            "no simulator trace: the process died without closing the simulator, "
+            "so nothing stopped the device"
+        )
         return found
     if not trace["target_stopped"] or trace["motors_on"] or trace["heat_on"]:
         found.append(f"the device was left running: {trace}")
@@ -119,15 +133,15 @@ def _judge(model: str, signame: str, result: dict) -> list[str]:
     # stimulator's start sequence - may still be under way at the early point: then the
     # signal interrupts the start, which must end stopped all the same).
     if POINTS[result["point"]] >= POINTS["mid-segment"] and not any(
-            e["kind"] == "command" for e in trace["trace"]):
+        e["kind"] == "command" for e in trace["trace"]
+    ):
         found.append("the device was never commanded: nothing was interrupted")
     return found
 
 
 async def signal_runs(model: str, runs, tmp_path: Path) -> list[dict]:
     """(point, signal name) pairs, each its own process, all at once."""
-    results = await asyncio.gather(
-        *(_signal_run(model, point, signame, tmp_path) for point, signame in runs))
+    results = await asyncio.gather(*(_signal_run(model, point, signame, tmp_path) for point, signame in runs))
     for (_, signame), result in zip(runs, results, strict=True):
         result["signal"] = signame
     return results
@@ -138,8 +152,11 @@ def failures_of(model: str, results: list[dict]) -> str:
     for result in results:
         found = _judge(model, result["signal"], result)
         if found:
-            failures.append(f"{result['signal']} @ {result['point']}: " + "; ".join(found)
-                            + f"\n    stderr: {result['stderr'].strip()[-600:]}")
+            failures.append(
+                f"{result['signal']} @ {result['point']}: "
+                + "; ".join(found)
+                + f"\n    stderr: {result['stderr'].strip()[-600:]}"
+            )
     return "\n".join(failures)
 
 
@@ -151,8 +168,16 @@ def pty_models() -> list[str]:
 
 async def _start_simulator(model: str, trace: Path):
     sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "massager_ctl", "--json", "simulate", model,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(trace))
+        sys.executable,
+        "-m",
+        "massager_ctl",
+        "--json",
+        "simulate",
+        model,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(trace),
+    )
     raw = await asyncio.wait_for(sim.stdout.readline(), PROCESS_TIMEOUT_S)
     try:
         port = json.loads(raw)["port"]
@@ -169,9 +194,20 @@ async def kill_host(model: str, point: str, tmp_path: Path) -> dict:
     host = None
     try:
         host = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "massager_ctl", "--json", "--config", str(config),
-            "--device", f"serial:{port}?model={model}", "run", str(profile),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(tmp_path / "x"))
+            sys.executable,
+            "-m",
+            "massager_ctl",
+            "--json",
+            "--config",
+            str(config),
+            "--device",
+            f"serial:{port}?model={model}",
+            "run",
+            str(profile),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_env(tmp_path / "x"),
+        )
         lines: list[str] = []
         await _wait_for_segment(host, 1, lines)
         await asyncio.sleep(POINTS[point])  # real time
@@ -186,7 +222,8 @@ async def kill_host(model: str, point: str, tmp_path: Path) -> dict:
             if proc is not None and proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    return {"point": point, "killed_at": killed_at,
-            "trace": json.loads(trace.read_text()) if trace.exists() else None}
-
-
+    return {
+        "point": point,
+        "killed_at": killed_at,
+        "trace": json.loads(trace.read_text()) if trace.exists() else None,
+    }

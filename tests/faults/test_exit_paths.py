@@ -105,8 +105,9 @@ def test_exit_path_session_stop():
 def test_exit_path_chair_stop():
     async def main():
         async with connect("sim:", limits=LIMITS) as chair:
-            await chair.set(technique="knead", zones=["shoulders"], intensity=50, heat="high",
-                            airbags={"calves": 60})
+            await chair.set(
+                technique="knead", zones=["shoulders"], intensity=50, heat="high", airbags={"calves": 60}
+            )
             await asyncio.sleep(5)
             assert chair.simulator.physics.motors_on
             at = asyncio.get_running_loop().time()

@@ -36,20 +36,26 @@ def _cases():
         for fault in FAULTS.values():
             reason = skip_reason(model, fault)
             if reason is not None:
-                yield pytest.param(model, fault.name, "-", id=f"{model}-{fault.name}",
-                                   marks=pytest.mark.skip(reason=reason))
+                yield pytest.param(
+                    model, fault.name, "-", id=f"{model}-{fault.name}", marks=pytest.mark.skip(reason=reason)
+                )
                 continue
             for point in points_for(model, fault):
                 marks = []
                 if unprotected(model, fault):
                     proto = protocol(model)
-                    marks.append(pytest.mark.xfail(
-                        strict=True, raises=AssertionError,
-                        reason=(f"not protected: {model} ({definition(model).protocol}: "
+                    marks.append(
+                        pytest.mark.xfail(
+                            strict=True,
+                            raises=AssertionError,
+                            reason=(
+                                f"not protected: {model} ({definition(model).protocol}: "
                                 f"{proto.note}) has no deadman and no chair timer, so once its "
-                                "host is cut off it keeps running (docs/safety.md)")))
-                yield pytest.param(model, fault.name, point, id=f"{model}-{fault.name}-{point}",
-                                   marks=marks)
+                                "host is cut off it keeps running (docs/safety.md)"
+                            ),
+                        )
+                    )
+                yield pytest.param(model, fault.name, point, id=f"{model}-{fault.name}-{point}", marks=marks)
 
 
 @pytest.mark.parametrize("model, fault, point", list(_cases()))

@@ -43,14 +43,27 @@ def _kill_cases():
         if kind == "deadman":
             yield pytest.param(model, ("early", "mid-segment"), id=model)
         elif kind == "chair-timer":
-            yield pytest.param(model, (), id=model, marks=pytest.mark.skip(
-                reason=f"{model}: bounded by its chair timer (10/20/30 min), too long for real "
-                       "time; shown in virtual time by test_fault_matrix's host-vanished case"))
+            yield pytest.param(
+                model,
+                (),
+                id=model,
+                marks=pytest.mark.skip(
+                    reason=f"{model}: bounded by its chair timer (10/20/30 min), too long for real "
+                    "time; shown in virtual time by test_fault_matrix's host-vanished case"
+                ),
+            )
         else:
-            yield pytest.param(model, ("early",), id=model, marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError,
-                reason=f"not protected: {model} has no deadman and no chair timer, so a killed "
-                       "host leaves it running (docs/safety.md)"))
+            yield pytest.param(
+                model,
+                ("early",),
+                id=model,
+                marks=pytest.mark.xfail(
+                    strict=True,
+                    raises=AssertionError,
+                    reason=f"not protected: {model} has no deadman and no chair timer, so a killed "
+                    "host leaves it running (docs/safety.md)",
+                ),
+            )
 
 
 @pytest.mark.parametrize("model, points", list(_kill_cases()))
@@ -67,22 +80,25 @@ def test_sigkill_of_the_host_the_device_stops_itself(model, points, tmp_path):
         events = trace["trace"]
         before = [e for e in events if e["t"] <= killed]
         if not before or before[-1]["kind"] != "command":
-            hard.append(f"{point}: the chair was not running when the host was killed: "
-                        f"{before[-3:]}")
+            hard.append(f"{point}: the chair was not running when the host was killed: {before[-3:]}")
         caps = definition(model).static_capabilities()
         if trace["max_intensity_seen"] > cap_steps(caps, LIMITS.max_intensity):
             hard.append(f"{point}: intensity {trace['max_intensity_seen']} seen, above the cap")
         stops = [e for e in events if e["t"] > killed and e["kind"] == "stop"]
         if not stops:
-            late.append(f"{point}: nothing stopped the chair after the kill; final state "
-                        f"{ {k: v for k, v in trace.items() if k != 'trace'} }")
+            late.append(
+                f"{point}: nothing stopped the chair after the kill; final state "
+                f"{ {k: v for k, v in trace.items() if k != 'trace'} }"
+            )
             continue
         stop = stops[0]
         # Heard last at most one keepalive (a third of the deadman) before the kill.
         lo, hi = killed + 1.0 - SIGKILL_SLACK_S, killed + 1.5 + SIGKILL_SLACK_S
         if "deadman" not in str(stop["detail"]) or not lo <= stop["t"] <= hi:
-            late.append(f"{point}: stop {stop} at +{stop['t'] - killed:.3f} s after the kill; "
-                        f"want the deadman within [{lo - killed:.2f}, {hi - killed:.2f}] s")
+            late.append(
+                f"{point}: stop {stop} at +{stop['t'] - killed:.3f} s after the kill; "
+                f"want the deadman within [{lo - killed:.2f}, {hi - killed:.2f}] s"
+            )
         if not trace["target_stopped"] or trace["motors_on"] or trace["heat_on"]:
             late.append(f"{point}: left running: {trace}")
     if hard:

@@ -55,27 +55,36 @@ def _native_frame(rng: random.Random) -> bytes:
         return DeviceState(
             technique=rng.choice([None, *Technique]),
             zones=frozenset(rng.sample(zones, rng.randrange(4))),
-            intensity=rng.randrange(256), speed=rng.randrange(256),
-            width=rng.choice([None, *Width]), heat=rng.choice(list(Heat)),
-            airbags=tuple((z, rng.randrange(256)) for z in bags))
+            intensity=rng.randrange(256),
+            speed=rng.randrange(256),
+            width=rng.choice([None, *Width]),
+            heat=rng.choice(list(Heat)),
+            airbags=tuple((z, rng.randrange(256)) for z in bags),
+        )
 
     kind = rng.randrange(9)
     if kind == 0:
         msg = n.Hello(seq, 1, rng.randint(n.MIN_DEADMAN_MS, n.MAX_DEADMAN_MS))
     elif kind == 1:
-        msg = n.Info(seq, 1, rng.randint(n.MIN_DEADMAN_MS, n.MAX_DEADMAN_MS), "fuzz chair",
-                     EXAMPLE_CAPS)
+        msg = n.Info(seq, 1, rng.randint(n.MIN_DEADMAN_MS, n.MAX_DEADMAN_MS), "fuzz chair", EXAMPLE_CAPS)
     elif kind in (2, 3):
         msg = n.SetState(seq, state())
     elif kind in (4, 5):
         fault = rng.choice([None, "overheat", "motor jam ∆"])
-        msg = n.StatusReport(seq, Status(
-            running=rng.random() < 0.5, state=state(),
-            roller_position=rng.choice([None, rng.randrange(1001) / 1000]),
-            airbag_pressure=tuple((z, rng.randrange(1001) / 10)
-                                  for z in rng.sample(zones, rng.randrange(5))),
-            heater_temp_c=rng.choice([None, rng.randrange(-400, 900) / 10]),
-            remaining_s=rng.choice([None, rng.randrange(3600)]), fault=fault))
+        msg = n.StatusReport(
+            seq,
+            Status(
+                running=rng.random() < 0.5,
+                state=state(),
+                roller_position=rng.choice([None, rng.randrange(1001) / 1000]),
+                airbag_pressure=tuple(
+                    (z, rng.randrange(1001) / 10) for z in rng.sample(zones, rng.randrange(5))
+                ),
+                heater_temp_c=rng.choice([None, rng.randrange(-400, 900) / 10]),
+                remaining_s=rng.choice([None, rng.randrange(3600)]),
+                fault=fault,
+            ),
+        )
     elif kind == 6:
         msg = n.Nak(seq, rng.choice(list(n.NakCode)))
     else:
@@ -101,8 +110,7 @@ def _native_bounded(decoder) -> bool:
 def _rongtai_key_frame(rng: random.Random) -> bytes:
     from massager_ctl.devices.rongtai import codec as r
 
-    source = rng.choice([r.SOURCE_WIRED_REMOTE, r.SOURCE_ANDROID_APP, r.SOURCE_IOS_APP,
-                         r.SOURCE_COIN_UNIT])
+    source = rng.choice([r.SOURCE_WIRED_REMOTE, r.SOURCE_ANDROID_APP, r.SOURCE_IOS_APP, r.SOURCE_COIN_UNIT])
     return r.encode_key(rng.randrange(0x80), source)
 
 
@@ -111,16 +119,27 @@ def _rongtai_status_frame(length: int) -> Callable[[random.Random], bytes]:
         from massager_ctl.devices.rongtai import codec as r
 
         status = r.RongtaiStatus(
-            powered=rng.random() < 0.5, heat=rng.random() < 0.5,
-            run_state=rng.randrange(0x80), technique=rng.choice([None, *r.TECHNIQUE_CODES]),
-            speed=rng.randrange(7), width=rng.randrange(4),
-            airbag_zones=r.AirbagZone(rng.randrange(16) << 2), airbag_strength=rng.randrange(6),
-            scope=r.Scope(rng.randrange(4)), remaining_s=rng.randrange(r.MAX_REMAINING_S + 1),
-            foot_roller=rng.randrange(4), roller_height=rng.randrange(r.MAX_ROLLER_HEIGHT + 1),
-            body_scan=rng.randrange(0x80), actuators=r.Actuator(rng.randrange(0x40)),
-            zero_gravity=rng.random() < 0.5, reserved=rng.randrange(0x80),
-            rollers_active=rng.random() < 0.5, program=rng.choice([None, *r.PROGRAM_NAMES]),
-            intensity=rng.randrange(6), heat_level=rng.randrange(4))
+            powered=rng.random() < 0.5,
+            heat=rng.random() < 0.5,
+            run_state=rng.randrange(0x80),
+            technique=rng.choice([None, *r.TECHNIQUE_CODES]),
+            speed=rng.randrange(7),
+            width=rng.randrange(4),
+            airbag_zones=r.AirbagZone(rng.randrange(16) << 2),
+            airbag_strength=rng.randrange(6),
+            scope=r.Scope(rng.randrange(4)),
+            remaining_s=rng.randrange(r.MAX_REMAINING_S + 1),
+            foot_roller=rng.randrange(4),
+            roller_height=rng.randrange(r.MAX_ROLLER_HEIGHT + 1),
+            body_scan=rng.randrange(0x80),
+            actuators=r.Actuator(rng.randrange(0x40)),
+            zero_gravity=rng.random() < 0.5,
+            reserved=rng.randrange(0x80),
+            rollers_active=rng.random() < 0.5,
+            program=rng.choice([None, *r.PROGRAM_NAMES]),
+            intensity=rng.randrange(6),
+            heat_level=rng.randrange(4),
+        )
         return r.encode_status(status, length)
 
     return make
@@ -218,8 +237,7 @@ def _pulsetto_frame(rng: random.Random) -> bytes:
 
     if rng.random() < 0.3:
         return f"Batt:{rng.randrange(300, 450) / 100:.2f}\n".encode()
-    return p.encode(rng.choice(["+", "-", "Q", "u", "v", "i", "A", "C", "D", "E", "F", "G",
-                                *"0123456789"]))
+    return p.encode(rng.choice(["+", "-", "Q", "u", "v", "i", "A", "C", "D", "E", "F", "G", *"0123456789"]))
 
 
 def _pulsetto_decoder():
@@ -233,24 +251,57 @@ def _feed(decoder, data: bytes) -> list:
 
 
 CODECS: tuple[Codec, ...] = (
-    Codec("native", "native", _native_decoder, _feed, _native_frame,
-          check_bounded=_native_bounded),
-    Codec("rongtai keys (chair side)", "rongtai", _rongtai_command_decoder, _feed,
-          _rongtai_key_frame),
-    Codec("rongtai status 17 B, strict", "rongtai", _rongtai_status_decoder(17, "strict"), _feed,
-          _rongtai_status_frame(17)),
-    Codec("rongtai status 18 B, auto", "rongtai", _rongtai_status_decoder(18, "auto"), _feed,
-          _rongtai_status_frame(18)),
-    Codec("nlr commands (pad side)", "nlr", _nlr_decoder(b"\r"), _nlr_feed("parse_command"),
-          _nlr_command_frame, separator=b"\r"),
-    Codec("nlr replies (host side)", "nlr", _nlr_decoder(b"\r\n"), _nlr_feed("parse_reply"),
-          _nlr_reply_frame, separator=b"\r"),
-    Codec("theragun commands (gun side)", "theragun", _TheragunCommands, _feed,
-          _theragun_command_frame, chunked=False),
-    Codec("theragun replies (host side)", "theragun", _theragun_reply_decoder, _feed,
-          _theragun_reply_frame, chunked=False),
-    Codec("pulsetto lines (both sides)", "pulsetto", _pulsetto_decoder, _feed, _pulsetto_frame,
-          separator=b"\n"),
+    Codec("native", "native", _native_decoder, _feed, _native_frame, check_bounded=_native_bounded),
+    Codec("rongtai keys (chair side)", "rongtai", _rongtai_command_decoder, _feed, _rongtai_key_frame),
+    Codec(
+        "rongtai status 17 B, strict",
+        "rongtai",
+        _rongtai_status_decoder(17, "strict"),
+        _feed,
+        _rongtai_status_frame(17),
+    ),
+    Codec(
+        "rongtai status 18 B, auto",
+        "rongtai",
+        _rongtai_status_decoder(18, "auto"),
+        _feed,
+        _rongtai_status_frame(18),
+    ),
+    Codec(
+        "nlr commands (pad side)",
+        "nlr",
+        _nlr_decoder(b"\r"),
+        _nlr_feed("parse_command"),
+        _nlr_command_frame,
+        separator=b"\r",
+    ),
+    Codec(
+        "nlr replies (host side)",
+        "nlr",
+        _nlr_decoder(b"\r\n"),
+        _nlr_feed("parse_reply"),
+        _nlr_reply_frame,
+        separator=b"\r",
+    ),
+    Codec(
+        "theragun commands (gun side)",
+        "theragun",
+        _TheragunCommands,
+        _feed,
+        _theragun_command_frame,
+        chunked=False,
+    ),
+    Codec(
+        "theragun replies (host side)",
+        "theragun",
+        _theragun_reply_decoder,
+        _feed,
+        _theragun_reply_frame,
+        chunked=False,
+    ),
+    Codec(
+        "pulsetto lines (both sides)", "pulsetto", _pulsetto_decoder, _feed, _pulsetto_frame, separator=b"\n"
+    ),
 )
 
 # Marker bytes of every protocol: damage made of them is the hardest to resync from.
@@ -269,25 +320,28 @@ def damage(frame: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
             f[rng.randrange(len(f))] = rng.choice(MARKERS) if rng.random() < 0.5 else rng.randrange(256)
     elif kind == 2:  # insert bytes
         for _ in range(rng.randint(1, 5)):
-            f.insert(rng.randrange(len(f) + 1), rng.choice(MARKERS) if rng.random() < 0.5
-                     else rng.randrange(256))
+            f.insert(
+                rng.randrange(len(f) + 1), rng.choice(MARKERS) if rng.random() < 0.5 else rng.randrange(256)
+            )
     elif kind == 3 and f:  # delete bytes
         for _ in range(rng.randint(1, min(5, len(f)))):
             del f[rng.randrange(len(f))]
     elif kind == 4:  # cut short
         f = f[: rng.randrange(len(f) + 1)]
     elif kind == 5:  # headless
-        f = f[rng.randrange(len(f) + 1):]
+        f = f[rng.randrange(len(f) + 1) :]
     elif kind == 6 and f:  # a slice repeated
         i = rng.randrange(len(f))
         j = rng.randrange(i, len(f) + 1)
         f[j:j] = f[i:j]
     elif kind == 7:  # two frames spliced
         other = rng.choice(pool)
-        f = f[: rng.randrange(len(f) + 1)] + other[rng.randrange(len(other) + 1):]
+        f = f[: rng.randrange(len(f) + 1)] + other[rng.randrange(len(other) + 1) :]
     elif kind == 8:  # random bytes, marker-rich
-        f = bytearray(rng.choice(MARKERS) if rng.random() < 0.4 else rng.randrange(256)
-                      for _ in range(rng.randint(1, 80)))
+        f = bytearray(
+            rng.choice(MARKERS) if rng.random() < 0.4 else rng.randrange(256)
+            for _ in range(rng.randint(1, 80))
+        )
     elif kind == 9:  # a frame with junk inside and around it
         junk = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
         f = bytearray(junk) + f + junk
@@ -319,20 +373,24 @@ def test_damaged_frames_never_raise_and_the_next_valid_frame_comes_through(codec
             codec.feed(decoder, piece)  # anything may come out; nothing may escape
         good = rng.choice(pool)
         probe = codec.separator + good + codec.separator
-        got = [item for piece in pieces(probe, rng, codec.chunked)
-               for item in codec.feed(decoder, piece)]
+        got = [item for piece in pieces(probe, rng, codec.chunked) for item in codec.feed(decoder, piece)]
         assert got and got[-1] == expected[good], (
-            f"{codec.name}: frame {i}: after {bad.hex(' ')} the valid frame {good.hex(' ')} "
-            f"gave {got!r}")
+            f"{codec.name}: frame {i}: after {bad.hex(' ')} the valid frame {good.hex(' ')} gave {got!r}"
+        )
         if codec.check_bounded is not None:
             assert codec.check_bounded(decoder), f"{codec.name}: buffer grew after {bad!r}"
 
 
 def test_every_protocol_module_is_fuzzed():
     """A new family's codec must get an entry in CODECS."""
-    codecs = {m for m in FAMILIES
-              if any(callable(getattr(importlib.import_module(f"massager_ctl.devices.{m}.codec"), a, None))
-                     for a in ("encode", "encode_key", "motor_command", "speed_frame"))}
+    codecs = {
+        m
+        for m in FAMILIES
+        if any(
+            callable(getattr(importlib.import_module(f"massager_ctl.devices.{m}.codec"), a, None))
+            for a in ("encode", "encode_key", "motor_command", "speed_frame")
+        )
+    }
     missing = codecs - {c.module for c in CODECS}
     assert not missing, f"protocol modules with no fuzz entry in CODECS: {sorted(missing)}"
 

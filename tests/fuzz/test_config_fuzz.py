@@ -30,15 +30,75 @@ DAMAGED = 6_000
 
 TOP_KEYS = ["device", "profiles_dir"]
 CAP_KEYS = [k.split(".", 1)[1] for k in KEYS if k.startswith("caps.")]
-NEAR_MISSES = ["devise", "profile_dir", "cap", "max_intensty", "max-intensity", "MAX_HEAT",
-               "slew", "heat_autooff", "max_sesion", "caps ", "", " ", "é", "a.b"]
+NEAR_MISSES = [
+    "devise",
+    "profile_dir",
+    "cap",
+    "max_intensty",
+    "max-intensity",
+    "MAX_HEAT",
+    "slew",
+    "heat_autooff",
+    "max_sesion",
+    "caps ",
+    "",
+    " ",
+    "é",
+    "a.b",
+]
 
-TEXTS = ["", " ", "sim:", "sim:sim-chair", "serial:/dev/ttyUSB0", "low", "high", "off", "warm",
-         "Low", "5m", "90s", "2m30s", "4h", "4h1s", "0s", "-3s", "1e3m", "∞", "5m5m", "500ms",
-         "99999999999h", "~/massage", "relative/folder", "/abs/folder", "\x00", "a\nb", "\t",
-         "ü" * 40, "x" * 500]
-NUMBERS = [0, 1, 50, 99.9, 100, 100.0001, 101, -1, -0.0, 1e308, -1e308, 2**63 - 1, -(2**63),
-           math.inf, -math.inf, math.nan, 0.5, 1e-300]
+TEXTS = [
+    "",
+    " ",
+    "sim:",
+    "sim:sim-chair",
+    "serial:/dev/ttyUSB0",
+    "low",
+    "high",
+    "off",
+    "warm",
+    "Low",
+    "5m",
+    "90s",
+    "2m30s",
+    "4h",
+    "4h1s",
+    "0s",
+    "-3s",
+    "1e3m",
+    "∞",
+    "5m5m",
+    "500ms",
+    "99999999999h",
+    "~/massage",
+    "relative/folder",
+    "/abs/folder",
+    "\x00",
+    "a\nb",
+    "\t",
+    "ü" * 40,
+    "x" * 500,
+]
+NUMBERS = [
+    0,
+    1,
+    50,
+    99.9,
+    100,
+    100.0001,
+    101,
+    -1,
+    -0.0,
+    1e308,
+    -1e308,
+    2**63 - 1,
+    -(2**63),
+    math.inf,
+    -math.inf,
+    math.nan,
+    0.5,
+    1e-300,
+]
 
 
 def value(rng: random.Random, depth: int = 0):
@@ -54,14 +114,14 @@ def value(rng: random.Random, depth: int = 0):
     if kind == 4:
         return rng.random() < 0.5
     if kind == 5:
-        return rng.choice([dt.date(2024, 2, 29), dt.time(12, 30),
-                           dt.datetime(2024, 1, 1, 8, 0, tzinfo=dt.UTC)])
+        return rng.choice(
+            [dt.date(2024, 2, 29), dt.time(12, 30), dt.datetime(2024, 1, 1, 8, 0, tzinfo=dt.UTC)]
+        )
     if kind == 6:
         return "".join(rng.choice("abc 5msh.:/~-_é\\\"'") for _ in range(rng.randint(0, 12)))
     if kind == 7:
         return [value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
-    return {rng.choice(CAP_KEYS + NEAR_MISSES): value(rng, depth + 1)
-            for _ in range(rng.randint(0, 3))}
+    return {rng.choice(CAP_KEYS + NEAR_MISSES): value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
 
 
 def good_value(key: str, rng: random.Random):
@@ -137,18 +197,29 @@ def damage(data: bytes, rng: random.Random) -> bytes:
         if kind == 0 and b:
             b[rng.randrange(len(b))] = rng.randrange(256)
         elif kind == 1:
-            b.insert(rng.randrange(len(b) + 1), rng.choice(b'[]="\'#\n.=,{}\\ \t\r0-+e'))
+            b.insert(rng.randrange(len(b) + 1), rng.choice(b"[]=\"'#\n.=,{}\\ \t\r0-+e"))
         elif kind == 2 and b:
             del b[rng.randrange(len(b))]
         elif kind == 3:
             b = b[: rng.randrange(len(b) + 1)]
         elif kind == 4:
             i = rng.randrange(len(b) + 1)
-            b[i:i] = rng.choice([b"\xff\xfe", b"\xef\xbb\xbf", b"\x00", b"\xc3", "é".encode(),
-                                 b"[caps]\n", b"[[caps]]\n", b"device = 1\n", b'"""'])
+            b[i:i] = rng.choice(
+                [
+                    b"\xff\xfe",
+                    b"\xef\xbb\xbf",
+                    b"\x00",
+                    b"\xc3",
+                    "é".encode(),
+                    b"[caps]\n",
+                    b"[[caps]]\n",
+                    b"device = 1\n",
+                    b'"""',
+                ]
+            )
         elif kind == 5 and b:
             i = rng.randrange(len(b))
-            b[i:i] = b[i: i + rng.randint(1, 20)]
+            b[i:i] = b[i : i + rng.randint(1, 20)]
         else:
             b = bytearray(rng.randrange(256) for _ in range(rng.randint(0, 40)))
     return bytes(b)
@@ -183,7 +254,8 @@ def check(path, data: bytes) -> str:
         for problem, line in zip(exc.problems, str(exc).split("\n"), strict=False):
             assert line.startswith(f"{path}: "), f"no file in {line!r}"
             assert LOCATED.match(problem) or any(problem.startswith(f"{k}: ") for k in keys), (
-                f"problem without a location: {problem!r}\n  file: {data!r}")
+                f"problem without a location: {problem!r}\n  file: {data!r}"
+            )
         return "error"
     except Exception as exc:  # noqa: BLE001 - the point of the test
         pytest.fail(f"load_config raised {type(exc).__name__}: {exc}\n  file: {data!r}")

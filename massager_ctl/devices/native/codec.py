@@ -317,8 +317,8 @@ def _encode_state(state: DeviceState) -> bytes:
         return last[1]
     out = _encode_state_afresh(state)
     airbags = state.airbags
-    if type(airbags) is tuple and all(type(e) is tuple for e in airbags) and (
-        type(state.zones) is frozenset
+    if (
+        type(airbags) is tuple and all(type(e) is tuple for e in airbags) and (type(state.zones) is frozenset)
     ):  # nothing mutable inside: the bytes stay right for as long as the object lives
         _last_state = (state, out)
     return out
@@ -460,9 +460,7 @@ def _encode_info(msg: Info) -> bytes:
         raise ValueError(f"capabilities must be Capabilities, got {type(caps).__name__}")
     heat = tuple(caps.heat_levels)
     if Heat.OFF in heat or list(heat) != sorted(set(heat), key=lambda h: HEAT_CODES.get(h, 99)):
-        raise ValueError(
-            f"heat levels must be non-off levels, lowest first, each once; got {heat!r}"
-        )
+        raise ValueError(f"heat levels must be non-off levels, lowest first, each once; got {heat!r}")
     timers = b"".join(_u16(s, "chair timer seconds") for s in caps.chair_timer_s)
     if len(caps.chair_timer_s) > 0xFF:
         raise ValueError("too many chair timer lengths")
@@ -470,9 +468,7 @@ def _encode_info(msg: Info) -> bytes:
     for label, items in (("recline motor", caps.recline_motors), ("program", caps.programs)):
         if len(items) > 0xFF:
             raise ValueError(f"too many {label}s")
-        names += bytes((len(items),)) + b"".join(
-            _text(n, MAX_NAME_BYTES, f"{label} name") for n in items
-        )
+        names += bytes((len(items),)) + b"".join(_text(n, MAX_NAME_BYTES, f"{label} name") for n in items)
     body = (
         _u8(msg.version, "version")
         + _deadman(msg.deadman_ms)
@@ -495,9 +491,7 @@ def _encode_info(msg: Info) -> bytes:
 def _deadman(ms: int) -> bytes:
     ok = isinstance(ms, int) and not isinstance(ms, bool)
     if not ok or not MIN_DEADMAN_MS <= ms <= MAX_DEADMAN_MS:
-        raise ValueError(
-            f"deadman period must be {MIN_DEADMAN_MS}..{MAX_DEADMAN_MS} ms, got {ms!r}"
-        )
+        raise ValueError(f"deadman period must be {MIN_DEADMAN_MS}..{MAX_DEADMAN_MS} ms, got {ms!r}")
     return ms.to_bytes(2, "big")
 
 
@@ -652,14 +646,12 @@ def _read_state(r: _Reader) -> DeviceState:
 
 
 def _read_state_afresh(r: _Reader, body: bytes, pos: int) -> DeviceState:
-    technique_code, zone_mask, intensity, speed, width_code, heat_code, count = (
-        _STATE_HEAD.unpack_from(body, pos)
+    technique_code, zone_mask, intensity, speed, width_code, heat_code, count = _STATE_HEAD.unpack_from(
+        body, pos
     )
     r.pos = pos + STATE_FIXED
     # The checks in the order the fields come (as _read_state_slowly makes them).
-    technique = (
-        None if technique_code == 0 else _lookup(_TECHNIQUE_BY_CODE, technique_code, "technique")
-    )
+    technique = None if technique_code == 0 else _lookup(_TECHNIQUE_BY_CODE, technique_code, "technique")
     zones = _zones_from_mask(zone_mask, "zones")
     width = None if width_code == 0 else _lookup(_WIDTH_BY_CODE, width_code, "width")
     heat = _lookup(_HEAT_BY_CODE, heat_code, "heat")
@@ -676,9 +668,7 @@ def _read_state_afresh(r: _Reader, body: bytes, pos: int) -> DeviceState:
 
 def _read_state_slowly(r: _Reader) -> DeviceState:
     technique_code = r.u8()
-    technique = (
-        None if technique_code == 0 else _lookup(_TECHNIQUE_BY_CODE, technique_code, "technique")
-    )
+    technique = None if technique_code == 0 else _lookup(_TECHNIQUE_BY_CODE, technique_code, "technique")
     zones = _zones_from_mask(r.u16(), "zones")
     intensity = r.u8()
     speed = r.u8()
@@ -882,11 +872,7 @@ def _unstuff(buf: bytearray, i: int, n: int) -> tuple[bytes, int] | str | None:
         if length < 2:
             return "LEN below 2"
         end = i + length + 4  # START, LEN, TYPE..BODY (``length`` bytes), CRC (2)
-        if (
-            end <= n
-            and buf.find(START, i + 1, end) < 0
-            and buf.find(ESC, i + 1, end) < 0
-        ):
+        if end <= n and buf.find(START, i + 1, end) < 0 and buf.find(ESC, i + 1, end) < 0:
             lo, hi = LEN_RANGE.get(buf[i + 2], (2, MAX_LEN))
             if not lo <= length <= hi:
                 return "impossible LEN for TYPE"

@@ -86,9 +86,7 @@ def validate_state(state: DeviceState, caps: Capabilities) -> None:
             raise ValueError(f"airbag zone {zone.value} listed twice")
         seen.add(zone)
         if not 0 <= level <= caps.airbag_levels:
-            raise ValueError(
-                f"airbag level {level} for {zone.value} outside 0..{caps.airbag_levels}"
-            )
+            raise ValueError(f"airbag level {level} for {zone.value} outside 0..{caps.airbag_levels}")
     if state.heat is not Heat.OFF and state.heat not in caps.heat_levels:
         raise ValueError(f"heat {state.heat.value} is not offered by this device")
 
@@ -220,9 +218,7 @@ class NativeDevice(Device):
         self._fail_waiters(lambda: DeviceDisconnected(f"{self.name}: link lost ({reason})"))
         self._emit(self.events.emit_disconnect, self._lost_reason)
 
-    def _fail_waiters(
-        self, error: Callable[[], Exception], *, only_preemptible: bool = False
-    ) -> None:
+    def _fail_waiters(self, error: Callable[[], Exception], *, only_preemptible: bool = False) -> None:
         for waiter in list(self._waiters):
             if only_preemptible and not waiter.preemptible:
                 continue
@@ -407,9 +403,7 @@ class NativeDevice(Device):
         if reply is None:
             raise DeviceTimeout(f"{self.name}: no STATUS within {timeout:g} s")
         if isinstance(reply, Nak):
-            raise DeviceError(
-                f"{self.name}: the device refused GET_STATUS: {nak_text(reply.code)}"
-            )
+            raise DeviceError(f"{self.name}: the device refused GET_STATUS: {nak_text(reply.code)}")
         assert isinstance(reply, StatusReport)
         return reply.status
 
@@ -429,8 +423,7 @@ class NativeDevice(Device):
             raise StopNotConfirmed(f"{self.name}: cannot stop: never connected")
         if self._lost_reason is not None:
             raise StopNotConfirmed(
-                f"{self.name}: cannot send STOP: link lost ({self._lost_reason}); "
-                f"{self.link_loss_note}"
+                f"{self.name}: cannot send STOP: link lost ({self._lost_reason}); {self.link_loss_note}"
             )
         # Whatever request is waiting gives way: a stop never queues behind a SET.
         self._fail_waiters(
@@ -440,9 +433,7 @@ class NativeDevice(Device):
             async with asyncio.timeout_at(deadline):
                 await self._lock.acquire()
         except TimeoutError:
-            raise StopNotConfirmed(
-                f"{self.name}: STOP could not be sent within {timeout:g} s"
-            ) from None
+            raise StopNotConfirmed(f"{self.name}: STOP could not be sent within {timeout:g} s") from None
         try:
             return await self._stop_locked(deadline, timeout)
         except DeviceDisconnected as exc:
@@ -488,9 +479,7 @@ class NativeDevice(Device):
                         await asyncio.sleep(wait)
                 if loop.time() >= deadline:
                     why = f"last answer {nak_text(last_nak)}" if last_nak else "no ACK"
-                    raise StopNotConfirmed(
-                        f"{self.name}: STOP not acknowledged within {timeout:g} s ({why})"
-                    )
+                    raise StopNotConfirmed(f"{self.name}: STOP not acknowledged within {timeout:g} s ({why})")
             # ACKed: wait for the chair to report itself stopped, asking when it is quiet.
             while True:
                 wait = min(self.reply_timeout_s, deadline - loop.time())
@@ -504,9 +493,7 @@ class NativeDevice(Device):
                 if deadline - loop.time() > 0:
                     await self._write(encode(GetStatus(seq=self._next_seq())))
             seen = self.last_status
-            detail = (
-                f"last status: running={seen.running}, {seen.state}" if seen else "no status"
-            )
+            detail = f"last status: running={seen.running}, {seen.state}" if seen else "no status"
             raise StopNotConfirmed(
                 f"{self.name}: STOP was acknowledged but the chair did not report itself "
                 f"stopped within {timeout:g} s ({detail})"

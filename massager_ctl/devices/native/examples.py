@@ -38,9 +38,7 @@ from .codec import (
 )
 
 EXAMPLE_CAPS = Capabilities(
-    zones=frozenset(
-        {Zone.NECK, Zone.SHOULDERS, Zone.UPPER_BACK, Zone.MID_BACK, Zone.LOWER_BACK, Zone.SEAT}
-    ),
+    zones=frozenset({Zone.NECK, Zone.SHOULDERS, Zone.UPPER_BACK, Zone.MID_BACK, Zone.LOWER_BACK, Zone.SEAT}),
     techniques=frozenset({Technique.KNEAD, Technique.SHIATSU, Technique.TAP, Technique.ROLL}),
     intensity_steps=5,
     speed_steps=3,

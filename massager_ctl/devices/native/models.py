@@ -47,7 +47,6 @@ _DIY_NOTES = (
 )
 
 
-
 def _diy(name: str, title: str, service: str, ble: BleLayout, notes: str) -> ModelDefinition:
     """A DIY controller on a BLE UART module advertising ``service``."""
     return ModelDefinition(
@@ -59,9 +58,7 @@ def _diy(name: str, title: str, service: str, ble: BleLayout, notes: str) -> Mod
         simulator="massager_ctl.devices.native.sim:SimulatedNativeChair",
         min_write_gap_s=0.075,
         keepalive="native HEARTBEAT at a third of the negotiated deadman",
-        recognise=Recognise(
-            ble_names=("MCTL",), ble_services=(service,), ble_manufacturer=_DIY_MANUFACTURER
-        ),
+        recognise=Recognise(ble_names=("MCTL",), ble_services=(service,), ble_manufacturer=_DIY_MANUFACTURER),
         notes=notes,
         ble=ble,
     )

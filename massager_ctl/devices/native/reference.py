@@ -20,9 +20,7 @@ REFERENCE_CAPABILITIES = Capabilities(
     intensity_steps=10,
     speed_steps=5,
     widths=frozenset({Width.NARROW, Width.MEDIUM, Width.WIDE}),
-    airbag_zones=frozenset(
-        {Zone.SHOULDERS, Zone.ARMS, Zone.LOWER_BACK, Zone.SEAT, Zone.CALVES, Zone.FEET}
-    ),
+    airbag_zones=frozenset({Zone.SHOULDERS, Zone.ARMS, Zone.LOWER_BACK, Zone.SEAT, Zone.CALVES, Zone.FEET}),
     airbag_levels=5,
     heat_levels=(Heat.LOW, Heat.HIGH),
     recline_motors=("backrest", "legrest"),

@@ -53,8 +53,7 @@ class NlrDevice(LinkedDevice, Device):
     """The HF8 (or its simulator) over any transport, usually a serial port."""
 
     link_loss_note = (
-        "the HF8 has no deadman we know of: its motors may keep their last levels; "
-        "switch it off or unplug it"
+        "the HF8 has no deadman we know of: its motors may keep their last levels; switch it off or unplug it"
     )
 
     def __init__(
@@ -150,11 +149,7 @@ class NlrDevice(LinkedDevice, Device):
 
     async def _send_levels(self, levels: tuple[int, ...], *, force: bool = False) -> None:
         """Write the motors whose level differs from what was sent (all with ``force``)."""
-        lines = [
-            motor_command(m, level)
-            for m, level in enumerate(levels)
-            if force or self.sent[m] != level
-        ]
+        lines = [motor_command(m, level) for m, level in enumerate(levels) if force or self.sent[m] != level]
         if not lines:
             return
         await self._write(b"".join(lines))
@@ -298,7 +293,9 @@ class NlrDevice(LinkedDevice, Device):
         if info is None:
             log.warning(
                 "%s: every motor was set to 0 but the pad did not answer P within %g s: "
-                "the stop is unconfirmed", self.name, timeout
+                "the stop is unconfirmed",
+                self.name,
+                timeout,
             )
             return Status(
                 running=False,

@@ -8,9 +8,7 @@ from .patterns import NLR_CAPABILITIES
 
 #: USB CDC, 115200 baud, 8 data bits, no parity, 1.5 stop bits, no handshake; lines end with CR.
 #: POSIX has no 1.5 stop bits: pyserial sends 2 there (a receiver wanting 1.5 accepts 2).
-HF8_SERIAL = SerialSettings(
-    baudrate=115200, bytesize=8, parity="N", stopbits=1.5, line_terminator=b"\r"
-)
+HF8_SERIAL = SerialSettings(baudrate=115200, bytesize=8, parity="N", stopbits=1.5, line_terminator=b"\r")
 
 MODELS = (
     ModelDefinition(

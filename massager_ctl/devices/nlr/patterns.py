@@ -58,8 +58,14 @@ ROWS: tuple[tuple[frozenset[Zone], tuple[int, int]], ...] = (
 
 #: The zone each motor stands for when a level is read back as a state (the simulator).
 MOTOR_ZONE: tuple[Zone, ...] = (
-    Zone.THIGHS, Zone.THIGHS, Zone.SEAT, Zone.SEAT,
-    Zone.LOWER_BACK, Zone.LOWER_BACK, Zone.SHOULDERS, Zone.SHOULDERS,
+    Zone.THIGHS,
+    Zone.THIGHS,
+    Zone.SEAT,
+    Zone.SEAT,
+    Zone.LOWER_BACK,
+    Zone.LOWER_BACK,
+    Zone.SHOULDERS,
+    Zone.SHOULDERS,
 )
 
 NLR_CAPABILITIES = Capabilities(

@@ -60,8 +60,7 @@ class _Abandoned(DeviceError):
 class PulsettoDevice(LinkedDevice, Device):
     keepalive_s = 10.0
     link_loss_note = (
-        "the Pulsetto has no timer of its own and may keep stimulating: press its button "
-        "or take it off"
+        "the Pulsetto has no timer of its own and may keep stimulating: press its button or take it off"
     )
 
     def __init__(
@@ -144,8 +143,11 @@ class PulsettoDevice(LinkedDevice, Device):
     async def _send(self, text: str) -> None:
         self._check_link()
         await self._write_within(
-            encode(text), self.write_timeout_s, f"writing {text!r} took longer than",
-            endpoint="tx", response=needs_response(text),
+            encode(text),
+            self.write_timeout_s,
+            f"writing {text!r} took longer than",
+            endpoint="tx",
+            response=needs_response(text),
         )
 
     async def _play(self, steps: tuple[Step, ...], *, abortable: bool) -> None:

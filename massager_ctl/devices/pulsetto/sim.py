@@ -40,8 +40,9 @@ _HANDSHAKE = ("0", "5", "0")  # the digits after "+", "-", before the target
 class PulsettoBody:
     """The stimulator's state and battery; the duck-type the tests and trace dump read."""
 
-    def __init__(self, start: float, volts: float, idle_drain_v_per_h: float,
-                 drain_per_level_v_per_h: float) -> None:
+    def __init__(
+        self, start: float, volts: float, idle_drain_v_per_h: float, drain_per_level_v_per_h: float
+    ) -> None:
         self.running = False
         self.intensity = 0
         self.side = Side.BOTH
@@ -80,8 +81,9 @@ class PulsettoBody:
     def target(self) -> DeviceState:
         if not self.stimulating:
             return DEVICE_STOPPED
-        return DeviceState(technique=Technique.VIBRATE, zones=frozenset({Zone.NECK}),
-                           intensity=self.intensity)
+        return DeviceState(
+            technique=Technique.VIBRATE, zones=frozenset({Zone.NECK}), intensity=self.intensity
+        )
 
     @property
     def motors_on(self) -> bool:

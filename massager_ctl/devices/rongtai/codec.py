@@ -571,11 +571,7 @@ class StatusDecoder:
     @property
     def unverified(self) -> bool:
         """True while "auto" delivers frames unchecked (the rule did not match lately)."""
-        return (
-            self.checksum == "auto"
-            and len(self._recent) == AUTO_WINDOW
-            and not any(self._recent)
-        )
+        return self.checksum == "auto" and len(self._recent) == AUTO_WINDOW and not any(self._recent)
 
     def reset(self) -> None:
         self._buf.clear()

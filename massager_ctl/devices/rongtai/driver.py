@@ -356,8 +356,11 @@ class RongtaiDevice(LinkedDevice, Device):
             await asyncio.sleep(wait)
         frame = self._stop_frames.get(key) or encode_key(key, self.source)
         await self._write_within(
-            frame, self.write_timeout_s, "a key press did not go out within",
-            endpoint=self.endpoint, response=self.write_response,
+            frame,
+            self.write_timeout_s,
+            "a key press did not go out within",
+            endpoint=self.endpoint,
+            response=self.write_response,
         )
         now = loop.time()
         self._last_write_at = now
@@ -386,9 +389,7 @@ class RongtaiDevice(LinkedDevice, Device):
     # -- the closed loop ------------------------------------------------------------
 
     def _timer_due(self, status: RongtaiStatus) -> bool:
-        return not self._timer_armed or (
-            status.accepts_keys and status.remaining_s <= TIMER_RENEW_S
-        )
+        return not self._timer_armed or (status.accepts_keys and status.remaining_s <= TIMER_RENEW_S)
 
     def _plan(self, status: RongtaiStatus, target: ChairTarget) -> list[Action]:
         if not target.powered:
@@ -590,9 +591,7 @@ class RongtaiDevice(LinkedDevice, Device):
             if status.remaining_s <= TIMER_RENEW_S:
                 async with self._lock:
                     self._timer_armed = False  # _plan then presses the timer key first
-                    await self._drive(
-                        lambda s: self._timer_only(s), loop.time() + self.apply_timeout_s
-                    )
+                    await self._drive(lambda s: self._timer_only(s), loop.time() + self.apply_timeout_s)
 
     def _timer_only(self, status: RongtaiStatus) -> list[Action]:
         if not status.accepts_keys or not self._timer_due(status):
@@ -749,4 +748,3 @@ def _brief(status: RongtaiStatus | None) -> str:
         f"timer {status.remaining_s} s",
     ]
     return ", ".join(parts)
-

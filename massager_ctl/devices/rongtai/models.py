@@ -36,7 +36,6 @@ from .facts import (  # noqa: F401 - re-exported for the transport modules
 _DRIVER = "massager_ctl.devices.rongtai.driver:RongtaiDevice"
 
 
-
 def _ble_layout(status_length: int) -> BleLayout:
     """The FFF0 layout every Rongtai model uses; only the status frame's length differs."""
     return BleLayout(
@@ -95,8 +94,7 @@ MODELS = (
         status_length=17,
         recognise=Recognise(ble_names=("EVOLUTION-",), ble_services=(BLE_SERVICE,)),
         notes=(
-            f"Same keys as the RT8600S; 0x3B-0x3D are its zero-gravity presets. {LINK_NOTE} "
-            f"{UNSURE_NOTE}"
+            f"Same keys as the RT8600S; 0x3B-0x3D are its zero-gravity presets. {LINK_NOTE} {UNSURE_NOTE}"
         ),
     ),
     _model(

@@ -328,9 +328,7 @@ def next_action(
     return _heat(s, target, table)
 
 
-def _roller_place(
-    s: RongtaiStatus, target: ChairTarget, table: KeyTable, max_walk_s: float
-) -> Action | None:
+def _roller_place(s: RongtaiStatus, target: ChairTarget, table: KeyTable, max_walk_s: float) -> Action | None:
     want = target.scope
     if want == Scope.FULL or target.centre is None:
         if s.scope != Scope.FULL:

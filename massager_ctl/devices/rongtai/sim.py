@@ -132,9 +132,7 @@ def model_setup(model: str) -> tuple[KeyTable, Capabilities]:
     try:
         table = KEY_TABLES[KEY_TABLE_OF[model]]
     except KeyError:
-        raise ValueError(
-            f"unknown Rongtai model {model!r}; known: {', '.join(KEY_TABLE_OF)}"
-        ) from None
+        raise ValueError(f"unknown Rongtai model {model!r}; known: {', '.join(KEY_TABLE_OF)}") from None
     caps = RT6923_CAPABILITIES if table.heat_levels else RT8600S_CAPABILITIES
     return table, caps
 
@@ -252,9 +250,19 @@ class ChairModel:
     def device_state(self, caps: Capabilities) -> DeviceState:
         """What the chair is doing, in vocabulary words, for the body model."""
         key = (
-            self.powered, self.run_state, self.current_technique, self.scope, round(self.centre),
-            self.intensity, self.speed, self.width, self.airbag_zones, self.airbag_strength,
-            self.heat, self.heat_level, id(caps),
+            self.powered,
+            self.run_state,
+            self.current_technique,
+            self.scope,
+            round(self.centre),
+            self.intensity,
+            self.speed,
+            self.width,
+            self.airbag_zones,
+            self.airbag_strength,
+            self.heat,
+            self.heat_level,
+            id(caps),
         )
         if self._state_cache is not None and self._state_cache[0] == key:
             return self._state_cache[1]
@@ -674,9 +682,7 @@ class RongtaiSim(SimulatedDevice):
         events = self.chair.events
         for event in events[self._events_seen :]:
             # kinds: key, dropped, ignored, unknown, power, reset, timer, move, limit, fault
-            self.physics.trace.append(
-                TraceEvent(event.t, event.kind, event.detail, {"chair": self.model})
-            )
+            self.physics.trace.append(TraceEvent(event.t, event.kind, event.detail, {"chair": self.model}))
         self._events_seen = len(events)
 
     # ------------------------------------------------------------ incoming
@@ -725,13 +731,14 @@ class RongtaiSim(SimulatedDevice):
 
 
 class InfinityEvolutionSim(RongtaiSim):
-    def __init__(self, transport: Transport, *, faults=None, model: str = "infinity-evolution",
-                 **options) -> None:
+    def __init__(
+        self, transport: Transport, *, faults=None, model: str = "infinity-evolution", **options
+    ) -> None:
         super().__init__(transport, faults=faults, model=model, **options)
 
 
 class RongtaiRT6923Sim(RongtaiSim):
-    def __init__(self, transport: Transport, *, faults=None, model: str = "rongtai-rt6923",
-                 **options) -> None:
+    def __init__(
+        self, transport: Transport, *, faults=None, model: str = "rongtai-rt6923", **options
+    ) -> None:
         super().__init__(transport, faults=faults, model=model, **options)
-

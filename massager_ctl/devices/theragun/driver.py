@@ -107,8 +107,11 @@ class TheragunDevice(LinkedDevice, Device):
     async def _write(self, frame: bytes, *, response: bool) -> None:
         self._check_link()
         await self._write_within(
-            frame, self.write_timeout_s, "a write did not complete within",
-            endpoint="tx", response=response,
+            frame,
+            self.write_timeout_s,
+            "a write did not complete within",
+            endpoint="tx",
+            response=response,
         )
 
     # -- Device API ---------------------------------------------------------------------
