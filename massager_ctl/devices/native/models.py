@@ -38,6 +38,7 @@ MODELS = (
 
 from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout  # noqa: E402
 from ..model import Recognise  # noqa: E402
+from ..simulated_ble import GattCharacteristic, SimulatedBleUnit  # noqa: E402
 
 _DIY_MANUFACTURER = ((0xFFFF, b"MCTL"),)
 _DIY_NOTES = (
@@ -80,5 +81,25 @@ MODELS = MODELS + (
         # either way round: probe.
         BleLayout.probed("ffe0", ("ffe1", "ffe2"), title="FFE0 UART"),
         _DIY_NOTES + " Write and notify roles of FFE1/FFE2 are probed from their properties.",
+    ),
+)
+
+#: What the simulated DIY controllers advertise (--simulate-ble): the "MCTL" name and
+#: manufacturer data 0xFFFF "MCTL" + protocol version 1.
+_DIY_ADVERTISED = ((0xFFFF, b"MCTL\x01"),)
+#: An HM-10 style module: one FFE1 characteristic, written and notifying.
+HM10_GATT = (GattCharacteristic("ffe1", ("read", "write-without-response", "notify")),)
+
+SIMULATED_BLE = (
+    SimulatedBleUnit(
+        "native-nus", "F0:5E:1A:DC:00:01", "MCTL-NUS", rssi=-70, manufacturer_data=_DIY_ADVERTISED
+    ),
+    SimulatedBleUnit(
+        "native-ffe0",
+        "F0:5E:1A:DC:00:02",
+        "MCTL-FFE0",
+        rssi=-73,
+        manufacturer_data=_DIY_ADVERTISED,
+        gatt=HM10_GATT,
     ),
 )

@@ -7,6 +7,7 @@ from ...core.capabilities import Capabilities
 from ...core.vocabulary import Technique, Zone
 from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout
 from ..model import ModelDefinition, Recognise
+from ..simulated_ble import SimulatedBleUnit
 
 #: Electrical stimulation of the vagus nerve at the neck: one zone, one "technique"
 #: (the nearest word is vibrate), intensity 0-9, no speed, no heat.
@@ -45,3 +46,6 @@ MODELS = (
         ble=PULSETTO_BLE,
     ),
 )
+
+#: The unit the simulated radio offers (--simulate-ble); no manufacturer data is known.
+SIMULATED_BLE = (SimulatedBleUnit("pulsetto", "F0:5E:1A:50:15:01", "Pulsetto Fit", rssi=-52),)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ...transport.ble import BleEndpoint, BleLayout
 from ...transport.serial import SerialSettings
 from ..model import ModelDefinition, Recognise
+from ..simulated_ble import SimulatedBleUnit
 from .facts import (  # noqa: F401 - re-exported for the transport modules
     BLE_NOTIFY_CHAR,
     BLE_SERVICE,
@@ -111,4 +112,12 @@ MODELS = (
             f"heat levels. Its advertised BLE name is not known. {LINK_NOTE} {UNSURE_NOTE}"
         ),
     ),
+)
+
+#: The chairs the simulated radio offers (--simulate-ble). Their layout is the family's
+#: FFF0 one; the iOS app's 8b00ace7 characteristic is left out (which service holds it
+#: is not known). No manufacturer data is known.
+SIMULATED_BLE = (
+    SimulatedBleUnit("rongtai-rt8600s", "F0:5E:1A:86:00:01", "RT8600S", rssi=-66),
+    SimulatedBleUnit("infinity-evolution", "F0:5E:1A:1A:2B:3C", "EVOLUTION-1A2B3C", rssi=-66),
 )
