@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from ..model import ModelDefinition
+from ..model import ModelDefinition, OnLinkLoss, SafetyFacts, StopConfirmation
+from .codec import DEFAULT_DEADMAN_MS
 from .reference import REFERENCE_CAPABILITIES
+
+#: Every device speaking the native protocol (docs/protocol.md, sections 7.2 and 8): it
+#: stops itself when no valid frame came for the deadman period agreed at HELLO (the
+#: host asks 1.5 s and sends a heartbeat every third of it), ACKs a STOP and shows the
+#: stopped state in its next STATUS, which it sends every 100 ms by default.
+NATIVE_SAFETY = SafetyFacts(
+    OnLinkLoss.STOPS_BY_DEADMAN,
+    StopConfirmation.ACK_AND_STATUS,
+    deadman_s=DEFAULT_DEADMAN_MS / 1000,
+    status_every_s=0.1,
+)
 
 MODELS = (
     ModelDefinition(
@@ -18,6 +30,7 @@ MODELS = (
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the 1.5 s deadman",
         notes="Speaks the native protocol v1 over an in-memory link; physics take time.",
+        safety=NATIVE_SAFETY,
     ),
     ModelDefinition(
         name="native",
@@ -28,6 +41,7 @@ MODELS = (
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the negotiated deadman",
         notes="Capabilities are reported by the device in its INFO reply.",
+        safety=NATIVE_SAFETY,
     ),
 )
 
@@ -62,6 +76,7 @@ def _diy(name: str, title: str, service: str, ble: BleLayout, notes: str) -> Mod
         recognise=Recognise(ble_names=("MCTL",), ble_services=(service,), ble_manufacturer=_DIY_MANUFACTURER),
         notes=notes,
         ble=ble,
+        safety=NATIVE_SAFETY,
     )
 
 

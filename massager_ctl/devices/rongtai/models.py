@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ...transport.ble import BleEndpoint, BleLayout
 from ...transport.serial import SerialSettings
-from ..model import ModelDefinition, Recognise
+from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
 from ..simulated_ble import SimulatedBleUnit
 from .facts import (  # noqa: F401 - re-exported for the transport modules
     BLE_NOTIFY_CHAR,
@@ -35,6 +35,17 @@ from .facts import (  # noqa: F401 - re-exported for the transport modules
 )
 
 _DRIVER = "massager_ctl.devices.rongtai.driver:RongtaiDevice"
+
+#: Key-press chairs with no deadman: the driver sets the chair's own session timer at the
+#: start, and that ends a session the host has lost. A stop is confirmed from the status
+#: frames the chair sends about every 50 ms. A recline move runs to its end stop.
+RONGTAI_SAFETY = SafetyFacts(
+    OnLinkLoss.STOPS_AT_CHAIR_TIMER,
+    StopConfirmation.STATUS,
+    chair_timer_s=RT8600S_CAPABILITIES.chair_timer_s,
+    status_every_s=0.05,
+    link_loss="a recline move in progress runs to its end stop",
+)
 
 
 def _ble_layout(status_length: int) -> BleLayout:
@@ -74,6 +85,7 @@ def _model(
         ble=_ble_layout(status_length),
         recognise=recognise,
         notes=notes,
+        safety=RONGTAI_SAFETY,
     )
 
 

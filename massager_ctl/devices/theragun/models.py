@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...core.capabilities import Capabilities
 from ...core.vocabulary import BACK_ZONES, Technique
 from ...transport.ble import BleLayout
-from ..model import ModelDefinition, Recognise
+from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
 from ..simulated_ble import GattCharacteristic, SimulatedBleUnit
 
 FFE0 = "ffe0"
@@ -36,6 +36,15 @@ THERAGUN_GATT = (
     GattCharacteristic("ffe2", ("write-without-response", "write")),
 )
 
+#: Whether a gun stops by itself when the link drops is not known: the worst case is
+#: assumed. Its replies are not decoded, so a stop is sent, never confirmed.
+GUN_SAFETY = SafetyFacts(
+    OnLinkLoss.KEEPS_RUNNING,
+    StopConfirmation.NONE,
+    link_loss="the gun may keep running at its last speed (it is not known to stop by itself): "
+    "switch it off with its button",
+)
+
 _NOTES = (
     "Medium confidence (decompiled vendor app). Intensity is motor speed: step n of 100 is "
     "n % of {rpm} rpm. Held by hand: zones are wherever the person holds it, techniques are "
@@ -59,6 +68,7 @@ def _gun(name: str, advertised: str, rpm: int) -> ModelDefinition:
         recognise=Recognise(ble_names=(advertised,), ble_services=(FFE0,)),
         notes=_NOTES.format(rpm=rpm),
         ble=THERAGUN_BLE,
+        safety=GUN_SAFETY,
     )
 
 
