@@ -40,3 +40,21 @@ def test_the_link_loss_note_names_what_is_in_force():
         "the chair's own session timer (10/20 min, set at the start) ends the session; more"
     )
     assert timer.link_loss_note(timer_s=1200).startswith("the chair's own session timer (20 min,")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_driver_says_on_link_loss_what_its_model_states(name):
+    """The link-loss message (each driver's link_loss_note, said after "lost the link to
+    ...;") is read from the model's facts, with the deadman period or chair timer the
+    driver has in force."""
+    from massager_ctl.transport.memory import MemoryLink
+
+    definition = MODELS[name]
+    device = definition.load("driver")(
+        MemoryLink().host, min_write_gap_s=definition.min_write_gap_s, name=name
+    )
+    deadman_ms = getattr(device, "deadman_ms", None)
+    expected = definition.safety.link_loss_note(
+        deadman_s=deadman_ms / 1000 if deadman_ms else None, timer_s=getattr(device, "timer_s", None)
+    )
+    assert device.link_loss_note == expected
