@@ -109,8 +109,9 @@ def test_a_short_profile_plays_on_each_model_and_the_device_ends_stopped(name):
 
     report, sim, worked, model = run_virtual(main())
     assert report.reason == "finished" and report.stop_sent, report
-    # Guns and the Pulsetto cannot report their state: their stop is sent, not confirmed.
-    assert report.stop_confirmed == (name not in ("Pro", "Pulsetto Fit")), report
+    # As the model's facts say: guns and the Pulsetto cannot report their state, so their
+    # stop is sent, not confirmed.
+    assert report.stop_confirmed == MODELS[SEEDED[name][0]].safety.can_confirm_stop, report
     assert worked > 0, "the device never ran"
     assert sim.physics.target.is_stopped and sim.physics.stopped
     assert not sim.physics.heat_on

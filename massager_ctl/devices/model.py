@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..core.capabilities import Capabilities
@@ -28,6 +29,85 @@ class Recognise:
     port_descriptions: tuple[str, ...] = ()
 
 
+class OnLinkLoss(Enum):
+    """What the device does once its host is gone (link lost, host killed or hung)."""
+
+    #: Keeps its last state until someone switches it off; also said of a device
+    #: not known to stop by itself (the worst case is assumed).
+    KEEPS_RUNNING = "keeps-running"
+    #: Stops itself after a period without a valid frame from the host.
+    STOPS_BY_DEADMAN = "stops-by-deadman"
+    #: Runs on until its own session timer, which the driver set at the start, ends.
+    STOPS_AT_CHAIR_TIMER = "stops-at-chair-timer"
+
+
+class StopConfirmation(Enum):
+    """How the host learns that a stop it sent took."""
+
+    NONE = "none"  # it does not: the stop is sent, never confirmed
+    REPLY = "reply"  # the device answers after the stop, but the answer carries no levels
+    STATUS = "status"  # the device's own status shows it stopped
+    ACK_AND_STATUS = "ack+status"  # the stop is acknowledged, then the status shows it stopped
+
+
+@dataclass(frozen=True)
+class SafetyFacts:
+    """What protects the person when the host cannot act, as far as the model is known.
+
+    The drivers' link-loss messages (:meth:`link_loss_note`), the fault tests'
+    expectations and docs/safety.md's table are read from these.
+    """
+
+    on_link_loss: OnLinkLoss
+    stop_confirmed_by: StopConfirmation
+    #: The deadman period the host asks for (the device's answer is in force); None: no deadman.
+    deadman_s: float | None = None
+    #: Session lengths of the chair's own timer, which the driver sets at every session's
+    #: start (a timer only the chair's remote sets does not count); (): none.
+    chair_timer_s: tuple[int, ...] = ()
+    #: The device reports its state on its own about this often; None: it does not.
+    status_every_s: float | None = None
+    #: Said after what stops the device when the link is lost: what else happens, or,
+    #: for a device that keeps running, what it does and what the person should do.
+    link_loss: str = ""
+
+    def __post_init__(self) -> None:
+        kind = self.on_link_loss
+        if (self.deadman_s is not None) != (kind is OnLinkLoss.STOPS_BY_DEADMAN):
+            raise ValueError("a deadman period goes with stops-by-deadman, and only with it")
+        if bool(self.chair_timer_s) != (kind is OnLinkLoss.STOPS_AT_CHAIR_TIMER):
+            raise ValueError("chair timer lengths go with stops-at-chair-timer, and only with it")
+        if kind is OnLinkLoss.KEEPS_RUNNING and not self.link_loss:
+            raise ValueError("a device that keeps running must say what the person should do")
+
+    @property
+    def can_confirm_stop(self) -> bool:
+        return self.stop_confirmed_by is not StopConfirmation.NONE
+
+    def link_loss_note(self, *, deadman_s: float | None = None, timer_s: int | None = None) -> str:
+        """What a person must know when the link drops: what stops the device now
+        (the deadman period or chair timer in force, if the driver knows it)."""
+        kind = self.on_link_loss
+        if kind is OnLinkLoss.STOPS_BY_DEADMAN:
+            first = f"its deadman stops it after {deadman_s or self.deadman_s:g} s without frames"
+        elif kind is OnLinkLoss.STOPS_AT_CHAIR_TIMER:
+            timer = (
+                f"{timer_s // 60} min"
+                if timer_s
+                else "/".join(f"{s // 60}" for s in self.chair_timer_s) + " min"
+            )
+            first = f"the chair's own session timer ({timer}, set at the start) ends the session"
+        else:
+            return self.link_loss
+        return f"{first}; {self.link_loss}" if self.link_loss else first
+
+
+#: What a model that states nothing is taken to be: the worst case.
+UNKNOWN_SAFETY = SafetyFacts(
+    OnLinkLoss.KEEPS_RUNNING, StopConfirmation.NONE, link_loss="its state is unknown: check the device"
+)
+
+
 @dataclass(frozen=True)
 class ModelDefinition:
     name: str
@@ -43,6 +123,7 @@ class ModelDefinition:
     notes: str = ""
     serial: Any = None  # transport.serial.SerialSettings: line settings for serial: URIs
     ble: Any = None  # transport.ble.BleLayout: service, characteristics, write response
+    safety: SafetyFacts = UNKNOWN_SAFETY  # what stops it without the host, how a stop is confirmed
 
     def load(self, attr: str):
         module, _, name = getattr(self, attr).partition(":")

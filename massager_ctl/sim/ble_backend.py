@@ -19,7 +19,8 @@ Each :class:`SimulatedPeripheral` runs the model's simulator (the same
 classes ``sim:`` uses) on a :class:`PeripheralTransport`: what the host
 writes to a characteristic reaches the simulator's receiver; what the
 simulator writes comes back as notifications (split at MTU - 3 bytes) on the
-characteristic of the endpoint it names (``"tx"``: the first notify one).
+characteristic of the endpoint it names (as the model's layout names its notify
+endpoints; ``"tx"``, a simulator's default, is the first notify one).
 Both directions keep their order and take ``latency_s``; a write with
 response returns after the round trip. :meth:`SimulatedPeripheral.cut` drops
 the connection from the device side: the client's disconnect callback runs,
@@ -27,6 +28,11 @@ as bleak's BlueZ backend does (it also runs on a planned disconnect).
 
 The radio itself can be absent or switched off (``present`` / ``powered``),
 a peripheral out of range or refusing to pair, for the error paths.
+
+The seeded peripherals (:func:`default_devices`) are not declared here: each
+family lists its simulated units beside its models (``SIMULATED_BLE``, see
+:mod:`massager_ctl.devices.simulated_ble`), and their advertisements and GATT
+tables are built from the models' ``BleLayout``. This module names no family.
 
 Only asyncio timers are used, so all of this runs in virtual time.
 """
@@ -56,8 +62,9 @@ from bleak.exc import (
     BleakGATTProtocolErrorCode,
 )
 
+from ..devices.simulated_ble import GattCharacteristic, SimulatedBleUnit
 from ..transport.base import Receiver, Transport
-from ..transport.ble import MAX_ATT_VALUE, NUS_RX, NUS_SERVICE, NUS_TX, normalize_uuid
+from ..transport.ble import MAX_ATT_VALUE, NOTIFY_PROPS, BleLayout, normalize_uuid
 
 log = logging.getLogger(__name__)
 
@@ -670,125 +677,73 @@ class SimulatedScannerBackend(BaseBleakScanner):
 
 # --------------------------------------------------------------------------- the seeded devices
 
-FFE0 = normalize_uuid("ffe0")
-FFE1 = normalize_uuid("ffe1")
-FFE2 = normalize_uuid("ffe2")
-FFF0 = normalize_uuid("fff0")
-FFF1 = normalize_uuid("fff1")
-RONGTAI_STATUS = "0734594a-a8e7-4b1a-a6b1-cd5243059a57"
 
-#: Bluetooth SIG company ID 0xFFFF is reserved for tests and internal use: DIY
-#: controllers speaking the massager-ctl native protocol advertise it with "MCTL"
-#: and the protocol version (see docs/devices.md).
-DIY_MANUFACTURER_ID = 0xFFFF
-DIY_MANUFACTURER_DATA = b"MCTL\x01"
-
-_NUS = SimService(
-    NUS_SERVICE,
-    (
-        SimCharacteristic(NUS_RX, ("write-without-response", "write"), endpoint="rx"),
-        SimCharacteristic(NUS_TX, ("notify",), endpoint="tx"),
-    ),
-)
+def write_properties(response: bool | None) -> tuple[str, ...]:
+    """The properties of a characteristic a layout endpoint writes: only the mode the
+    layout forces, or both when the driver chooses."""
+    if response is None:
+        return ("write-without-response", "write")
+    return ("write",) if response else ("write-without-response",)
 
 
-def _theragun(address: str, name: str, model: str) -> SimDeviceSpec:
-    # FFE0: the host writes FFE2 (with response for speed, without for the version
-    # query), the gun notifies on FFE1 - the reverse of HM-10 modules.
+def gatt_for(layout: BleLayout, offered: tuple[GattCharacteristic, ...] = ()) -> SimService:
+    """The service a unit of ``layout`` serves: one characteristic per endpoint (named
+    by UUID), or, for a probed layout, the ``offered`` table a real unit exposes."""
+    probed = any(e.uuid is None for e in layout.endpoints)
+    label = layout.title or layout.service
+    if probed != bool(offered):
+        raise ValueError(
+            f"BLE layout {label}: "
+            + (
+                "its roles are probed, so the unit must state the characteristics it offers"
+                if probed
+                else "every endpoint has a UUID: the table comes from the layout, not the unit"
+            )
+        )
+    if offered:
+        notify_name = next(e.name for e in layout.endpoints if e.notify)
+        write_name = next(e.name for e in layout.endpoints if not e.notify)
+        chars = tuple(
+            SimCharacteristic(
+                c.uuid,
+                c.properties,
+                endpoint=notify_name if set(c.properties) & set(NOTIFY_PROPS) else write_name,
+            )
+            for c in offered
+        )
+    else:
+        chars = tuple(
+            SimCharacteristic(
+                e.uuid or "",
+                ("notify",) if e.notify else write_properties(e.response),
+                endpoint=e.name,
+            )
+            for e in layout.endpoints
+        )
+    return SimService(layout.service, chars)
+
+
+def spec_for(unit: SimulatedBleUnit, definition: Any) -> SimDeviceSpec:
+    """A simulated peripheral from a family's unit data and its model's definition
+    (``ModelDefinition``: its BLE layout, simulator and title)."""
+    layout = definition.ble
+    if layout is None or definition.simulator is None:
+        raise ValueError(
+            f"simulated BLE unit {unit.name!r}: model {definition.name} has no BLE layout or simulator"
+        )
     return SimDeviceSpec(
-        address,
-        Advertisement(name, (FFE0,), rssi=-58),
-        (
-            SimService(
-                FFE0,
-                (
-                    SimCharacteristic(FFE1, ("notify",), endpoint="tx"),
-                    SimCharacteristic(FFE2, ("write-without-response", "write"), endpoint="rx"),
-                ),
-            ),
-        ),
-        "massager_ctl.devices.theragun.sim:TheragunSim",
-        options=(("model", model),),
-        title=f"Theragun {name}",
-    )
-
-
-def _rongtai(address: str, name: str, simulator: str, model: str) -> SimDeviceSpec:
-    # FFF0: commands written without response to FFF1, status notified on 0734594a
-    # (the Home Assistant integration's layout; the iOS app's 8b00ace7 is left out:
-    # which service holds it is not known).
-    return SimDeviceSpec(
-        address,
-        Advertisement(name, (FFF0,), rssi=-66),
-        (
-            SimService(
-                FFF0,
-                (
-                    SimCharacteristic(FFF1, ("write-without-response", "write"), endpoint="tx"),
-                    SimCharacteristic(RONGTAI_STATUS, ("notify",), endpoint="status"),
-                ),
-            ),
-        ),
-        simulator,
-        options=(("model", model),),
-        title=name,
+        unit.address,
+        Advertisement(unit.name, (layout.service,), manufacturer_data=unit.manufacturer_data, rssi=unit.rssi),
+        (gatt_for(layout, unit.gatt),),
+        definition.simulator,
+        options=(("model", definition.name),),
+        title=definition.title,
     )
 
 
 def default_devices() -> list[SimDeviceSpec]:
-    """The seeded simulated devices (one of each supported BLE model family)."""
-    devices = [
-        _theragun("F0:5E:1A:7A:6E:01", "Pro", "theragun-pro"),
-        SimDeviceSpec(
-            "F0:5E:1A:50:15:01",
-            Advertisement("Pulsetto Fit", (NUS_SERVICE,), rssi=-52),
-            (_NUS,),
-            "massager_ctl.devices.pulsetto.sim:PulsettoSim",
-            options=(("model", "pulsetto"),),
-            title="Pulsetto Fit",
-        ),
-        SimDeviceSpec(
-            "F0:5E:1A:DC:00:01",
-            Advertisement(
-                "MCTL-NUS",
-                (NUS_SERVICE,),
-                manufacturer_data=((DIY_MANUFACTURER_ID, DIY_MANUFACTURER_DATA),),
-                rssi=-70,
-            ),
-            (_NUS,),
-            "massager_ctl.devices.native.sim:SimulatedNativeChair",
-            options=(("model", "mctl-diy-nus"),),
-            title="DIY controller, native protocol over Nordic UART",
-        ),
-        SimDeviceSpec(
-            "F0:5E:1A:DC:00:02",
-            Advertisement(
-                "MCTL-FFE0",
-                (FFE0,),
-                manufacturer_data=((DIY_MANUFACTURER_ID, DIY_MANUFACTURER_DATA),),
-                rssi=-73,
-            ),
-            # An HM-10 style module: one characteristic, written and notifying.
-            (
-                SimService(
-                    FFE0,
-                    (SimCharacteristic(FFE1, ("read", "write-without-response", "notify"), endpoint="tx"),),
-                ),
-            ),
-            "massager_ctl.devices.native.sim:SimulatedNativeChair",
-            options=(("model", "mctl-diy-ffe0"),),
-            title="DIY controller, native protocol over an HM-10 (FFE0/FFE1) module",
-        ),
-    ]
-    devices += [
-        _rongtai(
-            "F0:5E:1A:86:00:01", "RT8600S", "massager_ctl.devices.rongtai.sim:RongtaiSim", "rongtai-rt8600s"
-        ),
-        _rongtai(
-            "F0:5E:1A:1A:2B:3C",
-            "EVOLUTION-1A2B3C",
-            "massager_ctl.devices.rongtai.sim:InfinityEvolutionSim",
-            "infinity-evolution",
-        ),
-    ]
-    return devices
+    """The seeded simulated devices: every family's ``SIMULATED_BLE`` units, built from
+    their models' definitions (see :mod:`massager_ctl.devices.simulated_ble`)."""
+    from ..devices.registry import MODELS, simulated_ble_units
+
+    return [spec_for(unit, MODELS[unit.model]) for unit in simulated_ble_units()]

@@ -1,16 +1,20 @@
 """The fault matrix's bounds and facts, as data (tests/faults/*).
 
-Every figure a fault test asserts comes from here: where a fault strikes, what each
-fault does, from when and for how long the device may still run, what each protocol
-family offers (checksum, NAK, status of its own) and what stops a device by itself
-when its host is gone. docs/safety.md states the same bounds in prose.
+Every figure a fault test asserts comes from here or from the model's definition: where
+a fault strikes, what each fault does, from when and for how long the device may still
+run, and what each protocol family's frames offer (checksum, NAK). What stops a device
+by itself when its host is gone (deadman, chair timer, nothing), its deadman period and
+timer lengths, and whether it sends status of its own are the model's safety facts
+(``ModelDefinition.safety``), read from there. docs/safety.md states the same bounds in
+prose, and its table of what the device does is checked against those facts.
 
 How a deadline is computed (fault_kit.run_scenario):
 
 * "self" faults (the host is cut off for good: link dropped, cable pulled, device's link
   side hung, host vanished): the device must be off (motors and heat) by
-  ``fault + its own protection``: the native deadman period the device agreed at HELLO
-  (1.5 s), or the chair timer a Rongtai driver set at the session's start (10/20/30 min).
+  ``fault + its own protection``: the deadman period the model's facts state (native:
+  1.5 s), or the chair timer the driver set at the session's start, one of the lengths
+  the model's facts state (Rongtai: 10/20/30 min).
   A device with neither is expected to keep running: those cases are strict xfails that
   say so (they turn into failures the day a device gains a way to stop itself).
 * "host" faults (garbage, corrupted checksums, NAK storm, slow link, status stops): the
@@ -29,20 +33,15 @@ from massager_ctl.session.limits import SafetyLimits
 
 @dataclass(frozen=True)
 class Protocol:
-    """What a protocol offers that some faults need (per ``ModelDefinition.protocol``).
+    """What a protocol's frames offer that some faults need (per ``ModelDefinition.protocol``).
 
     ``checksum_index``: where the checksum byte sits in a frame (None: no checksum);
-    ``nak``: the device can refuse a command; ``periodic_status``: it reports on its
-    own; ``self_stop``: what stops the device when the host is gone - "deadman" (it
-    stops itself after a silence; the period is read from the driver), "chair-timer"
-    (its own session timer, set by the driver at the start; read from the driver), or
-    "none" (it keeps going: the matrix expects that and says so).
+    ``nak``: the device can refuse a command. (Whether it reports on its own and what
+    stops it when the host is gone are the model's safety facts.)
     """
 
     checksum_index: int | None
     nak: bool
-    periodic_status: bool
-    self_stop: str
     #: Seconds the host's stop takes to reach the device once the session decides to stop.
     stop_s: float = 0.5
     #: Host-side faults after which this protocol's host cannot stop the device, so the
@@ -51,60 +50,28 @@ class Protocol:
     note: str = ""
 
 
-#: Facts per protocol family. A protocol missing here is assumed to offer everything
-#: and to have no self-stop: its faults run (nothing is skipped for it) and the
-#: "host gone" cases are expected to leave it running until this table says otherwise.
+#: Frame facts per protocol family. A protocol missing here is assumed to offer
+#: everything: its faults run (nothing is skipped for it).
 PROTOCOLS: dict[str, Protocol] = {
-    "native": Protocol(
-        checksum_index=-1,
-        nak=True,
-        periodic_status=True,
-        self_stop="deadman",
-        note="CRC-16 last; NAK codes; STATUS at 10 Hz; deadman (1.5 s)",
-    ),
+    "native": Protocol(checksum_index=-1, nak=True, note="CRC-16 last; NAK codes"),
     "rongtai": Protocol(
         checksum_index=-2,
         nak=False,
-        periodic_status=True,
-        self_stop="chair-timer",
         stop_s=1.0,
         host_blind=frozenset({"status-stops"}),
-        note="7-bit checksum before F1; status at 20 Hz; chair timer 10/20/30 min; "
-        "keys are toggles pressed closed-loop on the status, so with no status "
-        "the driver presses nothing and the chair timer ends the session",
+        note="7-bit checksum before F1; keys are toggles pressed closed-loop on the status, "
+        "so with no status the driver presses nothing and the chair timer ends the session",
     ),
-    "nlr": Protocol(
-        checksum_index=None,
-        nak=False,
-        periodic_status=False,
-        self_stop="none",
-        note="ASCII lines, no checksum, no status, no deadman, no timer",
-    ),
-    "theragun": Protocol(
-        checksum_index=1,
-        nak=False,
-        periodic_status=False,
-        self_stop="none",
-        note="AA/BB frames with a sum checksum second; no status; no deadman",
-    ),
+    "nlr": Protocol(checksum_index=None, nak=False, note="ASCII lines, no checksum"),
+    "theragun": Protocol(checksum_index=1, nak=False, note="AA/BB frames with a sum checksum second"),
     "pulsetto": Protocol(
         checksum_index=None,
         nak=False,
-        periodic_status=False,
-        self_stop="none",
         stop_s=1.5,
-        note="ASCII lines; no status; no device timer (battery only); "
-        "the stop is a 3-step sequence 0.35 s apart",
+        note="ASCII lines, no checksum; the stop is a 3-step sequence 0.35 s apart",
     ),
 }
-UNKNOWN_PROTOCOL = Protocol(
-    checksum_index=-1,
-    nak=True,
-    periodic_status=True,
-    self_stop="none",
-    stop_s=2.0,
-    note="not described in PROTOCOLS",
-)
+UNKNOWN_PROTOCOL = Protocol(checksum_index=-1, nak=True, stop_s=2.0, note="not described in PROTOCOLS")
 
 
 #: The user's caps in every scenario; no command above them may reach a device.
@@ -142,7 +109,8 @@ class Fault:
     bound_s: float = 0.0
     #: The session must ride through the fault and finish (host robustness).
     must_finish: bool = False
-    #: Which Protocol attribute the fault needs (skip with a reason if the protocol lacks it).
+    #: What the fault needs (skip with a reason where the model lacks it): "checksum" or
+    #: "nak" (the protocol's frames), "status" (the model's facts: status of its own).
     needs: str | None = None
 
 
@@ -177,7 +145,7 @@ FAULTS: dict[str, Fault] = {
             "corrupt-checksums",
             f"every frame's checksum broken, both ways, for {CORRUPT_FOR_S:g} s",
             "host",
-            needs="checksum_index",
+            needs="checksum",
         ),
         # A device that NAKs everything, STOP included: the session's stop and the close's stop
         # are refused (2 s each); then the host is silent and the deadman stops the device.
@@ -199,7 +167,7 @@ FAULTS: dict[str, Fault] = {
             "status-stops",
             "the device stops sending status (periodic and asked-for)",
             "host",
-            needs="periodic_status",
+            needs="status",
         ),
     )
 }
@@ -213,5 +181,6 @@ SIGNAL_EXIT_S = 3.0
 #: Time scale the signalled `run` processes play at (plan seconds per wall second).
 SIGNAL_TIME_SCALE = 8.0
 #: SIGKILL of a host on a pty: the simulated chair's deadman must stop it within its
-#: period (1.5 s) of the host's last frame; SIGKILL_SLACK_S allows for a loaded machine.
+#: period (the model's facts: 1.5 s) of the host's last frame; SIGKILL_SLACK_S allows for
+#: a loaded machine.
 SIGKILL_SLACK_S = 0.25

@@ -2,7 +2,8 @@
 
 Everything is data and is derived from the device registry: every model with a
 simulator that is reachable as ``sim:<model>`` is in :data:`SIM_MODELS`, so a
-model joins the matrix the day its simulator lands.
+model joins the matrix the day its simulator lands; what protects it once its host
+is gone is its definition's safety facts (``ModelDefinition.safety``).
 
 A scenario plays a short plan (three 8 s segments: steady, a ramp, steady; airbags and
 heat where the model has them) through the real control path - ``open_device``,
@@ -46,7 +47,7 @@ from massager_ctl.connection.open import open_device
 from massager_ctl.core.capabilities import Capabilities
 from massager_ctl.core.errors import MassagerError
 from massager_ctl.core.vocabulary import BACK_ZONES, Technique, Zone
-from massager_ctl.devices.model import ModelDefinition
+from massager_ctl.devices.model import ModelDefinition, OnLinkLoss, SafetyFacts
 from massager_ctl.devices.registry import MODELS
 from massager_ctl.plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from massager_ctl.session.clock import VirtualClock
@@ -66,6 +67,11 @@ def definition(model: str) -> ModelDefinition:
 
 def protocol(model: str) -> Protocol:
     return PROTOCOLS.get(definition(model).protocol, UNKNOWN_PROTOCOL)
+
+
+def safety(model: str) -> SafetyFacts:
+    """What the model's definition says stops it without the host, and what it reports."""
+    return definition(model).safety
 
 
 # ------------------------------------------------------------------------------ plans
@@ -122,15 +128,15 @@ def skip_reason(model: str, fault: Fault) -> str | None:
     """Why ``fault`` does not apply to ``model`` (None: it applies)."""
     proto = protocol(model)
     family = definition(model).protocol
-    if fault.needs == "checksum_index" and proto.checksum_index is None:
+    if fault.needs == "checksum" and proto.checksum_index is None:
         return (
             f"{model}: the {family} protocol has no checksum to corrupt ({proto.note}); "
             "damaged bytes are covered by the garbage fault"
         )
     if fault.needs == "nak" and not proto.nak:
         return f"{model}: the {family} protocol has no NAK (the device never refuses a command)"
-    if fault.needs == "periodic_status" and not proto.periodic_status:
-        return f"{model}: the {family} protocol has no status the device sends on its own"
+    if fault.needs == "status" and safety(model).status_every_s is None:
+        return f"{model}: the device sends no status on its own (its model's safety facts)"
     return None
 
 
@@ -143,26 +149,29 @@ def path_for(model: str, fault: Fault) -> str:
 
 def unprotected(model: str, fault: Fault) -> bool:
     """Only the device could stop itself here, and it has nothing to do it with."""
-    return path_for(model, fault) == "self" and protocol(model).self_stop not in ("deadman", "chair-timer")
+    return path_for(model, fault) == "self" and safety(model).on_link_loss is OnLinkLoss.KEEPS_RUNNING
 
 
 def points_for(model: str, fault: Fault) -> tuple[str, ...]:
     """Every point, except where the outcome cannot depend on it: a chair timer is set
     at the session's start, and a device with no self-stop never stops, wherever the
     fault strikes. Those run once, mid-segment (the device is running by then)."""
-    if path_for(model, fault) == "self" and protocol(model).self_stop != "deadman":
+    if path_for(model, fault) == "self" and safety(model).on_link_loss is not OnLinkLoss.STOPS_BY_DEADMAN:
         return ("mid-segment",)
     return tuple(POINTS)
 
 
 def self_stop_bound(model: str, device) -> float | None:
-    """Seconds from the host going away until the device must have stopped by itself."""
-    kind = protocol(model).self_stop
-    if kind == "deadman":
-        return device.deadman_ms / 1000.0
-    if kind == "chair-timer":
+    """Seconds from the host going away until the device must have stopped by itself:
+    the deadman period its model's facts state, or the chair timer the driver set for
+    this session if it is one of the lengths the facts state (None: no protection in
+    force)."""
+    facts = safety(model)
+    if facts.on_link_loss is OnLinkLoss.STOPS_BY_DEADMAN:
+        return facts.deadman_s
+    if facts.on_link_loss is OnLinkLoss.STOPS_AT_CHAIR_TIMER:
         timer = getattr(device, "timer_s", None)
-        return float(timer) if timer else None
+        return float(timer) if timer in facts.chair_timer_s else None
     return None
 
 
@@ -464,6 +473,11 @@ def problems(out: Outcome) -> tuple[list[str], list[str]]:
         hard.append("the fault never struck (the session ended first)")
     if out.path == "self" and not out.ran:
         hard.append("the device was not running when the fault struck: nothing was tested")
+    if out.path == "self" and not out.unprotected and out.self_stop_s is None:
+        hard.append(
+            "the protection its model's safety facts state was not in force "
+            "(no chair timer of the stated lengths was set)"
+        )
     if out.max_intensity_seen > out.cap_steps:
         hard.append(
             f"the device was commanded intensity {out.max_intensity_seen}, above the "

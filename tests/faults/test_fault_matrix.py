@@ -9,8 +9,8 @@ data in bounds.py (see its docstring); the harness is fault_kit.py.
 
 A model joins the matrix when its simulator lands (it has a ``sim:`` URI). A case is
 skipped only when the fault cannot exist for the protocol (no checksum to corrupt, no
-NAK, no status of its own); a device with no deadman and no chair timer, cut off from
-its host, is a strict xfail that says so.
+NAK, no status of its own); a device whose model's safety facts say it keeps running
+once cut off from its host is a strict xfail that says so.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from fault_kit import (
     judge,
     points_for,
     problems,
-    protocol,
     run_guarded,
     run_scenario,
+    safety,
     skip_reason,
     unprotected,
 )
@@ -43,15 +43,14 @@ def _cases():
             for point in points_for(model, fault):
                 marks = []
                 if unprotected(model, fault):
-                    proto = protocol(model)
                     marks.append(
                         pytest.mark.xfail(
                             strict=True,
                             raises=AssertionError,
                             reason=(
-                                f"not protected: {model} ({definition(model).protocol}: "
-                                f"{proto.note}) has no deadman and no chair timer, so once its "
-                                "host is cut off it keeps running (docs/safety.md)"
+                                f"not protected: {model} ({definition(model).protocol}) has no "
+                                "deadman and no chair timer, so once its host is cut off it keeps "
+                                f"running: {safety(model).link_loss_note()} (docs/safety.md)"
                             ),
                         )
                     )

@@ -21,8 +21,10 @@ import asyncio
 
 import pytest
 from bounds import LIMITS, POINTS, SIGKILL_SLACK_S
-from fault_kit import SIM_MODELS, cap_steps, definition, protocol
+from fault_kit import SIM_MODELS, cap_steps, definition, safety
 from process_kit import SIGNALS, failures_of, kill_host, pty_models, signal_runs
+
+from massager_ctl.devices.model import OnLinkLoss
 
 
 @pytest.mark.parametrize("model", SIM_MODELS)
@@ -39,16 +41,17 @@ def test_sigint_and_sigterm_at_every_point_stop_the_device(model, tmp_path):
 
 def _kill_cases():
     for model in pty_models():
-        kind = protocol(model).self_stop
-        if kind == "deadman":
+        facts = safety(model)
+        if facts.on_link_loss is OnLinkLoss.STOPS_BY_DEADMAN:
             yield pytest.param(model, ("early", "mid-segment"), id=model)
-        elif kind == "chair-timer":
+        elif facts.on_link_loss is OnLinkLoss.STOPS_AT_CHAIR_TIMER:
+            minutes = "/".join(f"{s // 60}" for s in facts.chair_timer_s)
             yield pytest.param(
                 model,
                 (),
                 id=model,
                 marks=pytest.mark.skip(
-                    reason=f"{model}: bounded by its chair timer (10/20/30 min), too long for real "
+                    reason=f"{model}: bounded by its chair timer ({minutes} min), too long for real "
                     "time; shown in virtual time by test_fault_matrix's host-vanished case"
                 ),
             )
@@ -93,7 +96,8 @@ def test_sigkill_of_the_host_the_device_stops_itself(model, points, tmp_path):
             continue
         stop = stops[0]
         # Heard last at most one keepalive (a third of the deadman) before the kill.
-        lo, hi = killed + 1.0 - SIGKILL_SLACK_S, killed + 1.5 + SIGKILL_SLACK_S
+        deadman = safety(model).deadman_s
+        lo, hi = killed + deadman * 2 / 3 - SIGKILL_SLACK_S, killed + deadman + SIGKILL_SLACK_S
         if "deadman" not in str(stop["detail"]) or not lo <= stop["t"] <= hi:
             late.append(
                 f"{point}: stop {stop} at +{stop['t'] - killed:.3f} s after the kill; "

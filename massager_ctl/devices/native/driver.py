@@ -42,6 +42,7 @@ from .codec import (
     Stop,
     encode,
 )
+from .models import NATIVE_SAFETY
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class NativeDevice(Device):
 
     @property
     def link_loss_note(self) -> str:
-        return f"the chair's deadman stops it after {self._deadman_ms / 1000:g} s without frames"
+        return NATIVE_SAFETY.link_loss_note(deadman_s=self._deadman_ms / 1000)
 
     @property
     def connected(self) -> bool:

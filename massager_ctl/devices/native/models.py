@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from ..model import ModelDefinition
+from ..model import ModelDefinition, OnLinkLoss, SafetyFacts, StopConfirmation
+from .codec import DEFAULT_DEADMAN_MS
 from .reference import REFERENCE_CAPABILITIES
+
+#: Every device speaking the native protocol (docs/protocol.md, sections 7.2 and 8): it
+#: stops itself when no valid frame came for the deadman period agreed at HELLO (the
+#: host asks 1.5 s and sends a heartbeat every third of it), ACKs a STOP and shows the
+#: stopped state in its next STATUS, which it sends every 100 ms by default.
+NATIVE_SAFETY = SafetyFacts(
+    OnLinkLoss.STOPS_BY_DEADMAN,
+    StopConfirmation.ACK_AND_STATUS,
+    deadman_s=DEFAULT_DEADMAN_MS / 1000,
+    status_every_s=0.1,
+)
 
 MODELS = (
     ModelDefinition(
@@ -18,6 +30,7 @@ MODELS = (
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the 1.5 s deadman",
         notes="Speaks the native protocol v1 over an in-memory link; physics take time.",
+        safety=NATIVE_SAFETY,
     ),
     ModelDefinition(
         name="native",
@@ -28,6 +41,7 @@ MODELS = (
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the negotiated deadman",
         notes="Capabilities are reported by the device in its INFO reply.",
+        safety=NATIVE_SAFETY,
     ),
 )
 
@@ -38,6 +52,7 @@ MODELS = (
 
 from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout  # noqa: E402
 from ..model import Recognise  # noqa: E402
+from ..simulated_ble import GattCharacteristic, SimulatedBleUnit  # noqa: E402
 
 _DIY_MANUFACTURER = ((0xFFFF, b"MCTL"),)
 _DIY_NOTES = (
@@ -61,6 +76,7 @@ def _diy(name: str, title: str, service: str, ble: BleLayout, notes: str) -> Mod
         recognise=Recognise(ble_names=("MCTL",), ble_services=(service,), ble_manufacturer=_DIY_MANUFACTURER),
         notes=notes,
         ble=ble,
+        safety=NATIVE_SAFETY,
     )
 
 
@@ -80,5 +96,25 @@ MODELS = MODELS + (
         # either way round: probe.
         BleLayout.probed("ffe0", ("ffe1", "ffe2"), title="FFE0 UART"),
         _DIY_NOTES + " Write and notify roles of FFE1/FFE2 are probed from their properties.",
+    ),
+)
+
+#: What the simulated DIY controllers advertise (--simulate-ble): the "MCTL" name and
+#: manufacturer data 0xFFFF "MCTL" + protocol version 1.
+_DIY_ADVERTISED = ((0xFFFF, b"MCTL\x01"),)
+#: An HM-10 style module: one FFE1 characteristic, written and notifying.
+HM10_GATT = (GattCharacteristic("ffe1", ("read", "write-without-response", "notify")),)
+
+SIMULATED_BLE = (
+    SimulatedBleUnit(
+        "native-nus", "F0:5E:1A:DC:00:01", "MCTL-NUS", rssi=-70, manufacturer_data=_DIY_ADVERTISED
+    ),
+    SimulatedBleUnit(
+        "native-ffe0",
+        "F0:5E:1A:DC:00:02",
+        "MCTL-FFE0",
+        rssi=-73,
+        manufacturer_data=_DIY_ADVERTISED,
+        gatt=HM10_GATT,
     ),
 )

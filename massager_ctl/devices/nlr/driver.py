@@ -41,6 +41,7 @@ from .codec import (
     parse_reply,
     query_command,
 )
+from .models import HF8_SAFETY
 from .patterns import NLR_CAPABILITIES, OFF, is_steady, levels_at, validate
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,7 @@ _NOISE_BYTES = 8
 class NlrDevice(LinkedDevice, Device):
     """The HF8 (or its simulator) over any transport, usually a serial port."""
 
-    link_loss_note = (
-        "the HF8 has no deadman we know of: its motors may keep their last levels; switch it off or unplug it"
-    )
+    link_loss_note = HF8_SAFETY.link_loss_note()
 
     def __init__(
         self,

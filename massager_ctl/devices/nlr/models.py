@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from ...transport.serial import SerialSettings
-from ..model import ModelDefinition, Recognise
+from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
 from .patterns import NLR_CAPABILITIES
 
 #: USB CDC, 115200 baud, 8 data bits, no parity, 1.5 stop bits, no handshake; lines end with CR.
 #: POSIX has no 1.5 stop bits: pyserial sends 2 there (a receiver wanting 1.5 accepts 2).
 HF8_SERIAL = SerialSettings(baudrate=115200, bytesize=8, parity="N", stopbits=1.5, line_terminator=b"\r")
+
+#: No deadman or timer is known: the pad keeps its last levels. It sends nothing on its
+#: own; a stop is confirmed by its answer to P after the zero commands (no levels in it).
+HF8_SAFETY = SafetyFacts(
+    OnLinkLoss.KEEPS_RUNNING,
+    StopConfirmation.REPLY,
+    link_loss="the HF8 has no deadman we know of: its motors may keep their last levels; "
+    "switch it off or unplug it",
+)
 
 MODELS = (
     ModelDefinition(
@@ -32,5 +41,6 @@ MODELS = (
             "the pad answering P after the zero commands. No deadman is known."
         ),
         serial=HF8_SERIAL,
+        safety=HF8_SAFETY,
     ),
 )

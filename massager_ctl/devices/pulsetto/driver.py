@@ -46,6 +46,7 @@ from .codec import (
     start_sequence,
     stop_sequence,
 )
+from .models import PULSETTO_SAFETY
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,7 @@ class _Abandoned(DeviceError):
 
 class PulsettoDevice(LinkedDevice, Device):
     keepalive_s = 10.0
-    link_loss_note = (
-        "the Pulsetto has no timer of its own and may keep stimulating: press its button or take it off"
-    )
+    link_loss_note = PULSETTO_SAFETY.link_loss_note()
 
     def __init__(
         self,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from ...core.capabilities import Capabilities
 from ...core.vocabulary import Technique, Zone
 from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout
-from ..model import ModelDefinition, Recognise
+from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
+from ..simulated_ble import SimulatedBleUnit
 
 #: Electrical stimulation of the vagus nerve at the neck: one zone, one "technique"
 #: (the nearest word is vibrate), intensity 0-9, no speed, no heat.
@@ -21,6 +22,15 @@ PULSETTO_CAPABILITIES = Capabilities(
 #: Host writes RX 6E400002 ("+" and "-" with response, the rest without: the driver
 #: says which), the device notifies on TX 6E400003.
 PULSETTO_BLE = BleLayout.uart(NUS_SERVICE, NUS_RX, NUS_TX, title="Nordic UART")
+
+#: No timer in the device (only an empty battery stops it) and no report of its level:
+#: a stop is sent, never confirmed.
+PULSETTO_SAFETY = SafetyFacts(
+    OnLinkLoss.KEEPS_RUNNING,
+    StopConfirmation.NONE,
+    link_loss="the Pulsetto has no timer of its own and may keep stimulating: "
+    "press its button or take it off",
+)
 
 MODELS = (
     ModelDefinition(
@@ -43,5 +53,9 @@ MODELS = (
             "(the battery is read from the device)."
         ),
         ble=PULSETTO_BLE,
+        safety=PULSETTO_SAFETY,
     ),
 )
+
+#: The unit the simulated radio offers (--simulate-ble); no manufacturer data is known.
+SIMULATED_BLE = (SimulatedBleUnit("pulsetto", "F0:5E:1A:50:15:01", "Pulsetto Fit", rssi=-52),)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ...transport.ble import BleEndpoint, BleLayout
 from ...transport.serial import SerialSettings
-from ..model import ModelDefinition, Recognise
+from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
+from ..simulated_ble import SimulatedBleUnit
 from .facts import (  # noqa: F401 - re-exported for the transport modules
     BLE_NOTIFY_CHAR,
     BLE_SERVICE,
@@ -34,6 +35,17 @@ from .facts import (  # noqa: F401 - re-exported for the transport modules
 )
 
 _DRIVER = "massager_ctl.devices.rongtai.driver:RongtaiDevice"
+
+#: Key-press chairs with no deadman: the driver sets the chair's own session timer at the
+#: start, and that ends a session the host has lost. A stop is confirmed from the status
+#: frames the chair sends about every 50 ms. A recline move runs to its end stop.
+RONGTAI_SAFETY = SafetyFacts(
+    OnLinkLoss.STOPS_AT_CHAIR_TIMER,
+    StopConfirmation.STATUS,
+    chair_timer_s=RT8600S_CAPABILITIES.chair_timer_s,
+    status_every_s=0.05,
+    link_loss="a recline move in progress runs to its end stop",
+)
 
 
 def _ble_layout(status_length: int) -> BleLayout:
@@ -73,6 +85,7 @@ def _model(
         ble=_ble_layout(status_length),
         recognise=recognise,
         notes=notes,
+        safety=RONGTAI_SAFETY,
     )
 
 
@@ -111,4 +124,12 @@ MODELS = (
             f"heat levels. Its advertised BLE name is not known. {LINK_NOTE} {UNSURE_NOTE}"
         ),
     ),
+)
+
+#: The chairs the simulated radio offers (--simulate-ble). Their layout is the family's
+#: FFF0 one; the iOS app's 8b00ace7 characteristic is left out (which service holds it
+#: is not known). No manufacturer data is known.
+SIMULATED_BLE = (
+    SimulatedBleUnit("rongtai-rt8600s", "F0:5E:1A:86:00:01", "RT8600S", rssi=-66),
+    SimulatedBleUnit("infinity-evolution", "F0:5E:1A:1A:2B:3C", "EVOLUTION-1A2B3C", rssi=-66),
 )

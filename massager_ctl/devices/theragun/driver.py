@@ -35,6 +35,7 @@ from .codec import (
     rpm_for_step,
     speed_frame,
 )
+from .models import GUN_SAFETY
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,7 @@ INTENSITY_STEPS = 100
 
 
 class TheragunDevice(LinkedDevice, Device):
-    link_loss_note = (
-        "the gun may keep running at its last speed (it is not known to stop by itself): "
-        "switch it off with its button"
-    )
+    link_loss_note = GUN_SAFETY.link_loss_note()
 
     def __init__(
         self,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from ...core.capabilities import Capabilities
 from ...core.vocabulary import BACK_ZONES, Technique
 from ...transport.ble import BleLayout
-from ..model import ModelDefinition, Recognise
+from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
+from ..simulated_ble import GattCharacteristic, SimulatedBleUnit
 
 FFE0 = "ffe0"
 
@@ -29,6 +30,20 @@ GUN_CAPABILITIES = Capabilities(
 #: modules). Roles are probed from the characteristics' properties, not assumed.
 #: Writes follow the driver: speed with response, the version query without.
 THERAGUN_BLE = BleLayout.probed(FFE0, ("ffe2", "ffe1"), title="Theragun FFE0")
+#: The characteristics a gun's FFE0 service exposes (what the probe above finds).
+THERAGUN_GATT = (
+    GattCharacteristic("ffe1", ("notify",)),
+    GattCharacteristic("ffe2", ("write-without-response", "write")),
+)
+
+#: Whether a gun stops by itself when the link drops is not known: the worst case is
+#: assumed. Its replies are not decoded, so a stop is sent, never confirmed.
+GUN_SAFETY = SafetyFacts(
+    OnLinkLoss.KEEPS_RUNNING,
+    StopConfirmation.NONE,
+    link_loss="the gun may keep running at its last speed (it is not known to stop by itself): "
+    "switch it off with its button",
+)
 
 _NOTES = (
     "Medium confidence (decompiled vendor app). Intensity is motor speed: step n of 100 is "
@@ -53,6 +68,7 @@ def _gun(name: str, advertised: str, rpm: int) -> ModelDefinition:
         recognise=Recognise(ble_names=(advertised,), ble_services=(FFE0,)),
         notes=_NOTES.format(rpm=rpm),
         ble=THERAGUN_BLE,
+        safety=GUN_SAFETY,
     )
 
 
@@ -61,3 +77,7 @@ MODELS = (
     _gun("theragun-elite", "Elite", 3616),
     _gun("theragun-prime", "Prime", 3584),
 )
+
+#: The gun the simulated radio offers (--simulate-ble); the manufacturer data of real
+#: guns is not known, so it advertises none.
+SIMULATED_BLE = (SimulatedBleUnit("theragun-pro", "F0:5E:1A:7A:6E:01", "Pro", rssi=-58, gatt=THERAGUN_GATT),)
