@@ -1,6 +1,7 @@
 """Next Level Racing HF8 haptic seat pad: the line protocol. Pure: no I/O, no asyncio.
 
-Facts (shared/devices/nlr-hf8.md; the pad speaks ASCII lines over USB CDC,
+Facts (buttplugio/buttplug device configuration, `nextlevelracing` protocol, and
+buttplugio/docs.buttplug.io; the pad speaks ASCII lines over USB CDC,
 115200 baud, 8 data bits, no parity, 1.5 stop bits, no handshake):
 
 * ``M<motor><level>\\r`` sets one motor: motor is one digit 0-7, level a

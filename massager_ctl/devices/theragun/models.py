@@ -1,4 +1,5 @@
-"""Theragun massage guns (BLE). Facts: /work/shared/devices/theragun.md, docs/devices.md.
+"""Theragun massage guns (BLE). Sources: buttplugio/docs.buttplug.io
+`stpihkal/protocols/theragun/index.md`, buttplugio/stpihkal issue 127; see docs/devices.md.
 
 Confidence medium (decompiled vendor app; replies only partly decoded). Wave
 rollers (WaveSolo, WaveDuo) and "fr01" are left out: the Waves take fixed rpm
