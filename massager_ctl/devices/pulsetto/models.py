@@ -1,5 +1,6 @@
 """Pulsetto neck stimulator (BLE, Nordic UART). Source: jooray/pulse-libre-desktop
-`docs/PULSETTO_PROTOCOL.md` and `main.py`; see docs/devices.md. Confidence high (an open re-implementation of the vendor app)."""
+`docs/PULSETTO_PROTOCOL.md` and `main.py`; see docs/devices.md.
+Confidence high (an open re-implementation of the vendor app)."""
 
 from __future__ import annotations
 
