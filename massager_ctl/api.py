@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection.open import OpenedDevice, open_device
-from .core.durations import DurationError, parse_duration
+from .core.durations import DurationError, parse_length
 from .core.errors import DeviceError, UsageError
 from .core.status import Status
 from .core.target import STOPPED, TargetState
@@ -204,17 +204,13 @@ class Chair:
         self._background = asyncio.get_running_loop().create_task(session.run(), name="hold")
         await asyncio.sleep(0)
 
-    def _duration_ms(self, duration) -> int:
-        cap_ms = int(self.governor.limits.max_session_s * 1000)
+    def _duration_ms(self, duration: str | float | None) -> int:
         if duration is None:
-            return cap_ms
+            return int(self.governor.limits.max_session_s * 1000)
         try:
-            ms = parse_duration(duration) if isinstance(duration, str) else int(float(duration) * 1000)
+            return parse_length(duration)
         except DurationError as exc:
-            raise UsageError(f"--for: {exc}") from None
-        if ms <= 0:
-            raise UsageError("--for must be above 0")
-        return ms
+            raise UsageError(f"duration: {exc}") from None
 
     async def wait(self) -> SessionReport | None:
         """Wait for a background ``set`` to reach its duration."""

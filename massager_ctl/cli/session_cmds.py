@@ -43,6 +43,22 @@ class TimeScale(click.ParamType):
         return number
 
 
+class Duration(click.ParamType):
+    """A length of time above 0 ("5m", "90s", "1h30m"), read by the one duration parser; in ms."""
+
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from ..core.durations import DurationError, parse_length
+
+        try:
+            return parse_length(str(value))
+        except DurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def _clock(uri: str, time_scale: float | str | None):
     from ..core.errors import UsageError
     from ..session.clock import RealClock, ScaledClock, VirtualClock
@@ -300,6 +316,7 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 @click.option(
     "--for",
     "duration",
+    type=Duration(),
     metavar="DURATION",
     help='How long to hold it, e.g. "5m" (default: until Ctrl-C or the session cap).',
 )
@@ -329,17 +346,7 @@ def set_(
     if state.is_stopped:
         raise UsageError("nothing to set: give a technique with zones and intensity, heat or an airbag")
     limits = _limits(cli, None)
-    from ..core.durations import DurationError, parse_duration
-
-    if duration is None:
-        length_ms = int(limits.max_session_s * 1000)
-    else:
-        try:
-            length_ms = parse_duration(duration)
-        except DurationError as exc:
-            raise UsageError(f"--for: {exc}") from None
-        if length_ms <= 0:
-            raise UsageError("--for must be above 0")
+    length_ms = duration if duration is not None else int(limits.max_session_s * 1000)
     plan = replace(manual_plan(state, length_ms), name="set")
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
