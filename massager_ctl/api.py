@@ -10,11 +10,16 @@
             await asyncio.sleep(60)
             await chair.stop()
 
+    async def chair_program():  # a chair's own built-in program (Rongtai chairs)
+        async with massager_ctl.connect("sim:rongtai-rt8600s") as chair:
+            report = await chair.run_program("relax", duration="20m")
+
     asyncio.run(main())
 
 Every command, whether from a profile or from ``set``, goes through the same
-safety governor and writer. Leaving the ``async with`` block, by any route,
-stops the device and waits for it to confirm before disconnecting.
+safety governor and writer; a chair's own program is watched by that governor.
+Leaving the ``async with`` block, by any route, stops the device and waits for
+it to confirm before disconnecting.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from .core.vocabulary import Heat, Technique, Width, Zone
 from .plan import Plan
 from .session.governor import SafetyGovernor
 from .session.limits import SafetyLimits
+from .session.program import ProgramProgress, ProgramReport, ProgramSession, program_length_s
 from .session.runner import Progress, ReconnectPolicy, Session, SessionReport, manual_plan
 from .session.writer import Writer
 
@@ -121,6 +127,7 @@ class Chair:
         self.writer = Writer(self.device)
         self.strict = strict
         self.session: Session | None = None
+        self.program: ProgramSession | None = None
         self._manual: TargetState = STOPPED
         self._background: asyncio.Task | None = None
 
@@ -151,9 +158,19 @@ class Chair:
             )
         return await self.device.read_status(timeout=timeout)
 
-    def _session(self, plan: Plan, on_progress, on_warning, reconnect=None) -> Session:
-        if self.session is not None and self._background is None:
+    @property
+    def programs(self) -> tuple[str, ...]:
+        """The chair's own built-in programs (empty if its driver cannot start them)."""
+        if not hasattr(self.device, "run_program"):
+            return ()
+        return tuple(self.device.capabilities.programs)
+
+    def _busy(self) -> None:
+        if (self.session is not None and self._background is None) or self.program is not None:
             raise DeviceError("a session is already playing on this device")
+
+    def _session(self, plan: Plan, on_progress, on_warning, reconnect=None) -> Session:
+        self._busy()
         self.session = Session(
             self.device,
             self.writer,
@@ -187,6 +204,42 @@ class Chair:
             return await session.run()
         finally:
             self.session = None
+
+    async def run_program(
+        self,
+        name: str,
+        *,
+        duration: str | float | None = None,
+        on_progress: Callable[[ProgramProgress], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> ProgramReport:
+        """Run the chair's own built-in program ``name`` (see :attr:`programs`) until the
+        chair's own timer ends it, and return a :class:`ProgramReport`.
+
+        ``duration`` ("20m" or seconds; default 20 min, the chair's default) must be one
+        of the chair's timer lengths and fit the session cap. The chair plays the
+        program by itself; the governor watches it: heat it switches on is switched
+        off at the heat auto-off time (or at once above the heat cap), and the program
+        is stopped at the session cap, or if the chair still runs a little after its
+        timer. :meth:`stop` ends it from another task. However it ends, the chair is
+        told to stop and confirm, as after a profile."""
+        await self._end_background()
+        self._busy()
+        length_s = None if duration is None else self._duration_ms(duration) / 1000.0
+        length_s = program_length_s(self.device, name, length_s)
+        self.program = ProgramSession(
+            self.device,
+            self.writer,
+            self.governor,
+            name,
+            length_s,
+            on_progress=on_progress,
+            on_warning=on_warning,
+        )
+        try:
+            return await self.program.run()
+        finally:
+            self.program = None
 
     async def set(self, *, duration: str | float | None = None, **words) -> None:
         """Change the manual state (technique, zones, intensity, speed, width, heat, airbags).
@@ -238,6 +291,10 @@ class Chair:
     async def stop(self, timeout: float = 2.0) -> Status:
         """Stop everything now and return the device's confirmation."""
         self._manual = STOPPED
+        program = self.program
+        if program is not None:  # its own finally stops the chair; then confirm here
+            program.stop()
+            await program.wait()
         await self._end_background()
         self.governor.stop()
         return await self.writer.stop_device(timeout=timeout)
