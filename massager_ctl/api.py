@@ -35,7 +35,7 @@ from typing import Any
 from .connection.open import OpenedDevice, open_device
 from .core.durations import DurationError, parse_length
 from .core.errors import DeviceError, UsageError
-from .core.status import Status
+from .core.status import DeviceState, Status
 from .core.target import STOPPED, TargetState
 from .core.vocabulary import Heat, Technique, Width, Zone
 from .plan import Plan
@@ -312,6 +312,38 @@ class Chair:
             await self.writer.close()
             await self.device.disconnect()
             await self._opened.close()
+
+
+def dry_run(
+    profile: str | PathLike | Plan,
+    *,
+    limits: SafetyLimits | None = None,
+    strict: bool = False,
+    on_write: Callable[[float, DeviceState], None] | None = None,
+    on_stop: Callable[[float], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> SessionReport:
+    """Play a profile against no device, in virtual time: what would be sent, and when.
+
+    The session, governor, mapping and writer run as for a chair (the reference
+    chair's capabilities); every state that would be written reaches ``on_write``
+    (loop time in seconds, the state in device steps), the final stop ``on_stop``.
+    Runs its own virtual-time loop: call it from plain code, not from a running loop."""
+    from .devices.dry_run import DryRunDevice
+    from .session.clock import VirtualClock
+
+    plan = _as_plan(profile)
+
+    async def play() -> SessionReport:
+        device = DryRunDevice(on_write=on_write, on_stop=on_stop)
+        writer = Writer(device)
+        session = Session(device, writer, SafetyGovernor(limits), plan, strict=strict, on_warning=on_warning)
+        try:
+            return await session.run()
+        finally:
+            await writer.close()
+
+    return VirtualClock().run(play())
 
 
 @asynccontextmanager

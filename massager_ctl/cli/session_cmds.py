@@ -195,66 +195,27 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool) -> None:
     """Play the plan in virtual time through the governor and mapping, printing each write."""
     import json
 
+    from ..api import dry_run
     from ..core.durations import format_duration
-    from ..core.status import DEVICE_STOPPED, Status
-    from ..devices.base import Device
-    from ..devices.native.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
-    from ..session.clock import VirtualClock
-    from ..session.governor import SafetyGovernor
-    from ..session.runner import Session
-    from ..session.writer import Writer
 
-    class DryRunDevice(Device):
-        """Prints what would be written; stands in for the reference chair."""
+    def write(t: float, state) -> None:
+        if cli.json:
+            click.echo(json.dumps({"t_ms": round(t * 1000), "state": _state_dict(state)}))
+        else:
+            click.echo(f"{format_duration(round(t * 1000)):>10}  {_state_text(state)}")
 
-        min_write_gap_s = 0.02
+    def stop(t: float) -> None:
+        if not cli.json:
+            click.echo(f"{'':>10}  stop")
 
-        @property
-        def capabilities(self):
-            return REFERENCE_CAPABILITIES
-
-        @property
-        def model(self):
-            return f"{REFERENCE_MODEL} (dry run)"
-
-        async def connect(self):
-            pass
-
-        async def apply(self, state):
-            t = asyncio.get_running_loop().time()
-            if cli.json:
-                click.echo(json.dumps({"t_ms": round(t * 1000), "state": _state_dict(state)}))
-            else:
-                click.echo(f"{format_duration(round(t * 1000)):>10}  {_state_text(state)}")
-
-        async def stop(self, timeout=2.0):
-            if not cli.json:
-                click.echo(f"{'':>10}  stop")
-            return Status(state=DEVICE_STOPPED)
-
-        async def read_status(self, timeout=2.0):
-            return Status(state=DEVICE_STOPPED)
-
-        async def disconnect(self):
-            pass
-
-    async def play():
-        device = DryRunDevice()
-        writer = Writer(device)
-        session = Session(
-            device,
-            writer,
-            SafetyGovernor(limits),
-            plan,
-            strict=strict,
-            on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True),
-        )
-        try:
-            return await session.run()
-        finally:
-            await writer.close()
-
-    report = VirtualClock().run(play())
+    report = dry_run(
+        plan,
+        limits=limits,
+        strict=strict,
+        on_write=write,
+        on_stop=stop,
+        on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True),
+    )
     if not cli.json:
         click.echo(f"dry run of {plan.name}: {format_duration(report.plan_ms)}, {report.reason}", err=True)
 
