@@ -53,8 +53,11 @@ def parse_length(value: str | int | float) -> int:
     :func:`parse_duration` reads it, or a number of seconds (scripts).
 
     Raises DurationError with a message that says what is allowed."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not (isinstance(value, str) or number) or (number and not math.isfinite(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, str | int | float)
+        or (not isinstance(value, str) and not math.isfinite(value))
+    ):
         raise DurationError(f'{value!r} is not a length of time; give seconds, or text such as "5m"')
     try:
         ms = parse_duration(value) if isinstance(value, str) else int(round(value * 1000))
