@@ -10,11 +10,16 @@
             await asyncio.sleep(60)
             await chair.stop()
 
+    async def chair_program():  # a chair's own built-in program (Rongtai chairs)
+        async with massager_ctl.connect("sim:rongtai-rt8600s") as chair:
+            report = await chair.run_program("relax", duration="20m")
+
     asyncio.run(main())
 
 Every command, whether from a profile or from ``set``, goes through the same
-safety governor and writer. Leaving the ``async with`` block, by any route,
-stops the device and waits for it to confirm before disconnecting.
+safety governor and writer; a chair's own program is watched by that governor.
+Leaving the ``async with`` block, by any route, stops the device and waits for
+it to confirm before disconnecting.
 """
 
 from __future__ import annotations
@@ -28,14 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from .connection.open import OpenedDevice, open_device
-from .core.durations import DurationError, parse_duration
+from .core.durations import DurationError, parse_length
 from .core.errors import DeviceError, UsageError
-from .core.status import Status
+from .core.status import DeviceState, Status
 from .core.target import STOPPED, TargetState
 from .core.vocabulary import Heat, Technique, Width, Zone
 from .plan import Plan
 from .session.governor import SafetyGovernor
 from .session.limits import SafetyLimits
+from .session.program import ProgramProgress, ProgramReport, ProgramSession, program_length_s
 from .session.runner import Progress, ReconnectPolicy, Session, SessionReport, manual_plan
 from .session.writer import Writer
 
@@ -121,6 +127,7 @@ class Chair:
         self.writer = Writer(self.device)
         self.strict = strict
         self.session: Session | None = None
+        self.program: ProgramSession | None = None
         self._manual: TargetState = STOPPED
         self._background: asyncio.Task | None = None
 
@@ -151,9 +158,19 @@ class Chair:
             )
         return await self.device.read_status(timeout=timeout)
 
-    def _session(self, plan: Plan, on_progress, on_warning, reconnect=None) -> Session:
-        if self.session is not None and self._background is None:
+    @property
+    def programs(self) -> tuple[str, ...]:
+        """The chair's own built-in programs (empty if its driver cannot start them)."""
+        if not hasattr(self.device, "run_program"):
+            return ()
+        return tuple(self.device.capabilities.programs)
+
+    def _busy(self) -> None:
+        if (self.session is not None and self._background is None) or self.program is not None:
             raise DeviceError("a session is already playing on this device")
+
+    def _session(self, plan: Plan, on_progress, on_warning, reconnect=None) -> Session:
+        self._busy()
         self.session = Session(
             self.device,
             self.writer,
@@ -188,6 +205,42 @@ class Chair:
         finally:
             self.session = None
 
+    async def run_program(
+        self,
+        name: str,
+        *,
+        duration: str | float | None = None,
+        on_progress: Callable[[ProgramProgress], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> ProgramReport:
+        """Run the chair's own built-in program ``name`` (see :attr:`programs`) until the
+        chair's own timer ends it, and return a :class:`ProgramReport`.
+
+        ``duration`` ("20m" or seconds; default 20 min, the chair's default) must be one
+        of the chair's timer lengths and fit the session cap. The chair plays the
+        program by itself; the governor watches it: heat it switches on is switched
+        off at the heat auto-off time (or at once above the heat cap), and the program
+        is stopped at the session cap, or if the chair still runs a little after its
+        timer. :meth:`stop` ends it from another task. However it ends, the chair is
+        told to stop and confirm, as after a profile."""
+        await self._end_background()
+        self._busy()
+        length_s = None if duration is None else self._duration_ms(duration) / 1000.0
+        length_s = program_length_s(self.device, name, length_s)
+        self.program = ProgramSession(
+            self.device,
+            self.writer,
+            self.governor,
+            name,
+            length_s,
+            on_progress=on_progress,
+            on_warning=on_warning,
+        )
+        try:
+            return await self.program.run()
+        finally:
+            self.program = None
+
     async def set(self, *, duration: str | float | None = None, **words) -> None:
         """Change the manual state (technique, zones, intensity, speed, width, heat, airbags).
 
@@ -204,17 +257,13 @@ class Chair:
         self._background = asyncio.get_running_loop().create_task(session.run(), name="hold")
         await asyncio.sleep(0)
 
-    def _duration_ms(self, duration) -> int:
-        cap_ms = int(self.governor.limits.max_session_s * 1000)
+    def _duration_ms(self, duration: str | float | None) -> int:
         if duration is None:
-            return cap_ms
+            return int(self.governor.limits.max_session_s * 1000)
         try:
-            ms = parse_duration(duration) if isinstance(duration, str) else int(float(duration) * 1000)
+            return parse_length(duration)
         except DurationError as exc:
-            raise UsageError(f"--for: {exc}") from None
-        if ms <= 0:
-            raise UsageError("--for must be above 0")
-        return ms
+            raise UsageError(f"duration: {exc}") from None
 
     async def wait(self) -> SessionReport | None:
         """Wait for a background ``set`` to reach its duration."""
@@ -242,6 +291,10 @@ class Chair:
     async def stop(self, timeout: float = 2.0) -> Status:
         """Stop everything now and return the device's confirmation."""
         self._manual = STOPPED
+        program = self.program
+        if program is not None:  # its own finally stops the chair; then confirm here
+            program.stop()
+            await program.wait()
         await self._end_background()
         self.governor.stop()
         return await self.writer.stop_device(timeout=timeout)
@@ -259,6 +312,38 @@ class Chair:
             await self.writer.close()
             await self.device.disconnect()
             await self._opened.close()
+
+
+def dry_run(
+    profile: str | PathLike | Plan,
+    *,
+    limits: SafetyLimits | None = None,
+    strict: bool = False,
+    on_write: Callable[[float, DeviceState], None] | None = None,
+    on_stop: Callable[[float], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> SessionReport:
+    """Play a profile against no device, in virtual time: what would be sent, and when.
+
+    The session, governor, mapping and writer run as for a chair (the reference
+    chair's capabilities); every state that would be written reaches ``on_write``
+    (loop time in seconds, the state in device steps), the final stop ``on_stop``.
+    Runs its own virtual-time loop: call it from plain code, not from a running loop."""
+    from .devices.dry_run import DryRunDevice
+    from .session.clock import VirtualClock
+
+    plan = _as_plan(profile)
+
+    async def play() -> SessionReport:
+        device = DryRunDevice(on_write=on_write, on_stop=on_stop)
+        writer = Writer(device)
+        session = Session(device, writer, SafetyGovernor(limits), plan, strict=strict, on_warning=on_warning)
+        try:
+            return await session.run()
+        finally:
+            await writer.close()
+
+    return VirtualClock().run(play())
 
 
 @asynccontextmanager

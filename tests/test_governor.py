@@ -88,6 +88,41 @@ def test_heat_cap():
     assert gov.regulate(STOPPED.with_(heat=Heat.HIGH), 0.1).heat is Heat.LOW
 
 
+def test_watching_a_chairs_own_program_counts_its_heat_against_the_same_budget():
+    """A chair playing its own program switches heat on by itself: the governor counts the
+    heat it reports from the first report that shows it, and says "off" at the budget."""
+    gov = SafetyGovernor(SafetyLimits(heat_auto_off_s=60))
+    gov.begin(0.0, length_s=600)
+    assert gov.watch(Heat.OFF, 5.0) is Heat.OFF
+    assert gov.watch(Heat.LOW, 10.0) is Heat.LOW  # first seen on at 10 s
+    assert gov.next_deadline(10.0) == pytest.approx(70.0)  # when to look again
+    assert gov.watch(Heat.LOW, 69.0) is Heat.LOW
+    assert gov.watch(Heat.LOW, 70.0) is Heat.OFF
+    assert any("auto-off" in n for n in gov.notices)
+    # Switched on again later in the program (or at the remote): off for good.
+    assert gov.watch(Heat.OFF, 75.0) is Heat.OFF
+    assert gov.watch(Heat.LOW, 80.0) is Heat.OFF
+
+
+def test_watching_counts_only_while_the_chair_reports_heat():
+    gov = SafetyGovernor(SafetyLimits(heat_auto_off_s=60))
+    gov.begin(0.0)
+    assert gov.watch(Heat.LOW, 0.0) is Heat.LOW
+    assert gov.watch(Heat.OFF, 40.0) is Heat.OFF  # 40 s of heat so far
+    assert gov.watch(Heat.LOW, 100.0) is Heat.LOW
+    assert gov.watch(Heat.LOW, 119.0) is Heat.LOW  # 59 s
+    assert gov.watch(Heat.LOW, 120.0) is Heat.OFF  # 60 s
+
+
+def test_watching_applies_the_heat_cap_and_the_session_cap():
+    gov = SafetyGovernor(SafetyLimits(max_heat=Heat.OFF, max_session_s=600))
+    gov.begin(0.0, length_s=600)
+    assert gov.watch(Heat.HIGH, 1.0) is Heat.OFF  # no heat allowed at all: off at once
+    assert not gov.expired
+    gov.watch(Heat.OFF, 600.0)
+    assert gov.expired
+
+
 def test_session_length_is_refused_above_the_cap_and_enforced_while_live():
     gov = SafetyGovernor(SafetyLimits(max_session_s=600))
     with pytest.raises(SafetyError, match="31m.*above the 10m session cap"):

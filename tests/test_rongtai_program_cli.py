@@ -65,3 +65,26 @@ def test_program_json_result(cli):
     data = json.loads(result.stdout)
     assert data["program"] == "stretch" and data["stop_confirmed"] is True
     assert data["length_s"] == 1200 and 1200 <= data["elapsed_s"] <= 1210
+    assert data["reason"] == "finished" and data["message"] == "ended by the chair's own timer"
+
+
+def test_help_states_the_apis_default_length(cli):
+    from massager_ctl.cli.program_cmds import DEFAULT_PROGRAM_MIN
+    from massager_ctl.session.program import DEFAULT_PROGRAM_S
+
+    assert DEFAULT_PROGRAM_MIN * 60 == DEFAULT_PROGRAM_S
+    assert f"default {DEFAULT_PROGRAM_MIN}" in cli("program", "--help").output
+
+
+def test_the_session_cap_is_the_governors_in_the_cli_too(cli):
+    """Length = cap: stopped at the cap, before the chair's own timer, and said so."""
+    (cli.tmp / "config.toml").write_text('[caps]\nmax_session = "10m"\n')
+    result = cli(
+        "--device", "sim:rongtai-rt8600s", "program", "relax", "--minutes", "10", "--time-scale", "max"
+    )
+    assert result.exit_code == 0, result.output
+    assert "session reached the 10m cap" in result.stderr
+    assert "device stopped (confirmed)" in result.stderr
+    final = sim_final(cli.trace)
+    assert final["target_stopped"] and not final["motors_on"]
+    assert not any(e["kind"] == "timer" and e["detail"] == "expired" for e in final["trace"])

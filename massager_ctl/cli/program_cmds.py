@@ -1,33 +1,27 @@
-"""``massager-ctl program NAME``: run a chair's own built-in auto program.
+"""``massager-ctl program NAME``: run a chair's built-in auto program.
 
-The chair plays the program by itself; massager-ctl switches it on, sets the
-chair's own session timer, starts the program and watches the status. The
-session-length rules are the governor's: the length (one of the chair's timer
-lengths, default 20 min, the chair's default for auto programs) must fit the
-configured session cap. The program ends at the chair's own timer; if the
-chair is still running a little after that, massager-ctl stops it. Ctrl-C
-(or SIGTERM) stops it at once. Heat the program switches on is switched off
-after the configured heat auto-off time, as in profile sessions.
+Thin over the scripting API: :meth:`massager_ctl.api.Chair.run_program` switches the
+chair on, sets its own session timer, starts the program and watches it through the
+safety governor (heat auto-off and heat cap, session cap) until the chair's timer
+ends it; Ctrl-C (or SIGTERM) stops it at once. This module only checks what it can
+before connecting, and prints.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import click
 
 from .context import CliContext, pass_cli
 from .session_cmds import TimeScale, _clock, _drive, _uri
 
-#: The chair's default session length for auto programs.
+#: Shown in --help; the API's DEFAULT_PROGRAM_S (a test keeps the two equal).
 DEFAULT_PROGRAM_MIN = 20
-#: How long past its timer the chair may still run before massager-ctl stops it.
-GRACE_S = 15.0
-POLL_S = 1.0
+#: How often the remaining time is printed.
+NOTE_EVERY_S = 60.0
 
 
-def _static_programs(uri: str) -> tuple[str, ...] | None:
-    """The model's programs without connecting, when the URI names the model."""
+def _static_caps(uri: str):
+    """The model's capabilities without connecting, when the URI names the model."""
     from ..connection.uri import parse_uri
     from ..devices.registry import DEFAULT_SIM_MODEL, get_model
 
@@ -36,9 +30,14 @@ def _static_programs(uri: str) -> tuple[str, ...] | None:
     if parsed.scheme == "sim":
         name = parsed.target or DEFAULT_SIM_MODEL
     if not name:
-        return None
+        return None, None
     definition = get_model(name)
-    caps = definition.static_capabilities()
+    return definition, definition.static_capabilities()
+
+
+def _static_programs(uri: str, static=None) -> tuple[str, ...] | None:
+    """The model's programs without connecting, when the URI names the model."""
+    definition, caps = static or _static_caps(uri)
     if caps is None:
         return None
     if not hasattr(definition.load("driver"), "run_program"):
@@ -68,6 +67,8 @@ def _no_programs(model: str):
 def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
     """Run the chair's built-in auto program NAME (see --list) until its own timer ends it."""
     from ..core.errors import UsageError
+    from ..session.governor import SafetyGovernor
+    from ..session.program import DEFAULT_PROGRAM_S
 
     uri = _uri(cli)
     if list_:
@@ -76,32 +77,66 @@ def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
     if not name:
         raise UsageError("say which program to run (massager-ctl program --list shows them)")
     limits = cli.config.limits
-    length_min = minutes or DEFAULT_PROGRAM_MIN
-    static = _static_programs(uri)
+    length_s = DEFAULT_PROGRAM_S if minutes is None else minutes * 60
+    definition, caps = _static_caps(uri)
+    static = _static_programs(uri, (definition, caps))
     if static is not None and not static:
         raise _no_programs(uri)
     if static is not None and name not in static:
         raise UsageError(f"no program {name!r} on this device; it has: {', '.join(static)}")
-
-    from ..session.governor import SafetyGovernor
-
-    SafetyGovernor(limits).check_length(length_min * 60, f"program {name}")
-    clock = _clock(uri, time_scale)
+    timers = sorted(caps.chair_timer_s) if caps is not None else ()
+    if timers and length_s not in timers:
+        raise UsageError(
+            f"the chair's own timer offers {', '.join(str(t // 60) for t in timers)} min; "
+            "choose one of them with --minutes"
+        )
+    # Refused before connecting (the API checks it again, by the same rule).
+    SafetyGovernor(limits).check_length(length_s, f"program {name}")
+    printer = _ProgramPrinter(quiet=cli.json)
 
     async def play():
         from ..api import connect
 
         async with connect(uri, limits=limits, simulate_ble=cli.simulate_ble) as chair:
-            return await _run_program(cli, chair, name, length_min * 60, limits)
+            # The governor's notices (heat auto-off, the cap) reach stderr through its log,
+            # as in `run`.
+            return await chair.run_program(name, duration=length_s, on_progress=printer)
 
-    result = _drive(clock, play)
+    report = _drive(_clock(uri, time_scale), play)
     if cli.json:
-        cli.echo_json(result)
+        cli.echo_json(report.to_dict())
     else:
-        done = "device stopped (confirmed)" if result["stop_confirmed"] else "stop NOT confirmed"
-        click.echo(f"program {name}: {result['reason']} after {_mmss(result['elapsed_s'])}; {done}", err=True)
-    if not result["stop_confirmed"]:
+        from .progress import stop_text
+
+        click.echo(
+            f"program {name}: {report.message} after {_mmss(report.elapsed_s)}; "
+            f"{stop_text(report.stop_confirmed, report.stop_sent)}",
+            err=True,
+        )
+    if not report.stop_confirmed:
         raise SystemExit(1)
+
+
+class _ProgramPrinter:
+    """A line when the program starts, then the time left every minute (stderr)."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self._next_note: float | None = None
+
+    def __call__(self, p) -> None:
+        if self.quiet:
+            return
+        if self._next_note is None:
+            click.echo(
+                f"program {p.program} running; the chair's timer ends it in {_mmss(p.length_s)} "
+                "(Ctrl-C stops it now)",
+                err=True,
+            )
+            self._next_note = NOTE_EVERY_S
+        elif p.elapsed_s >= self._next_note:
+            click.echo(f"program {p.program}: {_mmss(p.remaining_s)} left", err=True)
+            self._next_note += NOTE_EVERY_S
 
 
 def _list(cli: CliContext, uri: str) -> None:
@@ -113,7 +148,7 @@ def _list(cli: CliContext, uri: str) -> None:
             from ..api import connect
 
             async with connect(uri, simulate_ble=cli.simulate_ble) as chair:
-                return chair.model, tuple(chair.device.capabilities.programs)
+                return chair.model, chair.programs
 
         model, programs = _drive(_clock(uri, None), ask)
     if not programs:
@@ -123,72 +158,6 @@ def _list(cli: CliContext, uri: str) -> None:
     else:
         for p in programs:
             click.echo(p)
-
-
-async def _run_program(cli: CliContext, chair, name: str, length_s: float, limits) -> dict:
-    from ..core.errors import DeviceError, UsageError
-
-    device = chair.device
-    programs = tuple(device.capabilities.programs)
-    if not programs or not hasattr(device, "run_program"):
-        raise _no_programs(device.model)
-    if name not in programs:
-        raise UsageError(f"no program {name!r} on {device.model}; it has: {', '.join(programs)}")
-    timers = sorted(device.capabilities.chair_timer_s)
-    if timers and length_s not in timers:
-        raise UsageError(
-            f"{device.model}'s own timer offers {', '.join(str(t // 60) for t in timers)} min; "
-            "choose one of them with --minutes"
-        )
-    plan_session = getattr(device, "plan_session", None)
-    if plan_session is not None:
-        plan_session(length_s)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    await device.run_program(name)
-    if not cli.json:
-        click.echo(
-            f"program {name} running; the chair's timer ends it in {_mmss(length_s)} (Ctrl-C stops it now)",
-            err=True,
-        )
-    reason = "length reached: stopped by massager-ctl"
-    heat_since: float | None = None
-    heat_off = getattr(device, "heat_off", None)
-    next_note = start + 60.0
-    while True:
-        status = await device.read_status(timeout=2.0)
-        now = loop.time()
-        if not status.running:
-            near_end = now - start >= length_s - 5.0
-            reason = "ended by the chair's own timer" if near_end else "ended at the chair"
-            break
-        if now - start >= length_s + GRACE_S:
-            break
-        if status.state.heat.value != "off":
-            heat_since = now if heat_since is None else heat_since
-            if heat_off is not None and now - heat_since >= limits.heat_auto_off_s:
-                await heat_off()
-                heat_since = None
-        else:
-            heat_since = None
-        if not cli.json and now >= next_note:
-            left = status.remaining_s if status.remaining_s is not None else length_s - (now - start)
-            click.echo(f"program {name}: {_mmss(max(0, left))} left", err=True)
-            next_note += 60.0
-        await asyncio.sleep(POLL_S)
-    try:
-        stop_status = await chair.stop()
-        confirmed = stop_status.stopped
-    except DeviceError as exc:
-        click.echo(f"massager-ctl: {exc}", err=True)
-        confirmed = False
-    return {
-        "program": name,
-        "reason": reason,
-        "elapsed_s": round(loop.time() - start, 3),
-        "length_s": length_s,
-        "stop_confirmed": confirmed,
-    }
 
 
 def _mmss(seconds: float) -> str:

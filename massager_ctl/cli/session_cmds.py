@@ -43,6 +43,22 @@ class TimeScale(click.ParamType):
         return number
 
 
+class Duration(click.ParamType):
+    """A length of time above 0 ("5m", "90s", "1h30m"), read by the one duration parser; in ms."""
+
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from ..core.durations import DurationError, parse_length
+
+        try:
+            return parse_length(str(value))
+        except DurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def _clock(uri: str, time_scale: float | str | None):
     from ..core.errors import UsageError
     from ..session.clock import RealClock, ScaledClock, VirtualClock
@@ -179,66 +195,27 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool) -> None:
     """Play the plan in virtual time through the governor and mapping, printing each write."""
     import json
 
+    from ..api import dry_run
     from ..core.durations import format_duration
-    from ..core.status import DEVICE_STOPPED, Status
-    from ..devices.base import Device
-    from ..devices.native.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
-    from ..session.clock import VirtualClock
-    from ..session.governor import SafetyGovernor
-    from ..session.runner import Session
-    from ..session.writer import Writer
 
-    class DryRunDevice(Device):
-        """Prints what would be written; stands in for the reference chair."""
+    def write(t: float, state) -> None:
+        if cli.json:
+            click.echo(json.dumps({"t_ms": round(t * 1000), "state": _state_dict(state)}))
+        else:
+            click.echo(f"{format_duration(round(t * 1000)):>10}  {_state_text(state)}")
 
-        min_write_gap_s = 0.02
+    def stop(t: float) -> None:
+        if not cli.json:
+            click.echo(f"{'':>10}  stop")
 
-        @property
-        def capabilities(self):
-            return REFERENCE_CAPABILITIES
-
-        @property
-        def model(self):
-            return f"{REFERENCE_MODEL} (dry run)"
-
-        async def connect(self):
-            pass
-
-        async def apply(self, state):
-            t = asyncio.get_running_loop().time()
-            if cli.json:
-                click.echo(json.dumps({"t_ms": round(t * 1000), "state": _state_dict(state)}))
-            else:
-                click.echo(f"{format_duration(round(t * 1000)):>10}  {_state_text(state)}")
-
-        async def stop(self, timeout=2.0):
-            if not cli.json:
-                click.echo(f"{'':>10}  stop")
-            return Status(state=DEVICE_STOPPED)
-
-        async def read_status(self, timeout=2.0):
-            return Status(state=DEVICE_STOPPED)
-
-        async def disconnect(self):
-            pass
-
-    async def play():
-        device = DryRunDevice()
-        writer = Writer(device)
-        session = Session(
-            device,
-            writer,
-            SafetyGovernor(limits),
-            plan,
-            strict=strict,
-            on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True),
-        )
-        try:
-            return await session.run()
-        finally:
-            await writer.close()
-
-    report = VirtualClock().run(play())
+    report = dry_run(
+        plan,
+        limits=limits,
+        strict=strict,
+        on_write=write,
+        on_stop=stop,
+        on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True),
+    )
     if not cli.json:
         click.echo(f"dry run of {plan.name}: {format_duration(report.plan_ms)}, {report.reason}", err=True)
 
@@ -300,6 +277,7 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 @click.option(
     "--for",
     "duration",
+    type=Duration(),
     metavar="DURATION",
     help='How long to hold it, e.g. "5m" (default: until Ctrl-C or the session cap).',
 )
@@ -329,17 +307,7 @@ def set_(
     if state.is_stopped:
         raise UsageError("nothing to set: give a technique with zones and intensity, heat or an airbag")
     limits = _limits(cli, None)
-    from ..core.durations import DurationError, parse_duration
-
-    if duration is None:
-        length_ms = int(limits.max_session_s * 1000)
-    else:
-        try:
-            length_ms = parse_duration(duration)
-        except DurationError as exc:
-            raise UsageError(f"--for: {exc}") from None
-        if length_ms <= 0:
-            raise UsageError("--for must be above 0")
+    length_ms = duration if duration is not None else int(limits.max_session_s * 1000)
     plan = replace(manual_plan(state, length_ms), name="set")
     uri = _uri(cli)
     clock = _clock(uri, time_scale)

@@ -1,7 +1,12 @@
-"""Human durations: "90s", "2m30s", "1h", "500ms" <-> integer milliseconds."""
+"""Human durations: "90s", "2m30s", "1h", "500ms" <-> integer milliseconds.
+
+The one place durations are read: profiles, the config, the command line's
+``--for`` and the scripting API's ``duration=`` all come through here.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -41,6 +46,26 @@ def parse_duration(text: str) -> int:
     if pos != len(s) or last < 0:
         raise DurationError(f'"{text}" is not a duration; write e.g. "90s", "2m30s", "1h" or "500ms"')
     return int(round(total))
+
+
+def parse_length(value: str | int | float) -> int:
+    """A length of time above 0, in whole milliseconds: text ("5m", "90s") as
+    :func:`parse_duration` reads it, or a number of seconds (scripts).
+
+    Raises DurationError with a message that says what is allowed."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, str | int | float)
+        or (not isinstance(value, str) and not math.isfinite(value))
+    ):
+        raise DurationError(f'{value!r} is not a length of time; give seconds, or text such as "5m"')
+    try:
+        ms = parse_duration(value) if isinstance(value, str) else int(round(value * 1000))
+    except OverflowError:  # absurdly many digits
+        raise DurationError(f"{value!r} is too long") from None
+    if ms <= 0:
+        raise DurationError(f"{value!r} is too short; it must be longer than 0")
+    return ms
 
 
 def format_duration(ms: int | float) -> str:

@@ -12,6 +12,11 @@ the device only through :meth:`SafetyGovernor.regulate`. The governor:
 * refuses sessions longer than ``max_session_s`` and stops a live session
   when it reaches that length, however it got there (pauses count).
 
+A chair playing its own built-in program chooses its state itself; the
+governor can only judge what the chair reports (:meth:`SafetyGovernor.watch`),
+by the same rules: the heat the chair switched on counts against the same
+auto-off budget and cap, and the session against the same length cap.
+
 It holds no I/O: it turns one desired state into one allowed state.
 """
 
@@ -135,6 +140,17 @@ class SafetyGovernor:
         out = _assemble(out, intensity, speed, airbags, self._heat(out.heat))
         self._last_out = out
         return out
+
+    def watch(self, heat: Heat, now: float) -> Heat:
+        """A device playing its own program: the governor cannot choose the state, only
+        judge the one the device reports. The reported heat counts against the heat
+        cap and the heat auto-off budget exactly as a heat it had sent would (this is
+        :meth:`regulate`, given what the device does instead of what a plan wants);
+        the session against its length cap (:attr:`expired`).
+
+        Returns the heat allowed now: lower than ``heat`` means the device must be told
+        to switch it off."""
+        return self.regulate(STOPPED.with_(heat=heat), now).heat
 
     def _caps(self, desired: TargetState) -> tuple[float, float, tuple]:
         lim = self._session_limits

@@ -147,6 +147,55 @@ async def signal_runs(model: str, runs, tmp_path: Path) -> list[dict]:
     return results
 
 
+async def program_signal_run(model: str, program: str, signame: str, tmp_path: Path) -> dict:
+    """``massager-ctl program PROGRAM`` on ``sim:<model>``, signalled a few (chair) seconds
+    after the program is running (its own "running" line on stderr)."""
+    sig, _ = SIGNALS[signame]
+    trace = tmp_path / f"program-{signame}.trace.json"
+    env = _env(trace)
+    env["MASSAGER_CTL_CONFIG"] = str(tmp_path / "no-config.toml")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "massager_ctl",
+        "--device",
+        f"sim:{model}",
+        "program",
+        program,
+        "--minutes",
+        "10",
+        "--time-scale",
+        f"{SIGNAL_TIME_SCALE:g}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    lines: list[str] = []
+    try:
+        while True:
+            raw = await asyncio.wait_for(proc.stderr.readline(), PROCESS_TIMEOUT_S)
+            if not raw:
+                raise AssertionError(f"the program ended before it ran: {lines}")
+            lines.append(raw.decode(errors="replace").strip())
+            if f"program {program} running" in lines[-1]:
+                break
+        await asyncio.sleep(5 / SIGNAL_TIME_SCALE)  # 5 s of the chair's time
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        _, err = await asyncio.wait_for(proc.communicate(), PROCESS_TIMEOUT_S)
+        took = time.monotonic() - sent
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return {
+        "code": proc.returncode,
+        "took": took,
+        "stderr": "\n".join(lines) + "\n" + err.decode(errors="replace"),
+        "trace": json.loads(trace.read_text()) if trace.exists() else None,
+    }
+
+
 def failures_of(model: str, results: list[dict]) -> str:
     failures = []
     for result in results:

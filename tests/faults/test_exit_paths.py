@@ -15,6 +15,7 @@ test_exit_path_task_cancelled          cancellation (what Ctrl-C does to a scrip
                                        and a second cancel during the stop
 test_exit_path_sigint_cli              `massager-ctl run` + SIGINT: exit 130, stopped
 test_exit_path_sigterm_cli             `massager-ctl run` + SIGTERM: exit 143, stopped
+test_exit_path_signal_program_cli      `massager-ctl program` + SIGINT / SIGTERM: the same
 test_exit_path_link_lost               the device's own deadman (host cannot reach it)
 (test_host_signals.py::test_sigkill_of_the_host_the_device_stops_itself[sim-chair]:
  SIGKILL of the host process: the deadman, across processes, on a pty)
@@ -32,7 +33,7 @@ import asyncio
 import pytest
 from bounds import LIMITS, SIGNAL_EXIT_S, VENT_S
 from fault_kit import run_guarded, scenario_plan
-from process_kit import failures_of, signal_runs
+from process_kit import SIGNALS, failures_of, program_signal_run, signal_runs
 
 from massager_ctl.api import connect
 from massager_ctl.core.errors import DeviceDisconnected
@@ -221,3 +222,21 @@ def test_exit_path_sigterm_cli(tmp_path):
     """SIGTERM at `massager-ctl run`: the CLI's handler cancels the session the same way
     (without it, SIGTERM would kill the process with the chair still running)."""
     _cli_signal("SIGTERM", tmp_path)
+
+
+@pytest.mark.parametrize("signame", list(SIGNALS))
+def test_exit_path_signal_program_cli(signame, tmp_path):
+    """Ctrl-C or SIGTERM at `massager-ctl program`: the chair's own program is stopped by
+    Chair.run_program's finally, as a profile session is by Session.run's."""
+    result = asyncio.run(program_signal_run("rongtai-rt8600s", "relax", signame, tmp_path))
+    _, code = SIGNALS[signame]
+    assert result["code"] == code, result["stderr"]
+    assert result["took"] <= SIGNAL_EXIT_S
+    trace = result["trace"]
+    assert trace is not None, "no simulator trace: the process died without stopping the chair"
+    assert trace["target_stopped"] and not trace["motors_on"] and not trace["heat_on"], trace
+    events = trace["trace"]
+    assert any(e["detail"] == "program relax" for e in events)  # the program was under way
+    stops = [e for e in events if e["kind"] == "stop"]
+    # stopped by the host's power key within seconds, not by the chair's 10-min timer
+    assert stops and stops[-1]["detail"] == "power key" and stops[-1]["t"] < 60, events[-4:]
