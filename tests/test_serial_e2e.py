@@ -209,7 +209,6 @@ def test_bytes_that_never_form_a_frame_are_reported():
 
 
 def test_model_is_required_when_the_port_says_nothing():
-    from massager_ctl.connection.serial import reachable_on_serial
     from massager_ctl.core.errors import UsageError
     from massager_ctl.transport.pty import PtyPort
 
@@ -224,7 +223,7 @@ def test_model_is_required_when_the_port_says_nothing():
             run(enter(f"serial:{port.path}?modle=nlr-hf8"))
         with pytest.raises(UsageError, match="unknown device model"):
             run(enter(f"serial:{port.path}?model=nope"))
-        not_serial = [m for m in MODELS.values() if not reachable_on_serial(m)]
+        not_serial = [m for m in MODELS.values() if not m.reachable_on_serial]
         for definition in not_serial[:1]:
             with pytest.raises(UsageError, match="is not reached over a serial port"):
                 run(enter(f"serial:{port.path}?model={definition.name}"))

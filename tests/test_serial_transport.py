@@ -76,10 +76,10 @@ def test_settings_validate_and_describe():
     assert hf8.bits_per_byte == 10.5
     assert hf8.wire_time_s(6) == pytest.approx(6 * 10.5 / 115200)
     assert SerialSettings(9600, 7, "E", 2, rtscts=True).describe() == "9600 7E2, RTS/CTS flow control"
-    from massager_ctl.connection.serial import serial_models, settings_for
+    from massager_ctl.connection.serial import serial_models
 
     for definition in serial_models():  # every serial model has its whole line set
-        line = settings_for(definition)
+        line = definition.serial_settings()
         assert isinstance(line, SerialSettings)
         if definition.protocol in ("native", "rongtai"):
             assert line.describe() == "115200 8N1, no flow control", definition.name
