@@ -447,11 +447,11 @@ def test_session_with_reconnect_resumes_from_zero_when_the_port_returns(tmp_path
                     await asyncio.sleep(0.02)
                 before = sim1.physics.target.intensity
                 port1.unplug()  # the cable is pulled at full intensity
+                os.unlink(link)  # its by-id link goes with it (the freed pts number may not)
                 await sim1.close()
                 await asyncio.sleep(0.3)
                 port2, sim2 = await serve_on_pty(definition)  # ... and plugged back in
                 second.update(port=port2, sim=sim2)
-                os.unlink(link)
                 os.symlink(port2.path, link)
                 report = await task
             await asyncio.sleep(0.2)
