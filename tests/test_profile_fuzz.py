@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import time
 from datetime import timedelta
 
 import tomli_w
@@ -57,12 +58,17 @@ def watchdog(seconds: float = WATCHDOG_S):
         raise TimeoutError(f"profile reader still busy after {seconds} s")
 
     old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # An alarm already set is pytest-timeout's (timeout_method = signal): re-arm what is
+    # left of it afterwards, or a hang later in the test would never be caught.
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
 
 
 def check_outcome(read) -> str:
