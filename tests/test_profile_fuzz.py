@@ -18,6 +18,7 @@ import signal
 import time
 from datetime import timedelta
 
+import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -236,6 +237,7 @@ noisy_documents = build(noisy=True)
 tidy_documents = build(noisy=False)
 
 
+@pytest.mark.slow  # hundreds of generated profiles
 @FUZZ
 @given(st.one_of(noisy_documents, tidy_documents))
 def test_generated_documents(doc):
@@ -285,6 +287,7 @@ def mangle(data: st.DataObject, source: str) -> str:
     return source
 
 
+@pytest.mark.slow  # hundreds of mangled profiles
 @settings(FUZZ, max_examples=600)
 @given(st.data())
 def test_mangled_texts(data):

@@ -32,7 +32,10 @@ from massager_ctl.core.vocabulary import Technique, Zone  # noqa: E402
 from massager_ctl.devices.registry import MODELS  # noqa: E402
 from massager_ctl.plan import Level, Plan, RollerStep  # noqa: E402
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only"),
+    pytest.mark.slow,  # real ptys, real processes, the real clock
+]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -24,6 +24,9 @@ from bounds import LIMITS, POINTS, SIGKILL_SLACK_S
 from fault_kit import SIM_MODELS, cap_steps, definition, protocol
 from process_kit import SIGNALS, failures_of, kill_host, pty_models, signal_runs
 
+# Real processes and signals, on the real clock: the bulk of the suite's time.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("model", SIM_MODELS)
 def test_sigint_and_sigterm_at_every_point_stop_the_device(model, tmp_path):
