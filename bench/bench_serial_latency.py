@@ -27,7 +27,6 @@ import statistics
 import sys
 
 from massager_ctl.cli.simulate_cmds import serve_on_pty
-from massager_ctl.connection.serial import settings_for
 from massager_ctl.core.status import DeviceState
 from massager_ctl.core.vocabulary import Technique, Width, Zone
 from massager_ctl.devices.registry import MODELS
@@ -114,7 +113,7 @@ async def bench_native(n: int) -> tuple[list[float], int]:
 
 
 def report(model: str, latencies: list[float], frame_bytes: int) -> None:
-    settings = settings_for(MODELS[model])
+    settings = MODELS[model].serial_settings()
     wire_ms = settings.wire_time_s(frame_bytes) * 1000
     ms = [x * 1000 for x in latencies]
     print(f"{model}: {len(ms)} commands over a pty, line {settings.describe()}")

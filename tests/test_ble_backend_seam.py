@@ -19,6 +19,7 @@ from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 
+from massager_ctl.connection.simulated_ble import default_devices
 from massager_ctl.sim.ble_backend import SimulatedRadio
 
 
@@ -144,7 +145,7 @@ def test_front_ends_take_a_backend_and_pass_kwargs():
 
 
 def test_simulated_backends_implement_the_whole_seam():
-    radio = SimulatedRadio()
+    radio = SimulatedRadio(default_devices())
     client = radio.client_backend("F0:5E:1A:7A:6E:01", disconnected_callback=None, timeout=5.0)
     assert not client.is_connected and client.mtu_size == 23
     scanner = radio.scanner_backend(None, None, "active", bluez={}, cb={})

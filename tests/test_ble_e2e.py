@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from massager_ctl.api import connect
 from massager_ctl.cli.main import main as cli_main
 from massager_ctl.connection.ble_scan import scan_ble
+from massager_ctl.connection.simulated_ble import default_devices
 from massager_ctl.core.errors import DeviceDisconnected, DeviceError, UsageError
 from massager_ctl.core.vocabulary import Technique, Zone
 from massager_ctl.devices.registry import MODELS
@@ -24,7 +25,7 @@ from massager_ctl.plan import Level, Plan, RollerStep
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.limits import SafetyLimits
 from massager_ctl.session.runner import Session
-from massager_ctl.sim.ble_backend import SimulatedRadio, default_devices
+from massager_ctl.sim.ble_backend import SimulatedRadio
 from massager_ctl.transport.ble import normalize_uuid
 
 #: advertised name -> (model, advertised service) of every seeded simulated device
@@ -389,7 +390,7 @@ def test_a_chair_sending_status_of_the_wrong_length_fails_at_connect_with_a_clea
     definition = MODELS["rongtai-rt8600s"]
 
     async def main():
-        radio = SimulatedRadio()
+        radio = SimulatedRadio(default_devices())
         peripheral = radio.by_name("RT8600S")
         peripheral.mangle = lambda frame: frame[:12]  # e.g. another firmware's status
         await peripheral.power_on()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from massager_ctl.connection.simulated_ble import default_devices, gatt_for
 from massager_ctl.devices.registry import MODELS, simulated_ble_units
 from massager_ctl.devices.simulated_ble import GattCharacteristic
-from massager_ctl.sim.ble_backend import default_devices, gatt_for
 from massager_ctl.transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleEndpoint, BleLayout, resolve_layout
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import time
 from datetime import timedelta
 
+import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -57,12 +59,17 @@ def watchdog(seconds: float = WATCHDOG_S):
         raise TimeoutError(f"profile reader still busy after {seconds} s")
 
     old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # An alarm already set is pytest-timeout's (timeout_method = signal): re-arm what is
+    # left of it afterwards, or a hang later in the test would never be caught.
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
 
 
 def check_outcome(read) -> str:
@@ -230,6 +237,7 @@ noisy_documents = build(noisy=True)
 tidy_documents = build(noisy=False)
 
 
+@pytest.mark.slow  # hundreds of generated profiles
 @FUZZ
 @given(st.one_of(noisy_documents, tidy_documents))
 def test_generated_documents(doc):
@@ -279,6 +287,7 @@ def mangle(data: st.DataObject, source: str) -> str:
     return source
 
 
+@pytest.mark.slow  # hundreds of mangled profiles
 @settings(FUZZ, max_examples=600)
 @given(st.data())
 def test_mangled_texts(data):

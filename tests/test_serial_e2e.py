@@ -32,7 +32,10 @@ from massager_ctl.core.vocabulary import Technique, Zone  # noqa: E402
 from massager_ctl.devices.registry import MODELS  # noqa: E402
 from massager_ctl.plan import Level, Plan, RollerStep  # noqa: E402
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only"),
+    pytest.mark.slow,  # real ptys, real processes, the real clock
+]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -209,7 +212,6 @@ def test_bytes_that_never_form_a_frame_are_reported():
 
 
 def test_model_is_required_when_the_port_says_nothing():
-    from massager_ctl.connection.serial import reachable_on_serial
     from massager_ctl.core.errors import UsageError
     from massager_ctl.transport.pty import PtyPort
 
@@ -224,7 +226,7 @@ def test_model_is_required_when_the_port_says_nothing():
             run(enter(f"serial:{port.path}?modle=nlr-hf8"))
         with pytest.raises(UsageError, match="unknown device model"):
             run(enter(f"serial:{port.path}?model=nope"))
-        not_serial = [m for m in MODELS.values() if not reachable_on_serial(m)]
+        not_serial = [m for m in MODELS.values() if not m.reachable_on_serial]
         for definition in not_serial[:1]:
             with pytest.raises(UsageError, match="is not reached over a serial port"):
                 run(enter(f"serial:{port.path}?model={definition.name}"))
@@ -448,11 +450,11 @@ def test_session_with_reconnect_resumes_from_zero_when_the_port_returns(tmp_path
                     await asyncio.sleep(0.02)
                 before = sim1.physics.target.intensity
                 port1.unplug()  # the cable is pulled at full intensity
+                os.unlink(link)  # its by-id link goes with it (the freed pts number may not)
                 await sim1.close()
                 await asyncio.sleep(0.3)
                 port2, sim2 = await serve_on_pty(definition)  # ... and plugged back in
                 second.update(port=port2, sim=sim2)
-                os.unlink(link)
                 os.symlink(port2.path, link)
                 report = await task
             await asyncio.sleep(0.2)

@@ -76,10 +76,10 @@ def test_settings_validate_and_describe():
     assert hf8.bits_per_byte == 10.5
     assert hf8.wire_time_s(6) == pytest.approx(6 * 10.5 / 115200)
     assert SerialSettings(9600, 7, "E", 2, rtscts=True).describe() == "9600 7E2, RTS/CTS flow control"
-    from massager_ctl.connection.serial import serial_models, settings_for
+    from massager_ctl.connection.serial import serial_models
 
     for definition in serial_models():  # every serial model has its whole line set
-        line = settings_for(definition)
+        line = definition.serial_settings()
         assert isinstance(line, SerialSettings)
         if definition.protocol in ("native", "rongtai"):
             assert line.describe() == "115200 8N1, no flow control", definition.name
@@ -303,14 +303,20 @@ def test_close_is_not_a_disconnect_and_stops_the_reader(pty_port):
 
 
 def test_reopen_the_same_path_after_the_port_comes_back(tmp_path):
-    """/dev/serial/by-id style: a stable symlink whose target is unplugged, then returns."""
+    """/dev/serial/by-id style: a stable symlink that goes with the device when it is
+    unplugged and comes back, pointing at its new node, when it is plugged in again.
+
+    The link is removed while the device is away, as udev does: a link left pointing at
+    the freed /dev/pts/N would reach whatever pty takes that number next (here the
+    ``stranger``; in a full run, any other test's or process's pty)."""
     link = tmp_path / "usb-NLR_HF8-if00"
     first = PtyPort()
     os.symlink(first.path, link)
-    second = None
+    second: PtyPort | None = None
+    stranger: PtyPort | None = None
 
     async def main():
-        nonlocal second
+        nonlocal second, stranger
         reasons: list[str] = []
         received = bytearray()
         t = SerialTransport(str(link))
@@ -318,13 +324,14 @@ def test_reopen_the_same_path_after_the_port_comes_back(tmp_path):
         t.set_receiver(received.extend)
         await t.open()
         first.unplug()
+        os.unlink(link)
         await wait_for(lambda: t.lost)
+        stranger = PtyPort()  # usually takes first's freed number: it must not be reached
 
         async def plug_back_in():
             nonlocal second
             await asyncio.sleep(0.3)
             second = PtyPort()
-            os.unlink(link)
             os.symlink(second.path, link)
 
         replug = asyncio.create_task(plug_back_in())
@@ -340,24 +347,38 @@ def test_reopen_the_same_path_after_the_port_comes_back(tmp_path):
     try:
         run(main())
     finally:
-        first.unplug()
-        if second is not None:
-            second.unplug()
+        for port in (first, second, stranger):
+            if port is not None:
+                port.unplug()
 
 
-def test_reopen_gives_up_at_its_deadline(pty_port):
+def test_reopen_gives_up_at_its_deadline(pty_port, tmp_path):
+    """The port goes away for good. It is opened by a by-id style link, which goes with the
+    device as udev removes it: /dev/pts/N itself is no stable name, the next pty opened
+    anywhere on the machine (the ``stranger`` here) may take the freed number."""
+    link = tmp_path / "usb-NLR_HF8-if00"
+    os.symlink(pty_port.path, link)
+    stranger: PtyPort | None = None
+
     async def main():
-        t = SerialTransport(pty_port.path)
+        nonlocal stranger
+        t = SerialTransport(str(link))
         await t.open()
         pty_port.unplug()
+        os.unlink(link)
         await wait_for(lambda: t.lost)
+        stranger = PtyPort()
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(DeviceDisconnected, match="gave up reopening after 0.3 s"):
             await t.reopen(within_s=0.3, retry_every_s=0.05)
         assert loop.time() - started < 1.0
 
-    run(main())
+    try:
+        run(main())
+    finally:
+        if stranger is not None:
+            stranger.unplug()
 
 
 # ------------------------------------------------------------------ reading on the loop

@@ -21,10 +21,9 @@ from .context import CliContext, pass_cli
 
 def pty_models() -> list:
     """Models whose simulator can be served on a pty (serial devices and the native protocol)."""
-    from ..connection.serial import reachable_on_serial
     from ..devices.registry import MODELS
 
-    return [m for m in MODELS.values() if m.simulator and reachable_on_serial(m)]
+    return [m for m in MODELS.values() if m.simulator and m.reachable_on_serial]
 
 
 def build_simulator(definition, transport, faults=None):

@@ -128,8 +128,9 @@ async def open_ble(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool 
     client_backend = None
     if simulate_ble:
         from ..sim.ble_backend import SimulatedRadio
+        from .simulated_ble import default_devices
 
-        radio = SimulatedRadio()
+        radio = SimulatedRadio(default_devices())
         scanner_kwargs["backend"] = radio.scanner_backend
         client_backend = radio.client_backend
     elif faults is not None:

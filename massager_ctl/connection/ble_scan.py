@@ -127,8 +127,9 @@ async def scan_ble(timeout: float, *, include_all: bool = False, simulate: bool 
     kwargs: dict[str, Any] = {}
     if simulate:
         from ..sim.ble_backend import SimulatedRadio
+        from .simulated_ble import default_devices
 
-        radio = SimulatedRadio()
+        radio = SimulatedRadio(default_devices())
         kwargs["backend"] = radio.scanner_backend
     try:
         seen = await asyncio.wait_for(

@@ -6,12 +6,14 @@
   left out when the port's USB id or description matches exactly one model.
 * ``baud`` overrides the model's baud rate (for DIY native-protocol boards).
 
-The line is opened with the model's whole :class:`SerialSettings` (its
-``ModelDefinition.serial``; the native protocol's 115200 8N1 when a model
-has none), exclusively, and the model's driver speaks over it.
+The line is opened with the model's whole :class:`SerialSettings`
+(``ModelDefinition.serial_settings()``: its own, or the native protocol's
+115200 8N1 when it has none), exclusively, and the model's driver speaks
+over it.
 
-A model is reachable here when ``serial`` is one of its schemes, or when it
-speaks the native protocol and is not tied to another transport (the
+A model is reachable here when its definition says so
+(``ModelDefinition.reachable_on_serial``): ``serial`` is one of its schemes,
+or it speaks the native protocol and is not tied to another transport (the
 protocol is transport-agnostic: ``sim-chair`` served on a pty by
 ``massager-ctl simulate`` is reached this way).
 """
@@ -24,7 +26,7 @@ from typing import Any
 from ..core.errors import DeviceError, UsageError
 from ..devices.model import ModelDefinition
 from ..devices.registry import MODELS, get_model
-from ..transport.serial import NATIVE_SERIAL, SerialSettings
+from ..transport.serial import SerialSettings
 from .uri import DeviceURI
 
 OPTIONS = ("model", "baud")
@@ -32,25 +34,7 @@ OPTIONS = ("model", "baud")
 
 def serial_models() -> list[ModelDefinition]:
     """The models a ``serial:`` URI can name."""
-    return [m for m in MODELS.values() if reachable_on_serial(m)]
-
-
-def reachable_on_serial(definition: ModelDefinition) -> bool:
-    """``serial`` is one of its schemes, or it is a native-protocol model not tied to
-    another transport (``sim-chair``: the native protocol runs over any byte stream)."""
-    if "serial" in definition.schemes:
-        return True
-    return definition.protocol == "native" and "ble" not in definition.schemes
-
-
-def settings_for(definition: ModelDefinition) -> SerialSettings:
-    """The model's own line settings (``ModelDefinition.serial``), else the native 115200 8N1."""
-    settings = definition.serial
-    if settings is None:
-        return NATIVE_SERIAL
-    if not isinstance(settings, SerialSettings):
-        raise TypeError(f"model {definition.name}: serial= must be a SerialSettings")
-    return settings
+    return [m for m in MODELS.values() if m.reachable_on_serial]
 
 
 def _model_list() -> str:
@@ -75,7 +59,7 @@ def _choose_model(port: str, options: dict[str, str]) -> ModelDefinition:
     name = options.get("model")
     if name:
         definition = get_model(name)
-        if not reachable_on_serial(definition):
+        if not definition.reachable_on_serial:
             raise UsageError(
                 f"model {definition.name} is not reached over a serial port "
                 f"(it is reached by: {', '.join(s + ':' for s in definition.schemes)}); "
@@ -101,7 +85,7 @@ def _choose_model(port: str, options: dict[str, str]) -> ModelDefinition:
 
 
 def _settings(definition: ModelDefinition, options: dict[str, str]) -> SerialSettings:
-    settings = settings_for(definition)
+    settings = definition.serial_settings()
     baud = options.get("baud")
     if baud is None:
         return settings

@@ -29,14 +29,12 @@ def _texts(info: Any) -> list[str]:
 
 def match_models(info: Any) -> list[ModelDefinition]:
     """The serial-reachable models a ``list_ports`` entry matches (best evidence first)."""
-    from .serial import reachable_on_serial
-
     by_id: list[ModelDefinition] = []
     by_text: list[ModelDefinition] = []
     vid, pid = getattr(info, "vid", None), getattr(info, "pid", None)
     texts = _texts(info)
     for definition in MODELS.values():
-        if not reachable_on_serial(definition):
+        if not definition.reachable_on_serial:
             continue
         rec = definition.recognise
         if vid is not None and (vid, pid) in rec.usb_ids:
@@ -69,9 +67,7 @@ def found_from_ports(ports: Iterable[Any], *, include_all: bool = False) -> list
         if len(matches) > 1:
             details["could_be"] = [m.name for m in matches]
         if model is not None:
-            from .serial import settings_for
-
-            details["line"] = settings_for(matches[0]).describe()
+            details["line"] = matches[0].serial_settings().describe()
         uri = f"serial:{info.device}" + (f"?model={model}" if model else "")
         description = getattr(info, "description", None)
         name = description if description and description != "n/a" else info.device

@@ -12,9 +12,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.capabilities import Capabilities
+
+if TYPE_CHECKING:
+    from ..transport.serial import SerialSettings
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,25 @@ class ModelDefinition:
     def load(self, attr: str):
         module, _, name = getattr(self, attr).partition(":")
         return getattr(importlib.import_module(module), name)
+
+    @property
+    def reachable_on_serial(self) -> bool:
+        """``serial`` is one of its schemes, or it speaks the native protocol and is not tied
+        to another transport (``sim-chair``: the native protocol runs over any byte stream)."""
+        if "serial" in self.schemes:
+            return True
+        return self.protocol == "native" and "ble" not in self.schemes
+
+    def serial_settings(self) -> SerialSettings:
+        """Its line settings on a serial port: its own ``serial``, else the native protocol's
+        115200 8N1."""
+        from ..transport.serial import NATIVE_SERIAL, SerialSettings
+
+        if self.serial is None:
+            return NATIVE_SERIAL
+        if not isinstance(self.serial, SerialSettings):
+            raise TypeError(f"model {self.name}: serial= must be a SerialSettings")
+        return self.serial
 
     def static_capabilities(self) -> Capabilities | None:
         """What the model can do as far as it is known without connecting (None: the

@@ -29,10 +29,10 @@ as bleak's BlueZ backend does (it also runs on a planned disconnect).
 The radio itself can be absent or switched off (``present`` / ``powered``),
 a peripheral out of range or refusing to pair, for the error paths.
 
-The seeded peripherals (:func:`default_devices`) are not declared here: each
-family lists its simulated units beside its models (``SIMULATED_BLE``, see
-:mod:`massager_ctl.devices.simulated_ble`), and their advertisements and GATT
-tables are built from the models' ``BleLayout``. This module names no family.
+The radio is machinery only: it names no family and knows no model. The seeded
+peripherals (:func:`massager_ctl.connection.simulated_ble.default_devices`) are built
+from each family's ``SIMULATED_BLE`` units and their models' ``BleLayout``, one layer
+up, and handed to :class:`SimulatedRadio`.
 
 Only asyncio timers are used, so all of this runs in virtual time.
 """
@@ -62,9 +62,8 @@ from bleak.exc import (
     BleakGATTProtocolErrorCode,
 )
 
-from ..devices.simulated_ble import GattCharacteristic, SimulatedBleUnit
 from ..transport.base import Receiver, Transport
-from ..transport.ble import MAX_ATT_VALUE, NOTIFY_PROPS, BleLayout, normalize_uuid
+from ..transport.ble import MAX_ATT_VALUE, normalize_uuid
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +357,7 @@ class SimulatedRadio:
 
     def __init__(
         self,
-        devices: Iterable[SimDeviceSpec] | None = None,
+        devices: Iterable[SimDeviceSpec] = (),
         *,
         present: bool = True,
         powered: bool = True,
@@ -366,7 +365,7 @@ class SimulatedRadio:
         self.present = present
         self.powered = powered
         self.peripherals: dict[str, SimulatedPeripheral] = {}
-        for spec in default_devices() if devices is None else devices:
+        for spec in devices:
             self.add(spec)
         self.client_backend: type[SimulatedClientBackend] = type(
             "SimulatedClient", (SimulatedClientBackend,), {"radio": self}
@@ -676,74 +675,3 @@ class SimulatedScannerBackend(BaseBleakScanner):
 
 
 # --------------------------------------------------------------------------- the seeded devices
-
-
-def write_properties(response: bool | None) -> tuple[str, ...]:
-    """The properties of a characteristic a layout endpoint writes: only the mode the
-    layout forces, or both when the driver chooses."""
-    if response is None:
-        return ("write-without-response", "write")
-    return ("write",) if response else ("write-without-response",)
-
-
-def gatt_for(layout: BleLayout, offered: tuple[GattCharacteristic, ...] = ()) -> SimService:
-    """The service a unit of ``layout`` serves: one characteristic per endpoint (named
-    by UUID), or, for a probed layout, the ``offered`` table a real unit exposes."""
-    probed = any(e.uuid is None for e in layout.endpoints)
-    label = layout.title or layout.service
-    if probed != bool(offered):
-        raise ValueError(
-            f"BLE layout {label}: "
-            + (
-                "its roles are probed, so the unit must state the characteristics it offers"
-                if probed
-                else "every endpoint has a UUID: the table comes from the layout, not the unit"
-            )
-        )
-    if offered:
-        notify_name = next(e.name for e in layout.endpoints if e.notify)
-        write_name = next(e.name for e in layout.endpoints if not e.notify)
-        chars = tuple(
-            SimCharacteristic(
-                c.uuid,
-                c.properties,
-                endpoint=notify_name if set(c.properties) & set(NOTIFY_PROPS) else write_name,
-            )
-            for c in offered
-        )
-    else:
-        chars = tuple(
-            SimCharacteristic(
-                e.uuid or "",
-                ("notify",) if e.notify else write_properties(e.response),
-                endpoint=e.name,
-            )
-            for e in layout.endpoints
-        )
-    return SimService(layout.service, chars)
-
-
-def spec_for(unit: SimulatedBleUnit, definition: Any) -> SimDeviceSpec:
-    """A simulated peripheral from a family's unit data and its model's definition
-    (``ModelDefinition``: its BLE layout, simulator and title)."""
-    layout = definition.ble
-    if layout is None or definition.simulator is None:
-        raise ValueError(
-            f"simulated BLE unit {unit.name!r}: model {definition.name} has no BLE layout or simulator"
-        )
-    return SimDeviceSpec(
-        unit.address,
-        Advertisement(unit.name, (layout.service,), manufacturer_data=unit.manufacturer_data, rssi=unit.rssi),
-        (gatt_for(layout, unit.gatt),),
-        definition.simulator,
-        options=(("model", definition.name),),
-        title=definition.title,
-    )
-
-
-def default_devices() -> list[SimDeviceSpec]:
-    """The seeded simulated devices: every family's ``SIMULATED_BLE`` units, built from
-    their models' definitions (see :mod:`massager_ctl.devices.simulated_ble`)."""
-    from ..devices.registry import MODELS, simulated_ble_units
-
-    return [spec_for(unit, MODELS[unit.model]) for unit in simulated_ble_units()]

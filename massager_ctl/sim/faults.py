@@ -18,7 +18,8 @@ Fault kinds:
 * ``stall(for_s)`` / ``resume()`` - the chair neither hears nor answers anything;
 * ``stop_status(for_s)`` / ``resume_status()`` - only status reports stop;
 * ``disconnect()`` - the link is cut (both ends see it);
-* ``nak(n, code)`` - the next ``n`` requests are refused with ``code``.
+* ``nak(n, code)`` - the next ``n`` requests are refused with ``code`` (a code of the
+  simulated device's protocol; by default its "busy").
 
 ``n`` counts frames; ``for_s`` is a period in seconds from when the rule is
 applied. With neither, a rule lasts until :meth:`FaultInjector.clear`.
@@ -30,8 +31,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from ..devices.native.codec import NakCode
 
 DROP_IN = "drop-incoming"
 DROP_OUT = "drop-outgoing"
@@ -119,9 +118,12 @@ class FaultInjector:
     def resume_status(self) -> None:
         self._remove(MUTE_STATUS)
 
-    def nak(self, n: int = 1, code: NakCode | int = NakCode.BUSY) -> None:
-        """Refuse the next ``n`` requests (HELLO, SET, STOP, GET_STATUS) with NAK ``code``."""
-        self._add(Rule(NAK, _count(n), None, value=NakCode(code)))
+    def nak(self, n: int = 1, code: int | None = None) -> None:
+        """Refuse the next ``n`` requests (HELLO, SET, STOP, GET_STATUS) with NAK ``code``,
+        a code of the simulated device's protocol (None: its "busy")."""
+        if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+            raise ValueError(f"NAK code must be a whole number, not {code!r}")
+        self._add(Rule(NAK, _count(n), None, value=code))
 
     def disconnect(self, reason: str = "fault injection: link cut") -> None:
         if self._cut is None:
@@ -198,12 +200,15 @@ class FaultInjector:
             return False
         return True
 
-    def take_nak(self, what: str, now: float) -> NakCode | None:
+    def take_nak(self, what: str, now: float, busy: int) -> int | None:
+        """The code to refuse the request ``what`` with, or None to answer it; ``busy`` is
+        the simulator's protocol's "busy" code, used where the rule names none."""
         rule = self._consume(NAK, now)
         if rule is None:
             return None
-        self._note(f"NAK {rule.value.name} instead of answering {what}")
-        return rule.value
+        code = rule.value if isinstance(rule.value, int) else busy
+        self._note(f"NAK {getattr(code, 'name', code)} instead of answering {what}")
+        return code
 
     def outgoing(
         self, frame: bytes, what: str, now: float, *, status: bool = False

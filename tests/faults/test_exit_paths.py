@@ -213,11 +213,13 @@ def _cli_signal(signame, tmp_path):
     assert results[0]["took"] <= SIGNAL_EXIT_S
 
 
+@pytest.mark.slow  # a real `massager-ctl run` process
 def test_exit_path_sigint_cli(tmp_path):
     """Ctrl-C at `massager-ctl run`: asyncio cancels the session, its finally stops the chair."""
     _cli_signal("SIGINT", tmp_path)
 
 
+@pytest.mark.slow  # a real `massager-ctl run` process
 def test_exit_path_sigterm_cli(tmp_path):
     """SIGTERM at `massager-ctl run`: the CLI's handler cancels the session the same way
     (without it, SIGTERM would kill the process with the chair still running)."""

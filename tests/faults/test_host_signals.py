@@ -26,6 +26,9 @@ from process_kit import SIGNALS, failures_of, kill_host, pty_models, signal_runs
 
 from massager_ctl.devices.model import OnLinkLoss
 
+# Real processes and signals, on the real clock: the bulk of the suite's time.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("model", SIM_MODELS)
 def test_sigint_and_sigterm_at_every_point_stop_the_device(model, tmp_path):

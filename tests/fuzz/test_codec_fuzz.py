@@ -357,6 +357,7 @@ def pieces(data: bytes, rng: random.Random, chunked: bool) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
 
 
+@pytest.mark.slow  # 100 000 damaged frames per codec
 @pytest.mark.parametrize("codec", CODECS, ids=[c.name for c in CODECS])
 def test_damaged_frames_never_raise_and_the_next_valid_frame_comes_through(codec):
     rng = random.Random(f"fuzz/{codec.name}")

@@ -262,6 +262,7 @@ def check(path, data: bytes) -> str:
     return "ok"
 
 
+@pytest.mark.slow  # thousands of generated files
 def test_generated_config_files(tmp_path):
     rng = random.Random("config/generated")
     path = tmp_path / "config.toml"
@@ -272,6 +273,7 @@ def test_generated_config_files(tmp_path):
     assert seen["ok"] > GENERATED // 10 and seen["error"] > GENERATED // 10, seen
 
 
+@pytest.mark.slow  # thousands of damaged files
 def test_damaged_config_files(tmp_path):
     rng = random.Random("config/damaged")
     path = tmp_path / "config.toml"

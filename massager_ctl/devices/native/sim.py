@@ -226,9 +226,9 @@ class SimulatedNativeChair(SimulatedDevice):
         self._heard(now)
         if isinstance(msg, Heartbeat):
             return  # no reply by design (see the module docstring)
-        code = self.faults.take_nak(describe(msg), now) if self.faults.rules else None
+        code = self.faults.take_nak(describe(msg), now, NakCode.BUSY) if self.faults.rules else None
         if code is not None:
-            self._send(Nak(msg.seq, code), now)
+            self._send(Nak(msg.seq, NakCode(code)), now)
             return
         if isinstance(msg, Hello):
             self._hello(msg, now)
