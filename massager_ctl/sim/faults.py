@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..devices.native.codec import NakCode
 
@@ -63,7 +64,8 @@ class Rule:
     count: int | None = None  # frames left; None: no count limit
     for_s: float | None = None  # period; None: no time limit
     until: float | None = None  # absolute loop time the period ends (set once time is known)
-    value: object = None  # delay in seconds, NAK code
+    delay_s: float = 0.0  # DELAY_OUT: how long
+    nak: NakCode | None = None  # NAK: the code answered
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class FaultInjector:
     def delay_outgoing(self, seconds: float, *, n: int | None = None, for_s: float | None = None) -> None:
         if not seconds > 0:
             raise ValueError(f"delay must be above 0 s, not {seconds!r}")
-        self._add(Rule(DELAY_OUT, _count(n), _period(for_s), value=float(seconds)))
+        self._add(Rule(DELAY_OUT, _count(n), _period(for_s), delay_s=float(seconds)))
 
     def stall(self, for_s: float | None = None) -> None:
         self._add(Rule(STALL, None, _period(for_s)))
@@ -121,7 +123,7 @@ class FaultInjector:
 
     def nak(self, n: int = 1, code: NakCode | int = NakCode.BUSY) -> None:
         """Refuse the next ``n`` requests (HELLO, SET, STOP, GET_STATUS) with NAK ``code``."""
-        self._add(Rule(NAK, _count(n), None, value=NakCode(code)))
+        self._add(Rule(NAK, _count(n), None, nak=NakCode(code)))
 
     def disconnect(self, reason: str = "fault injection: link cut") -> None:
         if self._cut is None:
@@ -133,7 +135,7 @@ class FaultInjector:
         """Lift every rule (scheduled actions stay)."""
         self.rules.clear()
 
-    def at(self, t_seconds: float, action: str | Callable[[FaultInjector], None], **kwargs) -> None:
+    def at(self, t_seconds: float, action: str | Callable[[FaultInjector], None], **kwargs: Any) -> None:
         """Run ``action`` at ``t_seconds`` after the simulator started.
 
         ``action`` is the name of one of this class's scripting methods (with
@@ -200,10 +202,10 @@ class FaultInjector:
 
     def take_nak(self, what: str, now: float) -> NakCode | None:
         rule = self._consume(NAK, now)
-        if rule is None:
+        if rule is None or rule.nak is None:  # a NAK rule always has its code
             return None
-        self._note(f"NAK {rule.value.name} instead of answering {what}")
-        return rule.value
+        self._note(f"NAK {rule.nak.name} instead of answering {what}")
+        return rule.nak
 
     def outgoing(
         self, frame: bytes, what: str, now: float, *, status: bool = False
@@ -223,7 +225,7 @@ class FaultInjector:
         delay = 0.0
         rule = self._consume(DELAY_OUT, now)
         if rule is not None:
-            delay = float(rule.value)
+            delay = rule.delay_s
             self._note(f"delayed outgoing {what} by {delay:g} s")
         return frame, delay
 
