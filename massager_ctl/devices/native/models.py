@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..model import ModelDefinition
 from .reference import REFERENCE_CAPABILITIES
 
-MODELS = (
+MODELS: tuple[ModelDefinition, ...] = (
     ModelDefinition(
         name="sim-chair",
         title="massager-ctl reference chair (simulated)",
