@@ -207,7 +207,7 @@ _MAX_DURATION_TEXT = format_duration(HARD_MAX_SESSION_S * 1000)
 
 def _duration(value: object) -> str | None:
     try:
-        ms = parse_duration(value)  # type: ignore[arg-type]
+        ms = parse_duration(value)  # type: ignore[arg-type]  # it refuses non-text itself
     except DurationError as exc:
         return str(exc)
     if ms <= 0:

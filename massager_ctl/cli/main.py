@@ -173,6 +173,8 @@ def setup_logging(verbosity: int) -> None:
     import sys
 
     class _StderrHandler(logging.StreamHandler[TextIO]):
+        _massager_cli = True  # marks the handler this function added (found again below)
+
         @property
         def stream(self) -> TextIO:  # follow sys.stderr (e.g. when a test runner swaps it)
             return sys.stderr
@@ -185,7 +187,6 @@ def setup_logging(verbosity: int) -> None:
     handler = next((h for h in logger.handlers if getattr(h, "_massager_cli", False)), None)
     if handler is None:
         handler = _StderrHandler()
-        handler._massager_cli = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter("massager-ctl: %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
