@@ -11,11 +11,16 @@ start-up) stays cheap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported lazily at run time, by __getattr__ below
+    from .api import connect
+
 __version__ = "0.1.0"
 __all__ = ["connect", "__version__"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "connect":
         from .api import connect
 

@@ -36,6 +36,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, cast
 
 from .core.durations import DurationError, format_duration, parse_duration
 from .core.errors import UsageError
@@ -71,7 +72,7 @@ def default_config_path() -> Path:
     return app_dir() / CONFIG_FILENAME
 
 
-def config_path(explicit: str | os.PathLike | None = None) -> Path:
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file to use: ``explicit``, else $MASSAGER_CTL_CONFIG, else the default."""
     if explicit is not None and str(explicit) != "":
         return Path(explicit).expanduser()
@@ -116,7 +117,7 @@ class Config:
             "caps.heat_auto_off": format_duration(lim.heat_auto_off_s * 1000),
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON shape of the effective config (``config show --json``)."""
         lim = self.limits
         values = self.values()
@@ -170,7 +171,7 @@ def _number(value: object) -> tuple[float | None, str | None]:
 
 def _percent(value: object) -> str | None:
     x, err = _number(value)
-    if err:
+    if x is None:
         return err
     if x < 0:
         return f"{show_value(value)} is below 0"
@@ -181,7 +182,7 @@ def _percent(value: object) -> str | None:
 
 def _slew(value: object) -> str | None:
     x, err = _number(value)
-    if err:
+    if x is None:
         return err
     if x <= 0:
         return f"{show_value(value)} is too low; it must be above 0 (and at most 100)"
@@ -206,7 +207,7 @@ _MAX_DURATION_TEXT = format_duration(HARD_MAX_SESSION_S * 1000)
 
 def _duration(value: object) -> str | None:
     try:
-        ms = parse_duration(value)  # type: ignore[arg-type]
+        ms = parse_duration(value)  # type: ignore[arg-type]  # it refuses non-text itself
     except DurationError as exc:
         return str(exc)
     if ms <= 0:
@@ -311,7 +312,7 @@ def value_from_text(key: str, text: str) -> object:
     return value
 
 
-def _flatten(raw: dict) -> tuple[dict[str, object], list[str]]:
+def _flatten(raw: dict[str, Any]) -> tuple[dict[str, object], list[str]]:
     """Dotted key -> value for the known layout, plus problems for the layout itself."""
     flat: dict[str, object] = {}
     problems: list[str] = []
@@ -329,7 +330,7 @@ def _flatten(raw: dict) -> tuple[dict[str, object], list[str]]:
     return flat, problems
 
 
-def config_from_raw(raw: dict, path: Path) -> Config:
+def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
     """Check a parsed config file and build the Config. Raises ConfigError with every problem."""
     flat, problems = _flatten(raw)
     for key, value in flat.items():
@@ -355,15 +356,18 @@ def config_from_raw(raw: dict, path: Path) -> Config:
         if not folder.is_absolute():
             folder = path.parent / folder
         config = replace(config, profiles_dir=folder)
+    # Every value passed check_value above: these are numbers, a heat word, duration texts.
     for name in ("max_intensity", "max_speed", "max_airbag", "slew_per_s"):
         if f"caps.{name}" in flat:
-            limits = replace(limits, **{name: float(flat[f"caps.{name}"])})  # type: ignore[arg-type]
+            value = float(cast(float, flat[f"caps.{name}"]))
+            # name is one of the float fields; mypy cannot see which from a dict.
+            limits = replace(limits, **{name: value})  # type: ignore[arg-type]
     if "caps.max_heat" in flat:
-        limits = replace(limits, max_heat=Heat(flat["caps.max_heat"]))
+        limits = replace(limits, max_heat=Heat(cast(str, flat["caps.max_heat"])))
     if "caps.max_session" in flat:
-        limits = replace(limits, max_session_s=parse_duration(flat["caps.max_session"]) / 1000)
+        limits = replace(limits, max_session_s=parse_duration(cast(str, flat["caps.max_session"])) / 1000)
     if "caps.heat_auto_off" in flat:
-        limits = replace(limits, heat_auto_off_s=parse_duration(flat["caps.heat_auto_off"]) / 1000)
+        limits = replace(limits, heat_auto_off_s=parse_duration(cast(str, flat["caps.heat_auto_off"])) / 1000)
     return replace(config, limits=limits, explicit=frozenset(flat))
 
 
@@ -372,7 +376,7 @@ def config_from_raw(raw: dict, path: Path) -> Config:
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
-def read_raw(path: Path) -> dict | None:
+def read_raw(path: Path) -> dict[str, Any] | None:
     """The parsed file, or None if there is no file. Raises ConfigError if unreadable or bad TOML."""
     try:
         data = path.read_bytes()
@@ -396,7 +400,7 @@ def read_raw(path: Path) -> dict | None:
         raise ConfigError([msg], path) from exc
 
 
-def load_config(path: str | os.PathLike | None = None) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load the user config (``path`` or the env var or the default place); defaults if missing."""
     p = config_path(path)
     raw = read_raw(p)
@@ -441,7 +445,7 @@ def write_atomic(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def _raw_for_update(path: Path) -> dict:
+def _raw_for_update(path: Path) -> dict[str, Any]:
     try:
         raw = read_raw(path)
     except ConfigError as exc:
@@ -451,13 +455,13 @@ def _raw_for_update(path: Path) -> dict:
     return raw if raw is not None else {}
 
 
-def _dump(raw: dict) -> str:
+def _dump(raw: dict[str, Any]) -> str:
     import tomli_w
 
     return tomli_w.dumps(raw)
 
 
-def set_value(key: str, text: str, path: str | os.PathLike | None = None) -> object:
+def set_value(key: str, text: str, path: str | os.PathLike[str] | None = None) -> object:
     """Set ``key`` (dotted) to the command-line ``text`` and rewrite the file atomically.
 
     Returns the value as written. Every other key of the file is kept (comments are not).
@@ -483,7 +487,7 @@ def set_value(key: str, text: str, path: str | os.PathLike | None = None) -> obj
     return value
 
 
-def unset_value(key: str, path: str | os.PathLike | None = None) -> bool:
+def unset_value(key: str, path: str | os.PathLike[str] | None = None) -> bool:
     """Remove ``key`` from the file (back to its default). Returns False if it was not set.
 
     Keys that are not known (e.g. a typo in the file) can be removed too.
@@ -491,17 +495,16 @@ def unset_value(key: str, path: str | os.PathLike | None = None) -> bool:
     p = config_path(path)
     raw = _raw_for_update(p)
     table, _, sub = key.rpartition(".")
+    section: dict[str, Any] = raw
     if table:
-        section = raw.get(table)
-        present = isinstance(section, dict) and sub in section
-    else:
-        section = raw
-        present = key in raw
+        found = raw.get(table)
+        section = found if isinstance(found, dict) else {}
+    present = (sub if table else key) in section
     if not present:
         if key not in KEYS:
             raise ConfigError([unknown_key_message(key)])
         return False
-    del section[sub if table else key]  # type: ignore[index,union-attr]
+    del section[sub if table else key]
     if table and not section:
         del raw[table]
     write_atomic(p, _dump(raw))

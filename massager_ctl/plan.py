@@ -47,7 +47,7 @@ class Level:
             return self.start
         return self.start + (self.end - self.start) * self.curve.shape(fraction)
 
-    def to_dict(self) -> float | dict:
+    def to_dict(self) -> float | dict[str, float | str]:
         if not self.is_ramp:
             return self.start
         return {"from": self.start, "to": self.end, "curve": self.curve.value}
@@ -136,7 +136,7 @@ class Plan:
     airbag: tuple[AirbagStep, ...] = ()
     heat: tuple[HeatStep, ...] = ()
     limits: PlanLimits = PlanLimits()
-    _starts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _starts: dict[str, tuple[int, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("roller", "airbag", "heat"):
@@ -179,7 +179,9 @@ class Plan:
         if t_ms < 0 or t_ms >= self.duration_ms:
             return STOPPED
         # One TargetState built from its parts (the session asks at every tick).
-        technique, zones, intensity, speed, width = None, frozenset(), 0.0, 0.0, STOPPED.width
+        technique: Technique | None = None
+        zones: frozenset[Zone] = frozenset()
+        intensity, speed, width = 0.0, 0.0, STOPPED.width
         r = self.step_at("roller", t_ms)
         if isinstance(r, RollerStep) and r.technique is not None:
             f = r.fraction(t_ms)

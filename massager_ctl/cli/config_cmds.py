@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from .context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @click.group()
@@ -25,7 +30,7 @@ def config() -> None:
     """
 
 
-def _path(cli: CliContext):
+def _path(cli: CliContext) -> Path:
     from ..config import config_path
 
     return config_path(cli.config_path)

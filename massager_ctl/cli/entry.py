@@ -26,8 +26,9 @@ def help_width() -> int:
     except (KeyError, ValueError):
         columns = 0
     if columns <= 0:
+        stdout = sys.__stdout__  # None where there is no console
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            columns = os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 80
         except (AttributeError, ValueError, OSError):
             columns = 80
         columns = columns or 80

@@ -9,10 +9,14 @@ modules) to the bare minimum.
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from .. import __version__
+
+if TYPE_CHECKING:
+    from .context import CliContext
 
 #: name -> "module:attribute" of a click command. Add new commands here.
 COMMANDS: dict[str, str] = {
@@ -53,7 +57,7 @@ class LazyGroup(click.Group):
     and the right exit code, see :func:`report_error`.
     """
 
-    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy_commands: dict[str, str] = dict(lazy_commands or {})
 
@@ -85,7 +89,7 @@ class LazyGroup(click.Group):
         self.commands[cmd_name] = command
         return command
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
@@ -120,7 +124,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _cli_of(ctx: click.Context):
+def _cli_of(ctx: click.Context) -> CliContext:
     from .context import CliContext
 
     obj = ctx.find_object(CliContext)
@@ -147,7 +151,7 @@ def report_error(ctx: click.Context, exc: BaseException, message: str, exit_code
     log.debug("traceback of the error:", exc_info=exc)
 
     if cli.json:
-        data: dict = {"error": message, "exit_code": exit_code}
+        data: dict[str, Any] = {"error": message, "exit_code": exit_code}
         problems = getattr(exc, "problems", None) or []
         if problems and all(hasattr(p, "to_dict") for p in problems):
             data["problems"] = [p.to_dict() for p in problems]
@@ -168,20 +172,21 @@ def setup_logging(verbosity: int) -> None:
     import logging
     import sys
 
-    class _StderrHandler(logging.StreamHandler):
+    class _StderrHandler(logging.StreamHandler[TextIO]):
+        _massager_cli = True  # marks the handler this function added (found again below)
+
         @property
-        def stream(self):  # follow sys.stderr (e.g. when a test runner swaps it)
+        def stream(self) -> TextIO:  # follow sys.stderr (e.g. when a test runner swaps it)
             return sys.stderr
 
         @stream.setter
-        def stream(self, value):
+        def stream(self, value: TextIO) -> None:
             pass
 
     logger = logging.getLogger(LOGGER_NAME)
     handler = next((h for h in logger.handlers if getattr(h, "_massager_cli", False)), None)
     if handler is None:
         handler = _StderrHandler()
-        handler._massager_cli = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter("massager-ctl: %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
@@ -211,7 +216,14 @@ def setup_logging(verbosity: int) -> None:
 @click.option("-v", "--verbose", count=True, help="More logging on stderr: -v info, -vv debug.")
 @click.version_option(__version__, "--version", prog_name="massager-ctl")
 @click.pass_context
-def main(ctx: click.Context, device, config_path, json_output, simulate_ble, verbose) -> None:
+def main(
+    ctx: click.Context,
+    device: str | None,
+    config_path: str | None,
+    json_output: bool,
+    simulate_ble: bool,
+    verbose: int,
+) -> None:
     """Play session profiles on massage chairs, through one safety governor."""
     from pathlib import Path
 

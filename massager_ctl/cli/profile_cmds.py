@@ -7,7 +7,7 @@ command runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,7 +32,7 @@ def _resolve(ref: str, cli: CliContext) -> Path:
     return resolve_profile(ref, cli.config)
 
 
-def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict]]:
+def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict[str, Any]]]:
     """Lines for people and dicts for JSON, from a ProfileError (or any MassagerError)."""
     problems = getattr(exc, "problems", None)
     if problems:
@@ -46,7 +46,7 @@ def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict]]:
     return [line], [{"file": display, "where": "", "key": None, "message": message, "text": line}]
 
 
-def _plan_summary(plan: Plan) -> dict:
+def _plan_summary(plan: Plan) -> dict[str, Any]:
     from ..core.durations import format_duration
 
     return {
@@ -95,7 +95,7 @@ def list_cmd(cli: CliContext) -> None:
 
     items = []
     for entry in list_profiles(cli.config):
-        item: dict = {
+        item: dict[str, Any] = {
             "name": entry.name,
             "path": str(entry.path),
             "source": entry.source,
@@ -155,7 +155,7 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
     results = []
     all_ok = True
     for ref in files:
-        result: dict = {"file": ref, "path": None}
+        result: dict[str, Any] = {"file": ref, "path": None}
         display = Path(ref).name or ref
         try:
             path = _resolve(ref, cli)
@@ -186,12 +186,12 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
 # -- show ----------------------------------------------------------------------
 
 
-def _step_dict(step: Step) -> dict:
+def _step_dict(step: Step) -> dict[str, Any]:
     from ..core.vocabulary import Zone
     from ..plan import AirbagStep, HeatStep, RollerStep
 
     order = list(Zone)
-    out: dict = {
+    out: dict[str, Any] = {
         "start_ms": step.start_ms,
         "duration_ms": step.duration_ms,
         "name": step.name,

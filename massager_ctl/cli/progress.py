@@ -9,7 +9,7 @@ from typing import TextIO
 import click
 
 from ..core.durations import format_duration
-from ..session.runner import Progress
+from ..session.runner import Progress, SessionReport
 
 
 def _clock(ms: int) -> str:
@@ -86,7 +86,7 @@ class ProgressPrinter:
             self._drawn = False
 
 
-def summary(report, plan_name: str) -> str:
+def summary(report: SessionReport, plan_name: str) -> str:
     done = format_duration(report.plan_ms)
     if report.reason == "finished":
         head = f"{plan_name}: finished ({done})"

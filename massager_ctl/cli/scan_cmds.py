@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from .context import CliContext, pass_cli
 
+if TYPE_CHECKING:
+    from ..connection.found import Found
 
-def _serial_rows(include_all: bool):
+
+def _serial_rows(include_all: bool) -> tuple[list[Found], str | None]:
     """(rows, None) or ([], why serial scanning is unavailable)."""
     try:
         from ..connection.serial_scan import scan_serial
@@ -21,7 +26,7 @@ def _serial_rows(include_all: bool):
         return [], f"listing serial ports failed: {exc}"
 
 
-async def _ble_rows(timeout: float, include_all: bool, simulate: bool):
+async def _ble_rows(timeout: float, include_all: bool, simulate: bool) -> tuple[list[Found], str | None]:
     """(rows, None) or ([], why BLE scanning is unavailable)."""
     try:
         from ..connection.ble_scan import scan_ble
@@ -38,7 +43,7 @@ async def _ble_rows(timeout: float, include_all: bool, simulate: bool):
         return [], text.splitlines()[0]
 
 
-def _row_text(row) -> str:
+def _row_text(row: Found) -> str:
     model = row.model or "-"
     extra = []
     if row.rssi is not None:

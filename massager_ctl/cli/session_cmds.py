@@ -69,7 +69,7 @@ def _clock(uri: str, time_scale: float | str | None):
         raise UsageError(
             "--time-scale works only with a simulated device (sim:); a real chair cannot speed up"
         )
-    return VirtualClock() if time_scale == "max" else ScaledClock(time_scale)
+    return VirtualClock() if time_scale == "max" else ScaledClock(float(time_scale))
 
 
 class _Terminated(Exception):
@@ -85,6 +85,7 @@ def _drive(clock, coro_factory):
         nonlocal terminated
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
+        assert task is not None  # main() runs as the Runner's task
 
         def on_term():
             nonlocal terminated
@@ -361,12 +362,13 @@ def status(cli: CliContext, watch, count) -> None:
 
     async def read():
         from ..api import connect
+        from ..core.status import Status
 
         async with connect(uri, simulate_ble=cli.simulate_ble) as chair:
             first = await chair.status()
             if not watch:
                 return first
-            seen = asyncio.Queue()
+            seen: asyncio.Queue[Status] = asyncio.Queue()
             chair.on_status(seen.put_nowait)
             n = 0
             while count is None or n < count:

@@ -14,33 +14,51 @@ see the cable pulled. POSIX only (ptys).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from .context import CliContext, pass_cli
 
+if TYPE_CHECKING:  # imported where used: the CLI starts fast
+    from ..devices.model import ModelDefinition
+    from ..sim.base import SimulatedDevice
+    from ..sim.faults import FaultInjector
+    from ..transport.base import Transport
+    from ..transport.pty import PtyPort
 
-def pty_models() -> list:
+
+def pty_models() -> list[ModelDefinition]:
     """Models whose simulator can be served on a pty (serial devices and the native protocol)."""
     from ..devices.registry import MODELS
 
     return [m for m in MODELS.values() if m.simulator and m.reachable_on_serial]
 
 
-def build_simulator(definition, transport, faults=None):
+def build_simulator(
+    definition: ModelDefinition, transport: Transport, faults: FaultInjector | None = None
+) -> SimulatedDevice:
     """The model's simulator on ``transport`` (told its model name when it takes one)."""
     import inspect
 
     cls = definition.load("simulator")
-    kwargs = {"faults": faults}
+    kwargs: dict[str, Any] = {"faults": faults}
     try:
         if "model" in inspect.signature(cls).parameters:
             kwargs["model"] = definition.name
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         pass
-    return cls(transport, **kwargs)
+    simulator: SimulatedDevice = cls(transport, **kwargs)
+    return simulator
 
 
-async def serve_on_pty(definition, *, faults=None, announce=None):
+async def serve_on_pty(
+    definition: ModelDefinition,
+    *,
+    faults: FaultInjector | None = None,
+    announce: Callable[[PtyPort], None] | None = None,
+) -> tuple[PtyPort, SimulatedDevice]:
     """Start ``definition``'s simulator on a new pty; returns (port, simulator)."""
     from ..transport.pty import PtyPort
 
@@ -88,7 +106,7 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
             hint = " (Bluetooth models: use --simulate-ble, or --device sim:MODEL)"
         raise UsageError(f"model {definition.name} {why}{hint}; simulate one of: {names}")
 
-    def announce(port) -> None:
+    def announce(port: PtyPort) -> None:
         uri = f"serial:{port.path}?model={definition.name}"
         if cli.json:
             click.echo(
@@ -137,7 +155,7 @@ def _make_link(target: str, link_path: str) -> None:
     os.symlink(target, link_path)
 
 
-async def _shutdown(simulator, port, link_path: str | None) -> None:
+async def _shutdown(simulator: SimulatedDevice, port: PtyPort, link_path: str | None) -> None:
     import os
 
     from ..connection.open import SIM_TRACE_ENV, write_sim_trace

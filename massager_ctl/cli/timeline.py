@@ -15,10 +15,14 @@ zones, intensity), then the airbag and heat steps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from ..core.durations import format_duration
 from ..core.vocabulary import Heat, Technique, Zone
-from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
+from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep, Step
+
+S = TypeVar("S", bound=Step)
 
 SPARKS = "▁▂▃▄▅▆▇█"
 HEAT_MARKS = {Heat.OFF: "·", Heat.LOW: "░", Heat.HIGH: "█"}
@@ -109,7 +113,7 @@ def render_timeline(plan: Plan, width: int = 80) -> list[str]:
     used: list[Technique] = []
     for c in range(columns):
         state = plan.state_at((c + 0.5) * duration / columns)
-        if state.rollers_active:
+        if state.rollers_active and state.technique is not None:  # the first implies the second
             roller.append(spark(state.intensity))
             technique.append(INITIALS[state.technique])
             if state.technique not in used:
@@ -156,7 +160,7 @@ def format_level(level: Level) -> str:
     return text
 
 
-def format_zones(zones) -> str:
+def format_zones(zones: Iterable[Zone]) -> str:
     order = list(Zone)
     return ",".join(z.value for z in sorted(zones, key=order.index)) or "-"
 
@@ -164,7 +168,7 @@ def format_zones(zones) -> str:
 MAX_REPEAT_BLOCK = 50  # longest run of steps recognised as a repeated block
 
 
-def collapse_repeats(keys: list, max_block: int = MAX_REPEAT_BLOCK) -> list[tuple[int, int, int]]:
+def collapse_repeats(keys: Sequence[object], max_block: int = MAX_REPEAT_BLOCK) -> list[tuple[int, int, int]]:
     """Group a list into runs of a repeated block: ``(start index, block length, times)``.
 
     ``keys`` compare equal when two steps do the same thing (start times left out).
@@ -200,7 +204,9 @@ def _table(header: list[str], rows: list[list[str] | str]) -> list[str]:
     return out
 
 
-def _rows(steps, key, cells) -> list[list[str] | str]:
+def _rows(
+    steps: Iterable[S], key: Callable[[S], object], cells: Callable[[S], list[str]]
+) -> list[list[str] | str]:
     """Rows for the steps; a repeated block shows once, then a note with how often it repeats."""
     steps = list(steps)
     rows: list[list[str] | str] = []
@@ -234,13 +240,13 @@ def render_segments(plan: Plan) -> list[str]:
     ``↻ the 3 steps above 3 more times, until 13m20s`` note.
     """
 
-    def roller_key(s: RollerStep):
+    def roller_key(s: RollerStep) -> tuple[object, ...]:
         return (s.duration_ms, s.name, s.technique, s.zones, s.intensity, s.speed, s.width)
 
-    def airbag_key(s: AirbagStep):
+    def airbag_key(s: AirbagStep) -> tuple[object, ...]:
         return (s.duration_ms, s.name, s.zones, s.pressure)
 
-    def heat_key(s: HeatStep):
+    def heat_key(s: HeatStep) -> tuple[object, ...]:
         return (s.duration_ms, s.name, s.level)
 
     lines = ["segments"]

@@ -20,13 +20,23 @@ import inspect
 import logging
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DeviceError, UsageError
 from ..devices.model import ModelDefinition
 from ..devices.registry import MODELS, get_model
 from ..transport.ble import BleLayout, BleTransport, ble_error, require_bleak
 from .uri import DeviceURI
+
+if TYPE_CHECKING:  # bleak and the simulated radio are imported where they are used
+    from bleak.backends.device import BLEDevice
+    from bleak.backends.scanner import AdvertisementData
+
+    from ..sim.ble_backend import SimulatedRadio
+    from .open import OpenedDevice
+
+    _Match = Callable[[BLEDevice, AdvertisementData], bool]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +49,7 @@ def is_address(target: str) -> bool:
     return bool(_ADDRESS.match(target) or _APPLE_UUID.match(target))
 
 
-def _matcher(target: str):
+def _matcher(target: str) -> _Match:
     if is_address(target):
         wanted = target.lower()
         return lambda device, adv: device.address.lower() == wanted
@@ -47,12 +57,14 @@ def _matcher(target: str):
     return lambda device, adv: (adv.local_name or device.name or "").casefold() == wanted
 
 
-async def find_ble_device(target: str, timeout: float, scanner_kwargs: dict[str, Any]):
+async def find_ble_device(
+    target: str, timeout: float, scanner_kwargs: dict[str, Any]
+) -> tuple[BLEDevice, AdvertisementData] | tuple[None, None]:
     """The first (BLEDevice, AdvertisementData) matching ``target``, or (None, None)."""
     from bleak import BleakScanner
 
     match = _matcher(target)
-    found = None
+    found: tuple[BLEDevice, AdvertisementData] | None = None
     try:
         # Starting and stopping the scanner are bounded too (a stuck adapter must not hang).
         async with asyncio.timeout(timeout + 10.0):
@@ -81,7 +93,7 @@ def _ble_models() -> str:
     return ", ".join(n for n, m in MODELS.items() if "ble" in m.schemes and m.ble is not None)
 
 
-def _driver_options(definition: ModelDefinition, driver: Any, options: dict[str, str]) -> dict:
+def _driver_options(definition: ModelDefinition, driver: Any, options: dict[str, str]) -> dict[str, str]:
     if not options:
         return {}
     params = inspect.signature(driver).parameters
@@ -99,7 +111,7 @@ def _driver_options(definition: ModelDefinition, driver: Any, options: dict[str,
     return dict(options)
 
 
-async def open_ble(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool = False):
+async def open_ble(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool = False) -> OpenedDevice:
     """Open a ``ble:`` URI (see the module docstring). Does not connect yet."""
     require_bleak()
     target = parsed.target.strip()
@@ -123,9 +135,9 @@ async def open_ble(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool 
             f"model {definition.name} is not reached over Bluetooth LE; BLE models: {_ble_models()}"
         )
 
-    radio = None
+    radio: SimulatedRadio | None = None
     scanner_kwargs: dict[str, Any] = {}
-    client_backend = None
+    client_backend: type | None = None
     if simulate_ble:
         from ..sim.ble_backend import SimulatedRadio
         from .simulated_ble import default_devices
@@ -146,11 +158,21 @@ async def open_ble(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool 
         raise
 
 
-async def _open(parsed, target, definition, options, scan_s, radio, scanner_kwargs, client_backend, faults):
+async def _open(
+    parsed: DeviceURI,
+    target: str,
+    definition: ModelDefinition | None,
+    options: dict[str, str],
+    scan_s: float,
+    radio: SimulatedRadio | None,
+    scanner_kwargs: dict[str, Any],
+    client_backend: type | None,
+    faults: Any,
+) -> OpenedDevice:
     from .open import SIM_TRACE_ENV, OpenedDevice, write_sim_trace
 
     device, adv = await find_ble_device(target, scan_s, scanner_kwargs)
-    if device is None:
+    if device is None or adv is None:  # both or neither
         hint = "is it switched on, near, and not connected to a phone?"
         if radio is not None:
             names = ", ".join(p.name for p in radio.peripherals.values() if p.name)
@@ -170,7 +192,7 @@ async def _open(parsed, target, definition, options, scan_s, radio, scanner_kwar
     if not isinstance(layout, BleLayout):
         raise DeviceError(f"model {definition.name} has no usable BLE layout")
 
-    async def find_again():
+    async def find_again() -> BLEDevice | None:
         found, _ = await find_ble_device(device.address, scan_s, scanner_kwargs)
         return found
 
@@ -187,7 +209,7 @@ async def _open(parsed, target, definition, options, scan_s, radio, scanner_kwar
         transport, min_write_gap_s=definition.min_write_gap_s, name=definition.name, **extra
     )
     simulator = None
-    closers: list = []
+    closers: list[Callable[[], Any]] = []
     link = None
     if radio is not None:
         link = radio.peripheral(device.address)

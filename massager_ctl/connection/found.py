@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class Found:
     address: str  # BLE address or port path
     model: str | None = None  # the known model it matches, if any
     rssi: int | None = None  # BLE only
-    details: dict = field(default_factory=dict)  # VID:PID, serial number, services ...
+    details: dict[str, Any] = field(default_factory=dict)  # VID:PID, serial number, services ...
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from ..core.errors import UsageError
 from ..devices.base import Device
 from ..devices.model import ModelDefinition
 from ..devices.registry import DEFAULT_SIM_MODEL, MODELS, get_model
-from .uri import parse_uri
+from .uri import DeviceURI, parse_uri
 
 
 @dataclass
@@ -43,7 +43,7 @@ class OpenedDevice:
 SIM_TRACE_ENV = "MASSAGER_CTL_SIM_TRACE"
 
 
-def write_sim_trace(simulator, path: str) -> None:
+def write_sim_trace(simulator: Any, path: str) -> None:
     import json
 
     physics = simulator.physics
@@ -89,7 +89,7 @@ async def open_device(
         )
     module, _, name = target.partition(":")
     try:
-        opener = getattr(importlib.import_module(module), name)
+        opener: Callable[..., Awaitable[OpenedDevice]] = getattr(importlib.import_module(module), name)
     except ModuleNotFoundError as exc:
         if not exc.name or not exc.name.startswith("massager_ctl"):
             raise UsageError(
@@ -99,7 +99,7 @@ async def open_device(
     return await opener(parsed, faults=faults, simulate_ble=simulate_ble)
 
 
-async def open_simulated(parsed, *, faults: Any = None, **_options: Any) -> OpenedDevice:
+async def open_simulated(parsed: DeviceURI, *, faults: Any = None, **_options: Any) -> OpenedDevice:
     """``sim:`` / ``sim:MODEL``: the model's simulator on an in-memory link, in this process."""
     definition = get_model(parsed.target or DEFAULT_SIM_MODEL)
     if definition.simulator is None or "sim" not in definition.schemes:

@@ -11,14 +11,28 @@ which the simulator machinery below must not.
 
 from __future__ import annotations
 
+from typing import get_args
+
+from bleak.assigned_numbers import CharacteristicPropertyName
+
 from ..devices.model import ModelDefinition
 from ..devices.registry import MODELS, simulated_ble_units
 from ..devices.simulated_ble import GattCharacteristic, SimulatedBleUnit
 from ..sim.ble_backend import Advertisement, SimCharacteristic, SimDeviceSpec, SimService
 from ..transport.ble import NOTIFY_PROPS, BleLayout
 
+_PROPERTY_NAMES: frozenset[str] = frozenset(get_args(CharacteristicPropertyName))
 
-def write_properties(response: bool | None) -> tuple[str, ...]:
+
+def property_names(unit: str, names: tuple[str, ...]) -> tuple[CharacteristicPropertyName, ...]:
+    """A unit's property words, checked against bleak's (a misspelt one is an error)."""
+    unknown = [n for n in names if n not in _PROPERTY_NAMES]
+    if unknown:
+        raise ValueError(f"simulated BLE unit {unit}: unknown characteristic properties {unknown}")
+    return tuple(n for n in names if n in _PROPERTY_NAMES)  # type: ignore[misc]  # narrowed above
+
+
+def write_properties(response: bool | None) -> tuple[CharacteristicPropertyName, ...]:
     """The properties of a characteristic a layout endpoint writes: only the mode the
     layout forces, or both when the driver chooses."""
     if response is None:
@@ -46,7 +60,7 @@ def gatt_for(layout: BleLayout, offered: tuple[GattCharacteristic, ...] = ()) ->
         chars = tuple(
             SimCharacteristic(
                 c.uuid,
-                c.properties,
+                property_names(label, c.properties),
                 endpoint=notify_name if set(c.properties) & set(NOTIFY_PROPS) else write_name,
             )
             for c in offered

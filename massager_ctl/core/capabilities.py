@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
 from .vocabulary import Heat, Technique, Width, Zone
 
@@ -26,15 +29,15 @@ class Capabilities:
     recline_motors: tuple[str, ...] = ()
     programs: tuple[str, ...] = ()
     chair_timer_s: tuple[int, ...] = ()  # session lengths the chair's own timer offers
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def has_heat(self) -> bool:
         return bool(self.heat_levels)
 
-    def to_dict(self) -> dict:
-        def names(items):
-            order = {v: i for i, v in enumerate(list(Zone) + list(Technique) + list(Width))}
+    def to_dict(self) -> dict[str, Any]:
+        def names(items: Iterable[Zone | Technique | Width]) -> list[str]:
+            order: dict[Enum, int] = {v: i for i, v in enumerate(list(Zone) + list(Technique) + list(Width))}
             return [v.value for v in sorted(items, key=lambda v: order.get(v, 0))]
 
         return {

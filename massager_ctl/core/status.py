@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .vocabulary import Heat, Technique, Width, Zone
 
@@ -52,14 +53,14 @@ class Status:
     heater_temp_c: float | None = None
     remaining_s: int | None = None  # chair-side timer
     fault: str | None = None
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def stopped(self) -> bool:
         """Motors off and heat off by the device's own account."""
         return not self.running and self.state.is_stopped
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         s = self.state
         return {
             "running": self.running,

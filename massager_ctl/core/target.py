@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
 
@@ -21,7 +22,9 @@ def _pair_order(pair: tuple[Zone, float]) -> int:
     return _ZONE_INDEX[pair[0]]
 
 
-def airbag_tuple(pressures: Mapping[Zone, float] | Iterable[tuple[Zone, float]]):
+def airbag_tuple(
+    pressures: Mapping[Zone, float] | Iterable[tuple[Zone, float]],
+) -> tuple[tuple[Zone, float], ...]:
     """Normalise airbag pressures: sorted by zone, zero pressures dropped."""
     items = pressures.items() if isinstance(pressures, Mapping) else pressures
     kept = [(z, float(p)) for z, p in items if p > 0]
@@ -60,7 +63,7 @@ class TargetState:
                 return p
         return 0.0
 
-    def with_(self, **changes) -> TargetState:
+    def with_(self, **changes: Any) -> TargetState:
         if "airbags" in changes:
             changes["airbags"] = airbag_tuple(changes["airbags"])
         if "zones" in changes:
@@ -83,7 +86,7 @@ class TargetState:
         parts.append(f"heat {self.heat}")
         return "; ".join(parts)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "technique": self.technique.value if self.technique else None,
             "zones": sorted((z.value for z in self.zones), key=lambda v: zone_order(Zone(v))),

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
+
+if TYPE_CHECKING:
+    from ..transport.base import Receiver, Transport
+    from .base import DeviceEvents
 
 
 def _log(device: object) -> logging.Logger:
@@ -26,11 +30,16 @@ def _log(device: object) -> logging.Logger:
 
 
 class LinkedDevice:
+    # What the mixin needs of the driver (and its Device base); see the module's docstring.
     name: str
+    transport: Transport
+    events: DeviceEvents
+    link_loss_note: str
+    _on_bytes: Receiver
     _lost_reason: str | None
     _connected: bool
 
-    def _attach_link(self, transport: Any) -> None:
+    def _attach_link(self, transport: Transport) -> None:
         """Start out not connected, and take the transport's bytes and its link loss.
 
         Call it last in ``__init__`` (after what ``_on_bytes`` uses exists)."""
@@ -111,20 +120,20 @@ class ReplyWaiters:
     """Futures of callers waiting for a reply, in the order they began to wait."""
 
     def __init__(self) -> None:
-        self._futures: list[asyncio.Future] = []
+        self._futures: list[asyncio.Future[Any]] = []
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[asyncio.Future[Any]]:
         return iter(self._futures)
 
     def __len__(self) -> int:
         return len(self._futures)
 
-    def add(self) -> asyncio.Future:
+    def add(self) -> asyncio.Future[Any]:
         fut = asyncio.get_running_loop().create_future()
         self._futures.append(fut)
         return fut
 
-    def discard(self, fut: asyncio.Future) -> None:
+    def discard(self, fut: asyncio.Future[Any]) -> None:
         if fut in self._futures:
             self._futures.remove(fut)
 

@@ -23,7 +23,7 @@ Rules (also in docs/devices.md):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..core.capabilities import Capabilities
 from ..core.errors import DeviceError
@@ -160,7 +160,7 @@ class CapabilityMapper:
         zones: frozenset[Zone] = frozenset()
         intensity = speed = 0
         width = None
-        if target.rollers_active:
+        if target.rollers_active and target.technique is not None:  # the first implies the second
             zones = self.zones(target.zones, caps.zones, "rollers")
             intensity = percent_to_step(target.intensity, caps.intensity_steps, self.max_intensity)
             if zones and intensity > 0:
@@ -190,7 +190,7 @@ class CapabilityMapper:
             heat=heat,
         )
 
-    def preflight(self, states) -> None:
+    def preflight(self, states: Iterable[TargetState]) -> None:
         """Map a sample of states up front so warnings (or --strict refusals)
         come before anything moves."""
         for state in states:

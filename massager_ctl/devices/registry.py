@@ -8,6 +8,7 @@ one folder plus one line in :data:`FAMILIES` (docs/devices.md, "Adding a device"
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 from ..core.errors import UsageError
 from .model import ModelDefinition
@@ -17,7 +18,7 @@ from .simulated_ble import SimulatedBleUnit
 FAMILIES: tuple[str, ...] = ("native", "rongtai", "nlr", "theragun", "pulsetto")
 
 
-def _family_models(family: str):
+def _family_models(family: str) -> ModuleType:
     return importlib.import_module(f"{__package__}.{family}.models")
 
 

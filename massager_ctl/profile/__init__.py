@@ -15,7 +15,7 @@ from .model import AirbagEntry, HeatEntry, Profile, RepeatBlock, RollerEntry
 from .parse import load_profile, parse_profile
 
 
-def load_plan(path: str | os.PathLike) -> Plan:
+def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read, check and compile the profile at ``path``. Raises ProfileError."""
     return compile_profile(load_profile(path))
 

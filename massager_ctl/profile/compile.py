@@ -8,11 +8,14 @@ Ramps stay ramps (start, end, curve): nothing is pre-sampled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS
 from ..plan import AirbagStep, HeatStep, Plan, RollerStep, Step
 from .errors import Problem, ProfileError
-from .model import AirbagEntry, HeatEntry, Profile, RepeatBlock, RollerEntry
+from .model import AirbagEntry, E, HeatEntry, Profile, RepeatBlock, RollerEntry
+
+S = TypeVar("S", bound=Step)
 
 
 def _roller(e: RollerEntry, start_ms: int, source: str) -> RollerStep:
@@ -44,9 +47,9 @@ def _heat(e: HeatEntry, start_ms: int, source: str) -> HeatStep:
     return HeatStep(start_ms=start_ms, duration_ms=e.duration_ms, name=e.name, source=source, level=e.level)
 
 
-def _lay_out(items: tuple, make: Callable[..., Step]) -> tuple[Step, ...]:
+def _lay_out(items: tuple[E | RepeatBlock[E], ...], make: Callable[[E, int, str], S]) -> tuple[S, ...]:
     """Entries back to back from t=0; each block's steps ``repeat`` times over."""
-    out: list[Step] = []
+    out: list[S] = []
     t = 0
     for item in items:
         if isinstance(item, RepeatBlock):

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeAlias, cast
 
-from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Heat, Technique, Width
+from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Heat, Technique, Width, Zone
 from ..plan import Level
-from .model import AirbagEntry, HeatEntry, RepeatBlock, RollerEntry
+from .model import AirbagEntry, E, HeatEntry, RepeatBlock, RollerEntry
 from .show import kind, show
-from .values import INVALID, PERCENT, REPEAT_MAX, REPEAT_MIN, ValueChecker, fmt_ms, where_with_name
+from .values import (
+    INVALID,
+    PERCENT,
+    REPEAT_MAX,
+    REPEAT_MIN,
+    Invalid,
+    ValueChecker,
+    fmt_ms,
+    where_with_name,
+)
 
 ROLLER_KEYS = ("name", "duration", "technique", "zones", "intensity", "speed", "width", "rest")
 ROLLER_ONLY_KEYS = ("technique", "zones", "intensity", "speed", "width")
@@ -30,14 +40,15 @@ _NEEDED = (
     ("intensity", f" ({PERCENT} or a ramp)"),
 )
 
-Entry = Callable[[str, dict, bool], tuple[object, object]]
+#: Checks one entry (where, its table, in a block?) -> (duration ms, entry); INVALID where wrong.
+Entry: TypeAlias = Callable[[str, dict[str, object], bool], tuple[int | Invalid, E | Invalid]]
 
 
 @dataclass
-class TrackResult:
+class TrackResult(Generic[E]):
     """A checked track: its items (INVALID where wrong) and totals of what was valid."""
 
-    items: list = field(default_factory=list)
+    items: list[E | RepeatBlock[E] | Invalid] = field(default_factory=list)
     total_ms: int = 0  # sum of the valid durations (a lower bound if some were wrong)
     steps: int = 0  # steps after expansion
     too_big_reported: bool = False  # an entry or block was already refused for size
@@ -70,7 +81,9 @@ class EntryChecker(ValueChecker):
             if got is not INVALID:
                 self.defaults[key] = got
 
-    def _roller_value(self, where: str, key: str, v: object) -> object:
+    def _roller_value(
+        self, where: str, key: str, v: object
+    ) -> Technique | frozenset[Zone] | Level | Width | Invalid:
         if key == "technique":
             return self.check_choice(where, key, v, Technique)
         if key == "zones":
@@ -81,7 +94,7 @@ class EntryChecker(ValueChecker):
             return self.check_level(where, key, v)
         return self.check_choice(where, key, v, Width)
 
-    def _nested(self, where: str, d: dict) -> bool:
+    def _nested(self, where: str, d: dict[str, object]) -> bool:
         """Report repeat/steps in a block step; True if there were any.
 
         Such a step was meant as a block, so its missing keys are not reported.
@@ -95,18 +108,22 @@ class EntryChecker(ValueChecker):
 
     # -- entries ----------------------------------------------------------------
 
-    def roller_entry(self, where: str, d: dict, in_block: bool) -> tuple[object, object]:
+    def roller_entry(
+        self, where: str, d: dict[str, object], in_block: bool
+    ) -> tuple[int | Invalid, RollerEntry | Invalid]:
         """One [[segment]] or block step -> (duration ms, RollerEntry); INVALID where wrong."""
         nested = in_block and self._nested(where, d)
         ok = True
         rest: bool | None = False
         if "rest" in d:
-            rest = d["rest"]
-            if not isinstance(rest, bool):
-                self.add(where, "rest", f"rest {show(rest)} is {kind(rest)}, not true or false")
+            given = d["rest"]
+            if isinstance(given, bool):
+                rest = given
+            else:
+                self.add(where, "rest", f"rest {show(given)} is {kind(given)}, not true or false")
                 rest, ok = None, False
-        values: dict[str, object] = {}
-        duration: object = INVALID
+        values: dict[str, object] = {}  # key -> what its checker returned
+        duration: int | Invalid = INVALID
         for key, v in d.items():
             if key == "duration":
                 duration = self.check_duration(where, key, v)
@@ -119,11 +136,11 @@ class EntryChecker(ValueChecker):
                     )
                     ok = False
                 else:
-                    got = values[key] = self._roller_value(where, key, v)
-                    ok = ok and got is not INVALID
+                    values[key] = self._roller_value(where, key, v)
+                    ok = ok and values[key] is not INVALID
             elif key == "name":
-                got = values[key] = self.check_name(where, v)
-                ok = ok and got is not INVALID
+                values[key] = self.check_name(where, v)
+                ok = ok and values[key] is not INVALID
             elif key == "rest":
                 continue
             elif in_block and key in BLOCK_KEYS:
@@ -150,28 +167,31 @@ class EntryChecker(ValueChecker):
                         ok = False  # the default itself was wrong, and reported there
         if not ok or duration is INVALID:
             return duration, INVALID
+        # ok: every value is what its key's checker returns, none INVALID.
         if rest:
-            return duration, RollerEntry(where, values.get("name", "rest"), duration)
-        technique = values["technique"]
+            return duration, RollerEntry(where, cast(str, values.get("name", "rest")), duration)
+        technique = cast(Technique, values["technique"])
         return duration, RollerEntry(
             where=where,
-            name=values.get("name", technique.value),
+            name=cast(str, values.get("name", technique.value)),
             duration_ms=duration,
             technique=technique,
-            zones=values["zones"],
-            intensity=values["intensity"],
-            speed=values.get("speed") or Level.constant(DEFAULT_SPEED),
-            width=values.get("width", Width.MEDIUM),
+            zones=cast("frozenset[Zone]", values["zones"]),
+            intensity=cast(Level, values["intensity"]),
+            speed=cast("Level | None", values.get("speed")) or Level.constant(DEFAULT_SPEED),
+            width=cast(Width, values.get("width", Width.MEDIUM)),
         )
 
-    def airbag_entry(self, where: str, d: dict, in_block: bool) -> tuple[object, object]:
+    def airbag_entry(
+        self, where: str, d: dict[str, object], in_block: bool
+    ) -> tuple[int | Invalid, AirbagEntry | Invalid]:
         """One [[airbag]] or block step -> (duration ms, AirbagEntry); INVALID where wrong."""
         nested = in_block and self._nested(where, d)
         ok = True
-        duration: object = INVALID
-        name: object = "airbags"
-        zones: object = frozenset()
-        pressure: object = None
+        duration: int | Invalid = INVALID
+        name: str | Invalid = "airbags"
+        zones: frozenset[Zone] | Invalid = frozenset()
+        pressure: Level | Invalid | None = None
         for key, v in d.items():
             if key == "duration":
                 duration = self.check_duration(where, key, v)
@@ -205,17 +225,19 @@ class EntryChecker(ValueChecker):
                 "or leave pressure out to vent",
             )
             ok = False
-        if not ok or any(v is INVALID for v in (duration, name, zones, pressure)):
+        if not ok or duration is INVALID or name is INVALID or zones is INVALID or pressure is INVALID:
             return duration, INVALID
         return duration, AirbagEntry(where, name, duration, zones, pressure or Level.constant(0.0))
 
-    def heat_entry(self, where: str, d: dict, in_block: bool) -> tuple[object, object]:
+    def heat_entry(
+        self, where: str, d: dict[str, object], in_block: bool
+    ) -> tuple[int | Invalid, HeatEntry | Invalid]:
         """One [[heat]] or block step -> (duration ms, HeatEntry); INVALID where wrong."""
         nested = in_block and self._nested(where, d)
         ok = True
-        duration: object = INVALID
-        name: object = None
-        level: object = INVALID
+        duration: int | Invalid = INVALID
+        name: str | Invalid | None = None
+        level: Heat | Invalid = INVALID
         for key, v in d.items():
             if key == "duration":
                 duration = self.check_duration(where, key, v)
@@ -234,15 +256,15 @@ class EntryChecker(ValueChecker):
             self.add(where, "duration", 'duration is missing; write e.g. duration = "5m"')
         if "level" not in d:
             self.add(where, "level", 'level is missing; write level = "off", "low" or "high"')
-        if not ok or any(v is INVALID for v in (duration, name, level)):
+        if not ok or duration is INVALID or name is INVALID or level is INVALID:
             return duration, INVALID
         return duration, HeatEntry(where, name or f"heat {level.value}", duration, level)
 
     # -- tracks and blocks ------------------------------------------------------
 
-    def check_track(self, word: str, value: object, entry: Entry, keys: tuple) -> TrackResult:
+    def check_track(self, word: str, value: object, entry: Entry[E], keys: tuple[str, ...]) -> TrackResult[E]:
         """A whole track: ``word`` is its TOML name (segment, airbag, heat)."""
-        result = TrackResult()
+        result: TrackResult[E] = TrackResult()
         if isinstance(value, dict):
             self.add(
                 "",
@@ -265,6 +287,8 @@ class EntryChecker(ValueChecker):
                 result.items.append(INVALID)
                 continue
             where = where_with_name(where, d)
+            item: E | RepeatBlock[E] | Invalid
+            ms: int | Invalid
             if "repeat" in d or "steps" in d:
                 item, ms, count, too_big = self.check_block(word, where, d, entry, keys)
                 result.too_big_reported |= too_big
@@ -278,13 +302,13 @@ class EntryChecker(ValueChecker):
         return result
 
     def check_block(
-        self, word: str, where: str, d: dict, entry: Entry, keys: tuple
-    ) -> tuple[object, int, int, bool]:
+        self, word: str, where: str, d: dict[str, object], entry: Entry[E], keys: tuple[str, ...]
+    ) -> tuple[RepeatBlock[E] | Invalid, int, int, bool]:
         """A repeat block -> (RepeatBlock or INVALID, total ms, step count, refused for size)."""
         ok = True
-        name: object = None
-        repeat: object = INVALID
-        steps: list = []
+        name: str | Invalid | None = None
+        repeat: int | Invalid = INVALID
+        steps: list[E | Invalid] = []
         pass_ms = 0
         for key, v in d.items():
             if key == "repeat":
@@ -333,11 +357,14 @@ class EntryChecker(ValueChecker):
             too_big = True
         if not ok or not steps or repeat is INVALID or name is INVALID:
             return INVALID, total_ms, count, too_big
-        if any(s is INVALID for s in steps):
+        valid = [s for s in steps if s is not INVALID]
+        if len(valid) < len(steps):
             return INVALID, total_ms, count, too_big
-        return RepeatBlock(where, name, repeat, tuple(steps)), total_ms, count, too_big
+        return RepeatBlock(where, name, repeat, tuple(valid)), total_ms, count, too_big
 
-    def _block_steps(self, word: str, where: str, value: object, entry: Entry) -> tuple[list, int]:
+    def _block_steps(
+        self, word: str, where: str, value: object, entry: Entry[E]
+    ) -> tuple[list[E | Invalid], int]:
         """A block's steps -> (entries, INVALID where wrong; ms of one pass)."""
         if isinstance(value, dict):
             self.add(
@@ -357,7 +384,7 @@ class EntryChecker(ValueChecker):
         if not value:
             self.add(where, "steps", f"steps is empty; a repeat block needs at least one [[{word}.steps]]")
             return [INVALID], 0
-        out: list = []
+        out: list[E | Invalid] = []
         pass_ms = 0
         for index, d in enumerate(value, 1):
             step_where = f"{where} step {index}"

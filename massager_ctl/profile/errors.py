@@ -32,7 +32,7 @@ class Problem:
             return f"{self.file}: {self.where}: {self.message}"
         return f"{self.file}: {self.message}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str | None]:
         return {
             "file": self.file,
             "where": self.where,

@@ -83,7 +83,7 @@ def _bare_name(ref: str) -> str | None:
     return ref[: -len(SUFFIX)] if ref.endswith(SUFFIX) else ref
 
 
-def resolve_profile(ref: str | os.PathLike, config: Config) -> Path:
+def resolve_profile(ref: str | os.PathLike[str], config: Config) -> Path:
     """The file a profile reference means.
 
     ``ref`` is a path to an existing file, or a bare name looked up in the user's

@@ -83,11 +83,11 @@ AirbagItem = AirbagEntry | RepeatBlock[AirbagEntry]
 HeatItem = HeatEntry | RepeatBlock[HeatEntry]
 
 
-def item_duration_ms(item) -> int:
+def item_duration_ms(item: RollerItem | AirbagItem | HeatItem) -> int:
     return item.duration_ms
 
 
-def item_step_count(item) -> int:
+def item_step_count(item: RollerItem | AirbagItem | HeatItem) -> int:
     return item.step_count if isinstance(item, RepeatBlock) else 1
 
 
@@ -116,7 +116,7 @@ class Profile:
         """The roller track under its file name: the ``[[segment]]`` entries."""
         return self.roller
 
-    def tracks(self) -> dict[str, tuple]:
+    def tracks(self) -> dict[str, tuple[RollerItem, ...] | tuple[AirbagItem, ...] | tuple[HeatItem, ...]]:
         return {"roller": self.roller, "airbag": self.airbag, "heat": self.heat}
 
     def track_ms(self, track: str) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Benefit
 from ..plan import PlanLimits
@@ -24,6 +25,8 @@ from .model import Profile
 from .show import is_number, kind, show
 from .toml_reader import MAX_PROFILE_CHARS, read_toml
 from .values import INVALID, MAX_NAME_CHARS, fmt_ms
+
+T = TypeVar("T")
 
 SUPPORTED_FORMAT = 1
 TOP_KEYS = (
@@ -52,7 +55,7 @@ _MISSING = (
 class _DocumentChecker(EntryChecker):
     """Checks a whole parsed document."""
 
-    def check_format(self, doc: dict) -> None:
+    def check_format(self, doc: dict[str, Any]) -> None:
         fmt = doc.get("format", INVALID)
         if fmt is INVALID:
             self.add("", "format", f"format is missing; start the file with format = {SUPPORTED_FORMAT}")
@@ -99,7 +102,9 @@ class _DocumentChecker(EntryChecker):
                 self.unknown("limits", key, "a [limits] key", LIMIT_KEYS)
         return PlanLimits(max_intensity=max_intensity, max_length_ms=max_length)
 
-    def check_bounds(self, doc: dict, tracks: dict[str, TrackResult], limits: PlanLimits) -> None:
+    def check_bounds(
+        self, doc: dict[str, Any], tracks: dict[str, TrackResult[Any]], limits: PlanLimits
+    ) -> None:
         """4 h, 100 000 steps and [limits].max_length, by arithmetic, never by expanding."""
         if not any(t.too_big_reported for t in tracks.values()):
             for word, track in tracks.items():
@@ -129,13 +134,13 @@ class _DocumentChecker(EntryChecker):
                 f"which lasts {fmt_ms(length_ms)}",
             )
 
-    def check(self, doc: dict, path: Path | None) -> Profile:
+    def check(self, doc: dict[str, Any], path: Path | None) -> Profile:
         self.check_format(doc)
         # [limits] and [defaults] change how segments are checked, so they are
         # checked first; their problems are still listed in file order.
         early: dict[str, list[Problem]] = {}
 
-        def aside(key: str, fn: Callable, value: object):
+        def aside(key: str, fn: Callable[[object], T], value: object) -> T:
             start = len(self.problems)
             result = fn(value)
             early[key] = self.problems[start:]
@@ -152,7 +157,7 @@ class _DocumentChecker(EntryChecker):
             "heat": (self.heat_entry, HEAT_KEYS),
         }
         values: dict[str, object] = {}
-        tracks: dict[str, TrackResult] = {}
+        tracks: dict[str, TrackResult[Any]] = {}
         for key, value in doc.items():
             if key == "format":
                 continue
@@ -181,16 +186,17 @@ class _DocumentChecker(EntryChecker):
 
         if self.problems:
             raise ProfileError(self.problems)
+        # No problems: every key _MISSING names is there, and no value is INVALID.
 
-        def items(word: str) -> tuple:
+        def items(word: str) -> tuple[Any, ...]:
             return tuple(tracks[word].items) if word in tracks else ()
 
         return Profile(
             format=SUPPORTED_FORMAT,
-            name=values["name"],
-            description=values["description"],
-            benefit=values["benefit"],
-            author=values.get("author", ""),
+            name=cast(str, values["name"]),
+            description=cast(str, values["description"]),
+            benefit=cast(Benefit, values["benefit"]),
+            author=cast(str, values.get("author", "")),
             limits=limits or PlanLimits(),
             roller=items("segment"),
             airbag=items("airbag"),
@@ -252,7 +258,7 @@ def parse_profile_bytes(data: bytes, file: str = "<profile>") -> Profile:
     return _parse(decode_profile_bytes(data, file), file, None)
 
 
-def load_profile(path: str | os.PathLike) -> Profile:
+def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Read and check the profile file at ``path``. Every failure is a ProfileError."""
     p = Path(path)
     file = p.name or os.fspath(path)

@@ -6,6 +6,8 @@ import datetime as _dt
 import difflib
 import math
 import re
+from collections.abc import Iterable
+from typing import TypeGuard
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -93,12 +95,12 @@ def kind(value: object) -> str:
     return "something else"
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """int or float, but not bool (which Python counts as an int)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def close_match(word: str, choices) -> str | None:
+def close_match(word: str, choices: Iterable[str]) -> str | None:
     """The allowed word closest to ``word``, if any is close enough."""
     if len(word) > 40:
         return None
@@ -106,7 +108,7 @@ def close_match(word: str, choices) -> str | None:
     return found[0] if found else None
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """'; did you mean "x"?' or ''."""
     match = close_match(word, choices)
     return f'; did you mean "{match}"?' if match else ""

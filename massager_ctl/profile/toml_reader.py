@@ -15,11 +15,12 @@ files); tomllib otherwise. Around it:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 try:
     import tomli as _toml
 except ImportError:  # pragma: no cover - tomli is a dependency; tomllib is the same parser
-    import tomllib as _toml
+    import tomllib as _toml  # type: ignore[no-redef]  # the same parser and API as tomli
 
 from .errors import Problem, ProfileError
 
@@ -137,7 +138,7 @@ def _syntax_problem(exc: _toml.TOMLDecodeError, text: str) -> tuple[str, str]:
     return where, message
 
 
-def read_toml(text: str, file: str) -> dict:
+def read_toml(text: str, file: str) -> dict[str, Any]:
     """Parse TOML with limits; raises ProfileError (one located problem) on failure."""
     if len(text) > MAX_PROFILE_CHARS:
         raise _fail(

@@ -8,7 +8,9 @@ value, or :data:`INVALID` after recording what was wrong with it.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from enum import Enum
+from typing import Final, TypeVar, cast
 
 from ..core.durations import DurationError, format_duration, parse_duration
 from ..core.vocabulary import MAX_PROFILE_MS, PERCENT_MAX, PERCENT_MIN, Curve, Zone
@@ -16,8 +18,17 @@ from ..plan import Level
 from .errors import Problem
 from .show import close_match, did_you_mean, has_control, is_number, kind, quote, show, show_key
 
+
+class Invalid(Enum):
+    """The type of :data:`INVALID`: one member, so ``x is INVALID`` narrows ``x`` for a type checker."""
+
+    INVALID = "INVALID"
+
+
 #: Stands for a value that was wrong (and has been reported).
-INVALID = object()
+INVALID: Final = Invalid.INVALID
+
+E = TypeVar("E", bound=Enum)
 
 MAX_NAME_CHARS = 80
 REPEAT_MIN = 1
@@ -32,12 +43,13 @@ _ZONE_NAMES = [z.value for z in Zone]
 _ZONE_BY_NAME = {z.value: z for z in Zone}
 
 
-def _lookup(enum: type[Enum]) -> dict[str, Enum]:
+def _lookup(enum: type[E]) -> dict[str, E]:
     table = _LOOKUP.get(enum)
     if table is None:
         table = _LOOKUP[enum] = {m.value: m for m in enum}
         _NAMES[enum] = list(table)
-    return table
+    # The cache is keyed by the enum class, so this table holds members of ``enum`` only.
+    return cast("dict[str, E]", table)
 
 
 def fmt_ms(ms: int) -> str:
@@ -54,13 +66,21 @@ class ValueChecker:
         self.max_intensity_text = ""
         self._durations: dict[str, int | None] = {}
         self._levels: dict[float, Level] = {}
-        self._zone_sets: dict[tuple, frozenset[Zone]] = {}
+        self._zone_sets: dict[tuple[object, ...], frozenset[Zone]] = {}
 
-    def add(self, where: str, key: str | None, message: str) -> object:
+    def add(self, where: str, key: str | None, message: str) -> Invalid:
         self.problems.append(Problem(self.file, where, key, message))
         return INVALID
 
-    def unknown(self, where: str, key: str, noun: str, allowed, hint_from=None, prefix: str = "") -> None:
+    def unknown(
+        self,
+        where: str,
+        key: str,
+        noun: str,
+        allowed: Iterable[str],
+        hint_from: Iterable[str] | None = None,
+        prefix: str = "",
+    ) -> None:
         """Report ``prefix + key`` as not allowed here, with a did-you-mean when one is close."""
         shown = show_key(prefix + key)
         match = close_match(key, hint_from or allowed)
@@ -80,7 +100,7 @@ class ValueChecker:
         nonempty: bool,
         max_chars: int | None,
         multiline: bool,
-    ) -> object:
+    ) -> str | Invalid:
         if not isinstance(value, str):
             return self.add(where, key, f"{key} {show(value)} is {kind(value)}, not text")
         if nonempty and not value.strip():
@@ -95,20 +115,15 @@ class ValueChecker:
             return self.add(where, key, f"{key} {show(value)} holds a control character; remove it")
         return value
 
-    def check_name(self, where: str, value: object) -> object:
+    def check_name(self, where: str, value: object) -> str | Invalid:
         return self.check_text(where, "name", value, nonempty=True, max_chars=MAX_NAME_CHARS, multiline=False)
 
     # -- numbers and ramps ------------------------------------------------------
 
-    def check_percent(self, where: str, key: str, value: object, *, ramp_ok: bool) -> object:
+    def check_percent(self, where: str, key: str, value: object, *, ramp_ok: bool) -> float | Invalid:
         """A number 0..100 -> float. bool, nan and inf are refused."""
         if not is_number(value):
-            also = f" or a ramp such as {RAMP_EXAMPLE}" if ramp_ok else ""
-            return self.add(
-                where,
-                key,
-                f"{key} {show(value)} is {kind(value)}, not a number; write {PERCENT}{also}",
-            )
+            return self._not_a_percent(where, key, value, ramp_ok=ramp_ok)
         if value != value:  # nan
             return self.add(where, key, f"{key} nan is not a number; write {PERCENT}")
         if value < PERCENT_MIN:
@@ -117,7 +132,15 @@ class ValueChecker:
             return self.add(where, key, f"{key} {show(value)} is above {PERCENT_MAX}")
         return float(value)
 
-    def _capped(self, where: str, key: str, value: object, cap: bool) -> object:
+    def _not_a_percent(self, where: str, key: str, value: object, *, ramp_ok: bool) -> Invalid:
+        also = f" or a ramp such as {RAMP_EXAMPLE}" if ramp_ok else ""
+        return self.add(
+            where,
+            key,
+            f"{key} {show(value)} is {kind(value)}, not a number; write {PERCENT}{also}",
+        )
+
+    def _capped(self, where: str, key: str, value: object, cap: bool) -> float | Invalid:
         """A number 0..100 that must also respect [limits].max_intensity when ``cap``."""
         got = self.check_percent(where, key, value, ramp_ok=False)
         if cap and got is not INVALID and self.max_intensity is not None:
@@ -129,11 +152,11 @@ class ValueChecker:
                 )
         return got
 
-    def check_level(self, where: str, key: str, value: object, *, cap: bool = False) -> object:
+    def check_level(self, where: str, key: str, value: object, *, cap: bool = False) -> Level | Invalid:
         """A number 0..100 or a ramp table { from, to, curve } -> Level."""
         if not isinstance(value, dict):
             if not is_number(value):
-                return self.check_percent(where, key, value, ramp_ok=True)
+                return self._not_a_percent(where, key, value, ramp_ok=True)
             got = self._capped(where, key, value, cap)
             if got is INVALID:
                 return got
@@ -146,7 +169,7 @@ class ValueChecker:
             if k not in RAMP_KEYS:
                 self.unknown(where, k, "a ramp key", RAMP_KEYS, prefix=f"{key}.")
                 ok = False
-        ends = []
+        ends: list[float | Invalid] = []
         for end in ("from", "to"):
             dotted = f"{key}.{end}"
             if end not in value:
@@ -160,15 +183,18 @@ class ValueChecker:
             got = self._capped(where, dotted, value[end], cap)
             ok = ok and got is not INVALID
             ends.append(got)
-        curve = Curve.LINEAR
+        curve: Curve | Invalid = Curve.LINEAR
         if "curve" in value:
             curve = self.check_choice(where, f"{key}.curve", value["curve"], Curve)
             ok = ok and curve is not INVALID
         if not ok:
             return INVALID
-        return Level(ends[0], ends[1], curve)
+        start, stop = ends
+        if start is INVALID or stop is INVALID or curve is INVALID:
+            return INVALID  # not reached when ok; it tells the type checker so
+        return Level(start, stop, curve)
 
-    def check_repeat(self, where: str, value: object) -> object:
+    def check_repeat(self, where: str, value: object) -> int | Invalid:
         """A whole number 1..1000 (2.0 is taken as 2)."""
         what = f"a block repeats {REPEAT_MIN}..{REPEAT_MAX} times"
         if not is_number(value):
@@ -183,7 +209,7 @@ class ValueChecker:
 
     # -- words ------------------------------------------------------------------
 
-    def check_choice(self, where: str, key: str, value: object, enum: type[Enum]) -> object:
+    def check_choice(self, where: str, key: str, value: object, enum: type[E]) -> E | Invalid:
         """One of an enum's words -> the member."""
         table = _lookup(enum)
         if isinstance(value, str):
@@ -203,7 +229,9 @@ class ValueChecker:
             f"{key} {show(value)} is not one of {', '.join(names)}{did_you_mean(value, names)}",
         )
 
-    def check_zones(self, where: str, key: str, value: object, *, allow_empty: bool) -> object:
+    def check_zones(
+        self, where: str, key: str, value: object, *, allow_empty: bool
+    ) -> frozenset[Zone] | Invalid:
         """A list of zone names, no duplicates -> frozenset[Zone]."""
         if isinstance(value, list):
             try:
@@ -253,7 +281,7 @@ class ValueChecker:
 
     # -- durations --------------------------------------------------------------
 
-    def check_duration(self, where: str, key: str, value: object) -> object:
+    def check_duration(self, where: str, key: str, value: object) -> int | Invalid:
         """A duration text ("90s", "2m30s") -> ms, at least 1 ms and at most 4 h."""
         if not isinstance(value, str):
             if is_number(value) and math.isfinite(value) and value > 0:
@@ -307,7 +335,7 @@ class ValueChecker:
             return MAX_PROFILE_MS + 1
 
 
-def where_with_name(base: str, table: dict) -> str:
+def where_with_name(base: str, table: dict[str, object]) -> str:
     """'segment 3' -> 'segment 3 "shoulder work"' when the table has a text name."""
     name = table.get("name")
     return f"{base} {quote(name, MAX_NAME_CHARS)}" if isinstance(name, str) else base

@@ -20,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import selectors
 import time
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 T = TypeVar("T")
 
@@ -29,29 +32,40 @@ T = TypeVar("T")
 POLL_EVERY = 16
 
 
+_Ready = list[tuple[selectors.SelectorKey, int]]
+
+
+class _TimeSource(Protocol):
+    """A clock that keeps its own time: VirtualClock and ScaledClock."""
+
+    def now(self) -> float: ...
+
+    def _select(self, inner: selectors.BaseSelector, timeout: float | None) -> _Ready: ...
+
+
 class _TimeSelector(selectors.BaseSelector):
     """Wraps the real selector; decides what a blocking wait means for time."""
 
-    def __init__(self, clock: _LoopClock) -> None:
+    def __init__(self, clock: _TimeSource) -> None:
         self._inner = selectors.DefaultSelector()
         self._clock = clock
 
-    def register(self, fileobj, events, data=None):
+    def register(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
 
-    def unregister(self, fileobj):
+    def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
         return self._inner.unregister(fileobj)
 
-    def modify(self, fileobj, events, data=None):
+    def modify(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.modify(fileobj, events, data)
 
-    def select(self, timeout=None):
+    def select(self, timeout: float | None = None) -> _Ready:
         return self._clock._select(self._inner, timeout)
 
-    def close(self):
+    def close(self) -> None:
         self._inner.close()
 
-    def get_map(self):
+    def get_map(self) -> Mapping[FileDescriptorLike, selectors.SelectorKey]:
         return self._inner.get_map()
 
 
@@ -79,7 +93,7 @@ class RealClock(_LoopClock):
 
 
 class _ClockLoop(asyncio.SelectorEventLoop):
-    def __init__(self, clock: _LoopClock) -> None:
+    def __init__(self, clock: _TimeSource) -> None:
         self._mc_clock = clock
         super().__init__(selector=_TimeSelector(clock))
 
@@ -109,7 +123,7 @@ class VirtualClock(_LoopClock):
     def new_loop(self) -> asyncio.AbstractEventLoop:
         return _ClockLoop(self)
 
-    def _select(self, inner: selectors.BaseSelector, timeout):
+    def _select(self, inner: selectors.BaseSelector, timeout: float | None) -> _Ready:
         if timeout is not None:
             # A turn with callbacks ready (timeout 0) or a jump to the next timer. Polling
             # the real descriptors on every turn was a system call per callback and per
@@ -150,7 +164,7 @@ class ScaledClock(_LoopClock):
     def new_loop(self) -> asyncio.AbstractEventLoop:
         return _ClockLoop(self)
 
-    def _select(self, inner: selectors.BaseSelector, timeout):
+    def _select(self, inner: selectors.BaseSelector, timeout: float | None) -> _Ready:
         return inner.select(None if timeout is None else timeout / self.scale)
 
 
@@ -178,7 +192,7 @@ class Alarm:
 
     def __init__(self) -> None:
         self._set = False
-        self._waiter: asyncio.Future | None = None
+        self._waiter: asyncio.Future[bool] | None = None
 
     def set(self) -> None:
         self._set = True
@@ -201,7 +215,7 @@ class Alarm:
         if self._set:
             return True
         loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        waiter: asyncio.Future[bool] = loop.create_future()
         self._waiter = waiter
         handle = None if deadline is None else loop.call_at(deadline, _time_up, waiter)
         try:
@@ -212,9 +226,14 @@ class Alarm:
                 handle.cancel()
 
 
-def _time_up(waiter: asyncio.Future) -> None:
+def _time_up(waiter: asyncio.Future[bool]) -> None:
     if not waiter.done():
         waiter.set_result(False)
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 async def sleep_until(deadline: float) -> None:
@@ -222,8 +241,8 @@ async def sleep_until(deadline: float) -> None:
     loop = asyncio.get_running_loop()
     delay = deadline - loop.time()
     if delay > 0:
-        fut = loop.create_future()
-        handle = loop.call_at(deadline, lambda: fut.done() or fut.set_result(None))
+        fut: asyncio.Future[None] = loop.create_future()
+        handle = loop.call_at(deadline, _wake, fut)
         try:
             await fut
         finally:

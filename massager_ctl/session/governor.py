@@ -27,7 +27,7 @@ import logging
 from ..core.durations import format_duration
 from ..core.errors import SafetyError
 from ..core.target import STOPPED, TargetState, airbag_tuple
-from ..core.vocabulary import Heat
+from ..core.vocabulary import Heat, Zone
 from .limits import HARD_MAX_SESSION_S, SafetyLimits
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class SafetyGovernor:
         to switch it off."""
         return self.regulate(STOPPED.with_(heat=heat), now).heat
 
-    def _caps(self, desired: TargetState) -> tuple[float, float, tuple]:
+    def _caps(self, desired: TargetState) -> tuple[float, float, tuple[tuple[Zone, float], ...]]:
         lim = self._session_limits
         intensity = min(max(desired.intensity, 0.0), lim.max_intensity, 100.0)
         speed = min(max(desired.speed, 0.0), lim.max_speed, 100.0)
@@ -197,7 +197,13 @@ class SafetyGovernor:
         return STOPPED
 
 
-def _assemble(desired: TargetState, intensity: float, speed: float, airbags: tuple, heat: Heat):
+def _assemble(
+    desired: TargetState,
+    intensity: float,
+    speed: float,
+    airbags: tuple[tuple[Zone, float], ...],
+    heat: Heat,
+) -> TargetState:
     if desired.technique is not None and intensity > 0 and desired.zones:  # rollers active
         return TargetState(desired.technique, desired.zones, intensity, speed, desired.width, airbags, heat)
     return TargetState(None, frozenset(), 0.0, 0.0, desired.width, airbags, heat)

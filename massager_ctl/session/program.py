@@ -67,7 +67,7 @@ class ProgramReport:
     stop_sent: bool = False
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "program": self.program,
             "reason": self.reason,

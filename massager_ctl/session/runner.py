@@ -18,6 +18,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..core.durations import format_duration
 from ..core.errors import DeviceDisconnected, DeviceError
@@ -70,7 +71,7 @@ class SessionReport:
     boundary_errors_s: list[float] = field(default_factory=list)
     reconnects: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "reason": self.reason,
             "plan_ms": self.plan_ms,
@@ -86,7 +87,7 @@ class SessionReport:
 
 def preflight_states(plan: Plan) -> list[TargetState]:
     """One representative state per step, so mapping warnings come up front."""
-    states = []
+    states: list[TargetState] = []
     for step in plan.roller:
         if step.technique is not None:
             states.append(
@@ -98,11 +99,11 @@ def preflight_states(plan: Plan) -> list[TargetState]:
                     width=step.width,
                 )
             )
-    for step in plan.airbag:
-        if step.zones:
-            states.append(STOPPED.with_(airbags=[(z, max(step.pressure.peak, 1.0)) for z in step.zones]))
-    for step in plan.heat:
-        states.append(STOPPED.with_(heat=step.level))
+    for bag in plan.airbag:
+        if bag.zones:
+            states.append(STOPPED.with_(airbags=[(z, max(bag.pressure.peak, 1.0)) for z in bag.zones]))
+    for heat in plan.heat:
+        states.append(STOPPED.with_(heat=heat.level))
     return states
 
 
@@ -297,6 +298,7 @@ class Session:
         loop = asyncio.get_running_loop()
         plan = self.plan
         boundaries = plan.boundaries_ms()
+        assert self._t0 is not None  # run() set it just before
         while True:
             now = loop.time()
             if self._failed.done() and not self._failed.cancelled():
@@ -378,6 +380,7 @@ class Session:
         regulate() call may grant, it ticks as before (the slew limit must see each step).
         """
         t0, tick = self._t0, self.tick_s
+        assert t0 is not None  # only called from _loop
         k_now = math.floor((now - t0) / tick + 1e-9)
         hi = math.floor((horizon - t0) / tick - 1e-9)  # the last grid tick before horizon
         if hi <= k_now + 1:

@@ -56,8 +56,8 @@ class Writer:
         self._lock = asyncio.Lock()
         self._last_write_at = float("-inf")
         self.keepalive_held = False  # a stop failed: no keepalive until the next good write
-        self._task: asyncio.Task | None = None
-        self._applying: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._applying: asyncio.Task[None] | None = None
         self._failed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -159,7 +159,8 @@ class Writer:
                     try:
                         await self._applying
                     except asyncio.CancelledError:
-                        if asyncio.current_task().cancelling():
+                        me = asyncio.current_task()  # the writer's task (never None here)
+                        if me is not None and me.cancelling():
                             raise  # the writer itself is being closed
                         continue  # stop_device() cut this write short: the stop comes next
                     finally:

@@ -51,10 +51,10 @@ class SimulatedDevice:
         self._start: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[bytes] | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._sending: set[asyncio.Task] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sending: set[asyncio.Task[None]] = set()
         self._pending: list[asyncio.TimerHandle] = []
-        self._wake: asyncio.Future | None = None
+        self._wake: asyncio.Future[None] | None = None
         self._writing = False  # the writer task is in a transport.write()
 
     # ------------------------------------------------------------ for subclasses
@@ -109,7 +109,8 @@ class SimulatedDevice:
     async def _sleep_until(self, deadline: float | None) -> None:
         """Sleep until ``deadline`` (loop time; None: until woken) or :meth:`_wake_up`."""
         loop = self._loop
-        fut = loop.create_future()
+        assert loop is not None  # set by start()
+        fut: asyncio.Future[None] = loop.create_future()
         self._wake = fut
         handle = None if deadline is None else loop.call_at(deadline, _resolve, fut)
         try:
@@ -139,11 +140,13 @@ class SimulatedDevice:
         Now, on a transport that never waits (in memory), with nothing queued or being
         written before it: written here, without a turn through the writer task (the
         same bytes in the same order, one loop iteration sooner)."""
+        loop, queue = self._loop, self._queue
+        assert loop is not None and queue is not None  # set by start()
         if delay > 0:
             self._pending = [h for h in self._pending if h.when() > now]
-            self._pending.append(self._loop.call_later(delay, self._queue.put_nowait, frame))
-        elif self._writing or self.link_lost or not self._queue.empty() or not self._write_now(frame):
-            self._queue.put_nowait(frame)
+            self._pending.append(loop.call_later(delay, queue.put_nowait, frame))
+        elif self._writing or self.link_lost or not queue.empty() or not self._write_now(frame):
+            queue.put_nowait(frame)
 
     def _write_now(self, frame: bytes) -> bool:
         try:
@@ -177,6 +180,7 @@ class SimulatedDevice:
 
     def _send_soon(self, frame: bytes, delay: float) -> None:
         """Write ``frame`` in a task of its own, after ``delay`` seconds."""
+        assert self._loop is not None  # set by start()
         task = self._loop.create_task(self._send_later(frame, delay))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
@@ -220,6 +224,6 @@ def _ignore(data: bytes) -> None:
     pass
 
 
-def _resolve(fut: asyncio.Future) -> None:
+def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)

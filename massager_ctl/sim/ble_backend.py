@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from bleak.assigned_numbers import CharacteristicPropertyName
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
@@ -84,7 +85,7 @@ SIMULATED_DETAILS_SOURCE = "massager-ctl simulated radio"
 @dataclass(frozen=True)
 class SimCharacteristic:
     uuid: str
-    properties: tuple[str, ...]
+    properties: tuple[CharacteristicPropertyName, ...]
     endpoint: str = ""  # the name the simulator uses for it (writes to it / hears from it)
     value: bytes = b""  # what a read returns
 
@@ -502,6 +503,7 @@ class SimulatedClientBackend(BaseBleakClient):
             asyncio.get_running_loop().call_soon(callback)
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
+        assert self.radio is not None  # checked in __init__
         peripheral = self._peripheral or self.radio.peripherals.get(self.address.upper())
         if peripheral is None:
             raise BleakDeviceNotFoundError(self.address, f"Device with address {self.address} was not found.")
@@ -611,6 +613,7 @@ class SimulatedClientBackend(BaseBleakClient):
             if sub_char is sim_char:
                 self._to_host.append((callback, data))
                 loop = asyncio.get_running_loop()
+                assert self._peripheral is not None  # a subscription exists only while attached
                 loop.call_later(self._peripheral.spec.latency_s, self._arrive_at_host)
 
     def _arrive_at_host(self) -> None:

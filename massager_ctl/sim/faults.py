@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 DROP_IN = "drop-incoming"
 DROP_OUT = "drop-outgoing"
@@ -62,7 +63,8 @@ class Rule:
     count: int | None = None  # frames left; None: no count limit
     for_s: float | None = None  # period; None: no time limit
     until: float | None = None  # absolute loop time the period ends (set once time is known)
-    value: object = None  # delay in seconds, NAK code
+    delay_s: float = 0.0  # DELAY_OUT: how long
+    nak: int | None = None  # NAK: the code answered (None: the protocol's busy)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class FaultInjector:
     def delay_outgoing(self, seconds: float, *, n: int | None = None, for_s: float | None = None) -> None:
         if not seconds > 0:
             raise ValueError(f"delay must be above 0 s, not {seconds!r}")
-        self._add(Rule(DELAY_OUT, _count(n), _period(for_s), value=float(seconds)))
+        self._add(Rule(DELAY_OUT, _count(n), _period(for_s), delay_s=float(seconds)))
 
     def stall(self, for_s: float | None = None) -> None:
         self._add(Rule(STALL, None, _period(for_s)))
@@ -123,7 +125,7 @@ class FaultInjector:
         a code of the simulated device's protocol (None: its "busy")."""
         if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
             raise ValueError(f"NAK code must be a whole number, not {code!r}")
-        self._add(Rule(NAK, _count(n), None, value=code))
+        self._add(Rule(NAK, _count(n), None, nak=code))
 
     def disconnect(self, reason: str = "fault injection: link cut") -> None:
         if self._cut is None:
@@ -135,7 +137,7 @@ class FaultInjector:
         """Lift every rule (scheduled actions stay)."""
         self.rules.clear()
 
-    def at(self, t_seconds: float, action: str | Callable[[FaultInjector], None], **kwargs) -> None:
+    def at(self, t_seconds: float, action: str | Callable[[FaultInjector], None], **kwargs: Any) -> None:
         """Run ``action`` at ``t_seconds`` after the simulator started.
 
         ``action`` is the name of one of this class's scripting methods (with
@@ -206,8 +208,8 @@ class FaultInjector:
         rule = self._consume(NAK, now)
         if rule is None:
             return None
-        code = rule.value if isinstance(rule.value, int) else busy
-        self._note(f"NAK {getattr(code, 'name', code)} instead of answering {what}")
+        code = rule.nak if rule.nak is not None else busy
+        self._note(f"NAK {code} instead of answering {what}")
         return code
 
     def outgoing(
@@ -228,7 +230,7 @@ class FaultInjector:
         delay = 0.0
         rule = self._consume(DELAY_OUT, now)
         if rule is not None:
-            delay = float(rule.value)
+            delay = rule.delay_s
             self._note(f"delayed outgoing {what} by {delay:g} s")
         return frame, delay
 

@@ -33,7 +33,9 @@ step costs a handful of float operations, so many chairs can run at 10 Hz.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeGuard
 
 from ..core.capabilities import Capabilities
 from ..core.status import DEVICE_STOPPED, DeviceState, Status
@@ -96,7 +98,7 @@ class TraceEvent:
     t: float
     kind: str  # "command", "stop", "timer", "airbag-cutoff", "heat-cutout", "heat-refused"
     detail: str
-    snapshot: dict = field(compare=False, hash=False)
+    snapshot: dict[str, Any] = field(compare=False, hash=False)
 
 
 def zone_band(zone: Zone) -> tuple[float, float]:
@@ -128,7 +130,7 @@ def _band_of(zones: frozenset[Zone]) -> tuple[float, float] | None:
         return roller_band(zones)
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -468,14 +470,14 @@ class ChairPhysics:
         self.trace.append(TraceEvent(self._t, kind, detail, self._status().to_dict()))
 
 
-def _check_range(what: str, value, top: int) -> None:
+def _check_range(what: str, value: object, top: int) -> None:
     if not _is_int(value):
         raise ValueError(f"{what} must be a whole number, not {value!r}")
     if not 0 <= value <= top:
         raise ValueError(f"{what} {value} out of range 0..{top}")
 
 
-def _names(items) -> str:
+def _names(items: Iterable[object]) -> str:
     return ", ".join(sorted(str(i) for i in items)) or "none"
 
 

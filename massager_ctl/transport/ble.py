@@ -53,10 +53,15 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from .base import Receiver, Transport
+
+if TYPE_CHECKING:  # bleak is imported where it is used (CLI start-up stays fast)
+    from bleak.backends.characteristic import BleakGATTCharacteristic
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +207,7 @@ class BleLayout:
 @dataclass
 class ResolvedEndpoint:
     endpoint: BleEndpoint
-    characteristic: Any  # bleak's BleakGATTCharacteristic (or anything with uuid/properties)
+    characteristic: BleakGATTCharacteristic  # (or, in tests, anything with uuid/properties)
 
     @property
     def uuid(self) -> str:
@@ -326,7 +331,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def _chain(exc: BaseException | None) -> list[BaseException]:
     out: list[BaseException] = []
     while exc is not None and exc not in out and len(out) < 8:
         out.append(exc)
@@ -436,7 +441,7 @@ class BleTransport(Transport):
         self._good_seen: set[str] = set()
         self._endpoint_receivers: dict[str, Receiver] = {}
         self._write_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- what drivers use -----------------------------------------------------------
 
@@ -563,7 +568,7 @@ class BleTransport(Transport):
 
     # -- internals --------------------------------------------------------------------
 
-    async def _bounded(self, aw: Awaitable, what: str):
+    async def _bounded(self, aw: Awaitable[T], what: str) -> T:
         try:
             return await asyncio.wait_for(aw, self.io_timeout_s)
         except TimeoutError:

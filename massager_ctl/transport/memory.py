@@ -81,6 +81,7 @@ class MemoryTransport(Transport):
         # Popping it (rather than the write this callback was made for) keeps byte order
         # even when asyncio runs timers due at the same instant in another order.
         data = self._in_flight.popleft()
+        assert self.peer is not None  # MemoryLink joins its two ends as it makes them
         if not self.link.closed:
             self.peer._deliver(data)
 

@@ -62,7 +62,7 @@ class PtyPort:
     def __enter__(self) -> PtyPort:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.unplug()
 
 

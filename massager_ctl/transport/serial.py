@@ -54,10 +54,13 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from .base import Transport
+
+if TYPE_CHECKING:  # pyserial is imported lazily (see above)
+    from serial import Serial
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ class SerialSettings:
             text += f", lines end with {self.line_terminator.decode('ascii', 'replace')!r}"
         return text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "baudrate": self.baudrate,
             "bytesize": self.bytesize,
@@ -214,12 +217,12 @@ class SerialTransport(Transport):
         self.rx_bytes = 0
         self.tx_bytes = 0
         self.opens = 0  # how many times a handle was opened (reopen after loss counts)
-        self._serial: Any = None  # serial.Serial while open
+        self._serial: Serial | None = None  # while open
         self._executor: ThreadPoolExecutor | None = None
         self._reader: threading.Thread | None = None  # the fallback's reader thread
         self._stop_reading: threading.Event | None = None
         self._fd: int | None = None  # the descriptor registered with loop.add_reader
-        self._last_write: Future | None = None  # the newest write handed to the executor
+        self._last_write: Future[Any] | None = None  # the newest write handed to the executor
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
@@ -230,7 +233,7 @@ class SerialTransport(Transport):
         return self._serial is not None
 
     @property
-    def handle(self) -> Any:
+    def handle(self) -> Serial | None:
         """The open ``serial.Serial`` (for diagnostics and tests), or None."""
         return self._serial
 
@@ -286,7 +289,7 @@ class SerialTransport(Transport):
         self._reader.start()
         log.debug("opened %s (%s), read by a thread", self.port, self.settings.describe())
 
-    def _open_blocking(self):
+    def _open_blocking(self) -> Serial:
         import serial
 
         handle = serial.Serial()  # not open yet: configure everything first
@@ -320,7 +323,7 @@ class SerialTransport(Transport):
 
     # ------------------------------------------------------------------ reading on the loop
 
-    def _read_on_loop(self, handle, loop: asyncio.AbstractEventLoop) -> bool:
+    def _read_on_loop(self, handle: Serial, loop: asyncio.AbstractEventLoop) -> bool:
         """Register the port with the loop; False where that cannot be done (use a thread)."""
         fd = _descriptor_of(handle)
         if fd is None:
@@ -336,7 +339,7 @@ class SerialTransport(Transport):
         self._fd = fd
         return True
 
-    def _readable(self, handle, fd: int) -> None:
+    def _readable(self, handle: Serial, fd: int) -> None:
         """The loop says the port is readable: take what is there, without waiting."""
         if handle is not self._serial:
             return  # from a handle dropped since (its reader is removed; belt and braces)
@@ -364,7 +367,7 @@ class SerialTransport(Transport):
 
     # ------------------------------------------------------------------ reading in a thread
 
-    def _read_loop(self, handle, stop: threading.Event, loop: asyncio.AbstractEventLoop) -> None:
+    def _read_loop(self, handle: Serial, stop: threading.Event, loop: asyncio.AbstractEventLoop) -> None:
         """The reader thread: block in read (bounded by the poll timeout), hand bytes over."""
         while not stop.is_set():
             try:
@@ -387,7 +390,7 @@ class SerialTransport(Transport):
                 except RuntimeError:
                     return
 
-    def _received(self, handle, data: bytes) -> None:
+    def _received(self, handle: Serial, data: bytes) -> None:
         if handle is not self._serial:
             return  # from a handle closed since
         self.rx_bytes += len(data)
@@ -395,7 +398,7 @@ class SerialTransport(Transport):
 
     # ------------------------------------------------------------------ loss
 
-    def _read_failed(self, handle, exc: BaseException) -> None:
+    def _read_failed(self, handle: Serial, exc: BaseException) -> None:
         if handle is not self._serial or self._closing:
             return
         reason = _describe_loss(self.port, exc)
@@ -460,7 +463,7 @@ class SerialTransport(Transport):
             self._write_failed(handle, exc)
         self.tx_bytes += len(data)
 
-    def _write_failed(self, handle, exc: BaseException) -> NoReturn:
+    def _write_failed(self, handle: Serial, exc: BaseException) -> NoReturn:
         if handle is self._serial and not self._closing:
             reason = _describe_loss(self.port, exc)
             self._drop_handle()
@@ -501,7 +504,7 @@ class SerialTransport(Transport):
             executor.shutdown(wait=False)
 
 
-def _descriptor_of(handle) -> int | None:
+def _descriptor_of(handle: object) -> int | None:
     """The port's file descriptor, or None where it has none (Windows) or hides it."""
     fileno = getattr(handle, "fileno", None)
     if fileno is None:
@@ -520,14 +523,14 @@ def _serial_error(text: str) -> Exception:
     return serial.SerialException(text)
 
 
-def _close_quietly(handle) -> None:
+def _close_quietly(handle: Serial) -> None:
     try:
         handle.close()
     except Exception as exc:  # noqa: BLE001 - closing a vanished port may fail; it is gone
         log.debug("closing a serial handle failed: %s", exc)
 
 
-def _close_late_handle(future) -> None:
+def _close_late_handle(future: asyncio.Future[Serial]) -> None:
     """An open that finished after its timeout: close what it opened."""
     if not future.cancelled() and future.exception() is None:
         _close_quietly(future.result())

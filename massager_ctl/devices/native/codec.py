@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 import struct
 from binascii import crc_hqx
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeGuard, TypeVar
 
 from ...core.capabilities import Capabilities
 from ...core.status import DeviceState, Status
@@ -271,10 +273,13 @@ def _text(value: str, limit: int, what: str) -> bytes:
     return bytes((len(raw),)) + raw
 
 
-_ZONE_MASK_BYTES: dict[frozenset, bytes] = {}  # frozenset of zones -> its 2-byte mask
+_ZONE_MASK_BYTES: dict[frozenset[Zone], bytes] = {}  # frozenset of zones -> its 2-byte mask
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-def _zone_mask(zones, what: str) -> bytes:
+def _zone_mask(zones: Iterable[Zone], what: str) -> bytes:
     if type(zones) is frozenset:
         cached = _ZONE_MASK_BYTES.get(zones)
         if cached is not None:
@@ -290,7 +295,7 @@ def _zone_mask(zones, what: str) -> bytes:
     return out
 
 
-def _code_mask(items, table: dict, what: str) -> bytes:
+def _code_mask(items: Iterable[K], table: Mapping[K, int], what: str) -> bytes:
     mask = 0
     for item in items:
         if item not in table or table[item] == 0:
@@ -299,7 +304,7 @@ def _code_mask(items, table: dict, what: str) -> bytes:
     return bytes((mask,))
 
 
-def _is_byte(value) -> bool:
+def _is_byte(value: object) -> TypeGuard[int]:
     return type(value) is int and 0 <= value <= 0xFF
 
 
@@ -307,7 +312,7 @@ def _is_byte(value) -> bool:
 #: STATUS (the same object until the next command), so this saves re-encoding it ten
 #: times a second. Keyed by identity (states are immutable); one tuple, replaced whole,
 #: so that a reader in another thread never pairs one state with another's bytes.
-_last_state: tuple = (None, b"")
+_last_state: tuple[DeviceState | None, bytes] = (None, b"")
 
 
 def _encode_state(state: DeviceState) -> bytes:
@@ -374,10 +379,10 @@ def _encode_state_afresh(state: DeviceState) -> bytes:
 #: The last airbag pressures encoded: (pressures, bytes, count). Once the airbags have
 #: filled, a chair reports the same pressures frame after frame (the simulator hands
 #: over the same tuple). Keyed by identity, replaced whole, like ``_last_state``.
-_last_pressures: tuple = (None, b"", 0)
+_last_pressures: tuple[object, bytes, int] = (None, b"", 0)
 
 
-def _encode_pressures(airbag_pressure) -> tuple[bytes, int]:
+def _encode_pressures(airbag_pressure: Iterable[tuple[Zone, float]]) -> tuple[bytes, int]:
     global _last_pressures
     last = _last_pressures
     if airbag_pressure is last[0]:
@@ -506,7 +511,7 @@ def encode_body(msg: Message) -> tuple[int, bytes]:
     kind = _TYPE_OF.get(type(msg))
     if kind is None:
         raise TypeError(f"not a native protocol message: {msg!r}")
-    if kind is MsgType.STATUS:  # first: a chair sends ten a second
+    if isinstance(msg, StatusReport):  # first: a chair sends ten a second
         body = _encode_status(msg.status)
     elif isinstance(msg, Hello):
         body = _version(msg.version) + _deadman(msg.deadman_ms)
@@ -599,14 +604,14 @@ def _zones_from_mask(mask: int, what: str) -> frozenset[Zone]:
     return zones
 
 
-def _codes_from_mask(mask: int, by_code: dict, what: str) -> list:
+def _codes_from_mask(mask: int, by_code: Mapping[int, V], what: str) -> list[V]:
     top = max(by_code)
     if mask >> top:
         raise _Bad(NakCode.BAD_VALUE, f"{what}: unknown bit in 0x{mask:02X}")
     return [by_code[c] for c in sorted(by_code) if c and mask & (1 << (c - 1))]
 
 
-def _lookup(table: dict, code: int, what: str):
+def _lookup(table: Mapping[int, V], code: int, what: str) -> V:
     if code not in table:
         raise _Bad(NakCode.BAD_VALUE, f"unknown {what} code {code}")
     return table[code]
@@ -708,7 +713,7 @@ def _read_airbags(r: _Reader, count: int) -> tuple[tuple[Zone, int], ...]:
 
 
 #: Airbag pressure lists already decoded, by their bytes (steady once bags have filled).
-_PRESSURES_BY_BYTES: dict[bytes, tuple] = {}
+_PRESSURES_BY_BYTES: dict[bytes, tuple[tuple[Zone, float], ...]] = {}
 
 
 def _read_status(r: _Reader) -> Status:
@@ -732,7 +737,8 @@ def _read_status(r: _Reader) -> Status:
     if count > len(ZONE_CODES):
         raise _Bad(NakCode.BAD_VALUE, f"{count} airbag pressures; at most {len(ZONE_CODES)}")
     seen: set[Zone] = set()
-    pressures = []
+    pressures: Sequence[tuple[Zone, float]] = ()
+    read: list[tuple[Zone, float]] = []
     pos = r.pos
     end = pos + 3 * count
     if end <= len(body):  # all here: no short read can interrupt the checks
@@ -746,8 +752,8 @@ def _read_status(r: _Reader) -> Status:
                 if zone in seen:
                     raise _Bad(NakCode.BAD_VALUE, f"airbag pressure zone {zone.value} listed twice")
                 seen.add(zone)
-                pressures.append((zone, (body[k + 1] << 8 | body[k + 2]) / 10))
-            pressures = tuple(pressures)
+                read.append((zone, (body[k + 1] << 8 | body[k + 2]) / 10))
+            pressures = tuple(read)
             if len(_PRESSURES_BY_BYTES) >= _MAX_CACHED:
                 _PRESSURES_BY_BYTES.clear()
             _PRESSURES_BY_BYTES[key] = pressures
@@ -755,7 +761,8 @@ def _read_status(r: _Reader) -> Status:
     else:
         for _ in range(count):
             zone = _read_zone(r, seen, "airbag pressure zone")
-            pressures.append((zone, r.u16() / 10))
+            read.append((zone, r.u16() / 10))
+        pressures = read
     fault = r.text(MAX_FAULT_BYTES, "fault text") or None
     return Status(
         running=bool(flags & 0x01),

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ...core.capabilities import Capabilities
 from ...core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
@@ -95,7 +96,7 @@ def validate_state(state: DeviceState, caps: Capabilities) -> None:
 @dataclass
 class _Waiter:
     match: Callable[[Message], bool]
-    future: asyncio.Future
+    future: asyncio.Future[Message]
     preemptible: bool = True
 
 
@@ -161,11 +162,11 @@ class NativeDevice(Device):
         return self._deadman_ms
 
     @property
-    def keepalive_s(self) -> float:  # type: ignore[override]
+    def keepalive_s(self) -> float:  # type: ignore[override]  # read-only: follows the deadman
         return self._deadman_ms / 3000
 
     @property
-    def link_loss_note(self) -> str:
+    def link_loss_note(self) -> str:  # type: ignore[override]  # read-only: follows the deadman
         return NATIVE_SAFETY.link_loss_note(deadman_s=self._deadman_ms / 1000)
 
     @property
@@ -203,7 +204,7 @@ class NativeDevice(Device):
             text = f"{self.model} refused frame seq {msg.seq}: {nak_text(msg.code)}"
             self._emit(self.events.emit_fault, text)
 
-    def _emit(self, emit: Callable, arg) -> None:
+    def _emit(self, emit: Callable[[Any], None], arg: Any) -> None:
         try:
             emit(arg)
         except Exception:  # a listener's bug must not break the receive path

@@ -9,6 +9,10 @@ the document cannot drift from the code. Regenerate the snippets with::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import Enum
+from typing import TypeVar
+
 from ...core.capabilities import Capabilities
 from ...core.status import DeviceState, Status
 from ...core.vocabulary import Heat, Technique, Width, Zone
@@ -121,11 +125,14 @@ EXAMPLES: dict[str, tuple[str, Message]] = {
 }
 
 
+E = TypeVar("E", bound=Enum)
+
+
 def _h(data: bytes) -> str:
     return " ".join(f"{b:02X}" for b in data)
 
 
-def _names(codes: dict, mask: int, offset: int) -> str:
+def _names(codes: Mapping[E, int], mask: int, offset: int) -> str:
     picked = [k.value for k, c in codes.items() if c and mask & (1 << (c - offset))]
     return ", ".join(picked) or "none"
 
@@ -173,9 +180,9 @@ def _status_fields(status: Status) -> list[tuple[bytes, str]]:
         text = f"pressure {zone.value} = {raw} x 0.1 % = {pressure} %"
         out.append((bytes((ZONE_CODES[zone],)) + raw.to_bytes(2, "big"), text))
     if status.fault:
-        raw = status.fault.encode()
-        out.append((bytes((len(raw),)), f"fault text length = {len(raw)}"))
-        out.append((raw, f'fault text "{status.fault}" (UTF-8)'))
+        fault = status.fault.encode()
+        out.append((bytes((len(fault),)), f"fault text length = {len(fault)}"))
+        out.append((fault, f'fault text "{status.fault}" (UTF-8)'))
     else:
         out.append((b"\x00", "fault text length = 0: no fault"))
     return out

@@ -17,7 +17,7 @@ NATIVE_SAFETY = SafetyFacts(
     status_every_s=0.1,
 )
 
-MODELS = (
+MODELS: tuple[ModelDefinition, ...] = (
     ModelDefinition(
         name="sim-chair",
         title="massager-ctl reference chair (simulated)",

@@ -35,7 +35,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Coroutine
+from typing import Any
 
+from ...core.capabilities import Capabilities
 from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
 from ...sim.physics import ChairPhysics, UnsupportedValue
@@ -105,7 +108,7 @@ class SimulatedNativeChair(SimulatedDevice):
         self._timer: asyncio.Handle | None = None  # the next run of _tick
 
     @property
-    def capabilities(self):
+    def capabilities(self) -> Capabilities:
         return self.physics.capabilities
 
     @property
@@ -118,11 +121,12 @@ class SimulatedNativeChair(SimulatedDevice):
         self.physics.advance(now)
         self._status_tick = 1
 
-    def _loops(self):
+    def _loops(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
         return [(self._writer(), "sim-chair-writer")]
 
     async def start(self) -> None:
         await super().start()
+        assert self._loop is not None  # set by start()
         self._timer = self._loop.call_soon(self._tick)
 
     async def close(self) -> None:
@@ -148,6 +152,7 @@ class SimulatedNativeChair(SimulatedDevice):
         self.physics.advance(now)
         self._check_deadman(now)
         start, interval = self._start, self.status_interval_s
+        assert start is not None  # set by start(), before the first tick
         tick = self._status_tick
         if now >= start + tick * interval - 1e-9:
             if self.ready:

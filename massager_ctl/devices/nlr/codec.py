@@ -45,7 +45,7 @@ MOTOR_POSITIONS: tuple[str, ...] = (
 )
 
 
-def _check_int(value, low: int, high: int, what: str) -> int:
+def _check_int(value: object, low: int, high: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{what} must be a whole number, not {value!r}")
     if not low <= value <= high:

@@ -85,7 +85,7 @@ class NlrDevice(LinkedDevice, Device):
         self.writes = 0  # transport writes of motor lines (pattern ticks and applies)
         self._state: DeviceState = DEVICE_STOPPED
         self._t0: float | None = None  # when the current pattern started
-        self._pattern: asyncio.Task | None = None
+        self._pattern: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._replies = ReplyWaiters()
         self._last_fault: str | None = None
@@ -130,7 +130,7 @@ class NlrDevice(LinkedDevice, Device):
     async def _query(self, deadline: float, attempts: int) -> PadInfo | None:
         """Send ``P`` until a reply arrives (``attempts`` times at most, before ``deadline``)."""
         loop = asyncio.get_running_loop()
-        fut = self._replies.add()
+        fut: asyncio.Future[PadInfo] = self._replies.add()
         try:
             for _ in range(attempts):
                 wait = min(self.reply_timeout_s, deadline - loop.time())

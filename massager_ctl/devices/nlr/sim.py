@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Coroutine
+from typing import Any
 
 from ...core.status import DEVICE_STOPPED, DeviceState
 from ...core.vocabulary import Technique
@@ -121,7 +123,7 @@ class NlrSim(SimulatedDevice):
 
     # ------------------------------------------------------------ lifecycle
 
-    def _loops(self):
+    def _loops(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
         return [(self._writer(), "sim-nlr-writer"), (self._faults_loop(), "sim-nlr-faults")]
 
     # ------------------------------------------------------------ incoming

@@ -232,14 +232,14 @@ class PulsettoDevice(LinkedDevice, Device):
         async with self._lock:
             await self._send(intensity_command(self.level))
 
-    def _status(self, **extra) -> Status:
+    def _status(self, **extra: object) -> Status:
         stimulating = self.running and self.level > 0
         state = (
             DeviceState(technique=Technique.VIBRATE, zones=frozenset({Zone.NECK}), intensity=self.level)
             if stimulating
             else DEVICE_STOPPED
         )
-        info = {"confirmed": False, "side": self.side.value, "session_open": self.running}
+        info: dict[str, object] = {"confirmed": False, "side": self.side.value, "session_open": self.running}
         if self.battery_v is not None:
             info.update(battery_v=self.battery_v, battery_pct=battery_percent(self.battery_v))
         info.update(extra)

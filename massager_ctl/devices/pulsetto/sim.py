@@ -23,6 +23,8 @@ Behaviour:
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from ...core.status import DEVICE_STOPPED, DeviceState
 from ...core.vocabulary import Technique, Zone
@@ -126,7 +128,7 @@ class PulsettoSim(SimulatedDevice):
         volts, idle, per_level = self._params
         self.physics = PulsettoBody(now, volts, idle, per_level)
 
-    def _loops(self):
+    def _loops(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
         return [(self._run(), "sim-pulsetto")]
 
     async def _run(self) -> None:
@@ -178,8 +180,8 @@ class PulsettoSim(SimulatedDevice):
                 body.record(now, "ignored", "'-' out of sequence")
         elif text.isdigit() and len(text) == 1:
             self._digit(int(text), now)
-        elif Side.from_code(text) is not None:
-            body.side = Side.from_code(text)
+        elif (side := Side.from_code(text)) is not None:
+            body.side = side
             body.record(now, "side", body.side.value)
         elif text == "Q":
             self._reply(f"Batt:{body.volts:.2f}", now)

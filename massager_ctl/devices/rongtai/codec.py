@@ -64,6 +64,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from types import MappingProxyType
+from typing import Any
 
 from ...core.vocabulary import Heat
 
@@ -321,7 +322,7 @@ class KeyTable:
         for name, key in self.foot_roller.items():
             names[key] = f"foot roller {name}"
         for zone, key in self.airbag_zones.items():
-            names[key] = f"airbag {zone.name.lower()}"
+            names[key] = f"airbag {(zone.name or '').lower()}"  # (a single flag always has a name)
         if self.airbag_auto is not None:
             names[self.airbag_auto] = "airbag full-body auto"
         for i, key in enumerate(self.airbag_strengths, 1):
@@ -343,7 +344,7 @@ class KeyTable:
         return names
 
 
-_COMMON = dict(
+_COMMON: dict[str, Any] = dict(  # the KeyTable fields both tables share
     programs={name: 0x10 + i for i, name in enumerate(PROGRAM_NAMES)},
     techniques={
         "knead": 0x20,

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from ...core.capabilities import Capabilities
 from ...core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
 from ...core.status import DeviceState, Status
-from ...core.vocabulary import Heat
+from ...core.vocabulary import Heat, Zone
 from ...transport.base import Transport
 from ..base import Device
 from ..link import LinkedDevice, ReplyWaiters
@@ -96,9 +96,9 @@ _NOISE_BYTES = 8
 def to_status(rs: RongtaiStatus, table: KeyTable, caps: Capabilities) -> Status:
     """A decoded status frame as the control layer's :class:`Status` (device units)."""
     active = rs.powered and rs.rollers_active and rs.technique is not None
-    technique = TECHNIQUE_WORDS.get(rs.technique) if active else None
+    technique = TECHNIQUE_WORDS.get(rs.technique) if active and rs.technique is not None else None
     zones = zones_at(rs.scope, rs.roller_height) & caps.zones if technique else frozenset()
-    airbags = []
+    airbags: list[tuple[Zone, int]] = []
     if rs.airbag_strength:
         for zone, words in AIRBAG_ZONE_WORDS.items():
             if zone & rs.airbag_zones:
@@ -731,7 +731,7 @@ class RongtaiDevice(LinkedDevice, Device):
             finally:
                 for motor in ("backrest_up", "backrest_down", "leg_rest_up", "leg_rest_down"):
                     await self._send_key_surely(self.table.motors[motor][1])
-        return to_status(status or self.last, self.table, self._capabilities)
+        return to_status(status or self.last, self.table, self._capabilities)  # type: ignore[arg-type]  # connected: a status was seen
 
 
 def _brief(status: RongtaiStatus | None) -> str:

@@ -37,10 +37,11 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from ...core.capabilities import Capabilities
 from ...core.status import DEVICE_STOPPED, DeviceState
-from ...core.vocabulary import Heat, Technique
+from ...core.vocabulary import Heat, Technique, Zone
 from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
 from ...sim.physics import ChairPhysics, PhysicsParams, TraceEvent
@@ -275,7 +276,7 @@ class ChairModel:
             return DEVICE_STOPPED
         technique = self.current_technique
         body_technique = None
-        zones = frozenset()
+        zones: frozenset[Zone] = frozenset()
         intensity = speed = 0
         width = None
         if technique is not None:
@@ -284,7 +285,7 @@ class ChairModel:
             zones = zones_at(self.scope if self.scope != Scope.NONE else Scope.FULL, centre)
             zones = zones & caps.zones
             intensity, speed, width = self.intensity, self.speed, WIDTH_WORDS.get(self.width)
-        airbags = []
+        airbags: list[tuple[Zone, int]] = []
         if self.airbag_strength:
             for zone, words in AIRBAG_ZONE_WORDS.items():
                 if zone & self.airbag_zones:
@@ -533,7 +534,7 @@ class ChairModel:
         self.height = h
 
 
-def _key_index(table: KeyTable) -> dict[int, tuple[str, object]]:
+def _key_index(table: KeyTable) -> dict[int, tuple[str, Any]]:  # (kind, its argument's type by kind)
     keys: dict[int, tuple[str, object]] = {}
     for name, key in table.techniques.items():
         keys[key] = ("technique", name)

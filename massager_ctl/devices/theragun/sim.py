@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from ...core.status import DEVICE_STOPPED, DeviceState
 from ...core.vocabulary import Technique
@@ -141,7 +143,7 @@ class TheragunSim(SimulatedDevice):
     def _starting(self, now: float) -> None:
         self.physics = GunPhysics(self.max_rpm, self.ramp_rpm_per_s, now)
 
-    def _loops(self):
+    def _loops(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
         return [(self._faults_loop(), "sim-theragun")]
 
     async def close(self) -> None:
