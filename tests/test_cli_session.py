@@ -125,6 +125,20 @@ def test_status_stop_devices(cli):
     assert cli("devices").exit_code == 0
 
 
+def test_devices_shows_each_model_its_own_capabilities_and_safety_facts(cli):
+    """A DIY native controller reports its capabilities at connect: `devices` must not show
+    the reference chair's (it did, for every model with a simulator)."""
+    models = {m["name"]: m for m in json.loads(cli("--json", "devices").stdout)}
+    for name in ("native", "native-nus", "native-ffe0"):
+        assert models[name]["capabilities"] == "reported by the device at connect", name
+    assert isinstance(models["sim-chair"]["capabilities"], dict)
+    assert models["sim-chair"]["safety"]["on_link_loss"] == "stops-by-deadman"
+    assert models["nlr-hf8"]["safety"]["on_link_loss"] == "keeps-running"
+    text = cli("devices").output
+    block = text[text.index("native-nus ") :].split("\n", 3)
+    assert block[1].strip() == "capabilities: reported by the device at connect"
+
+
 def _run_cli_subprocess(args, env_extra, tmp_path):
     env = dict(os.environ, MASSAGER_CTL_CONFIG=str(tmp_path / "config.toml"), **env_extra)
     return subprocess.Popen(

@@ -441,3 +441,5 @@ def devices(cli: CliContext) -> None:
         else:
             click.echo(f"    capabilities: {caps}")
         click.echo(f"    writes at most every {d['min_write_gap_ms']} ms; keepalive: {m.keepalive or 'none'}")
+        confirmed = m.safety.stop_confirmed_by.value
+        click.echo(f"    if the link is lost: {m.safety.link_loss_note()}; stop confirmed by: {confirmed}")

@@ -21,13 +21,18 @@ protocol is transport-agnostic: ``sim-chair`` served on a pty by
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DeviceError, UsageError
 from ..devices.model import ModelDefinition
 from ..devices.registry import MODELS, get_model
 from ..transport.serial import SerialSettings
 from .uri import DeviceURI
+
+if TYPE_CHECKING:
+    from serial.tools.list_ports_common import ListPortInfo
+
+    from .open import OpenedDevice
 
 OPTIONS = ("model", "baud")
 
@@ -41,7 +46,7 @@ def _model_list() -> str:
     return ", ".join(m.name for m in serial_models())
 
 
-def _port_info(port: str):
+def _port_info(port: str) -> ListPortInfo | None:
     """The list_ports entry for ``port`` (following symlinks), or None."""
     try:
         from serial.tools import list_ports
@@ -107,7 +112,7 @@ def _check_port(port: str) -> None:
         )
 
 
-async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool = False):
+async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool = False) -> OpenedDevice:
     """Build (not connect) the device on ``serial:PORT[?model=NAME]``."""
     from ..transport.serial import SerialTransport
     from .open import OpenedDevice

@@ -83,6 +83,16 @@ class SafetyFacts:
         if kind is OnLinkLoss.KEEPS_RUNNING and not self.link_loss:
             raise ValueError("a device that keeps running must say what the person should do")
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "on_link_loss": self.on_link_loss.value,
+            "stop_confirmed_by": self.stop_confirmed_by.value,
+            "deadman_s": self.deadman_s,
+            "chair_timer_s": list(self.chair_timer_s),
+            "status_every_s": self.status_every_s,
+            "link_loss": self.link_loss_note(),
+        }
+
     @property
     def can_confirm_stop(self) -> bool:
         return self.stop_confirmed_by is not StopConfirmation.NONE
@@ -128,7 +138,7 @@ class ModelDefinition:
     ble: Any = None  # transport.ble.BleLayout: service, characteristics, write response
     safety: SafetyFacts = UNKNOWN_SAFETY  # what stops it without the host, how a stop is confirmed
 
-    def load(self, attr: str):
+    def load(self, attr: str) -> Any:
         module, _, name = getattr(self, attr).partition(":")
         return getattr(importlib.import_module(module), name)
 
@@ -156,7 +166,7 @@ class ModelDefinition:
         device reports its own at connect)."""
         return self.capabilities
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         caps = self.static_capabilities()
         return {
             "name": self.name,
@@ -167,4 +177,5 @@ class ModelDefinition:
             "keepalive": self.keepalive,
             "capabilities": caps.to_dict() if caps else "reported by the device at connect",
             "notes": self.notes,
+            "safety": self.safety.to_dict(),
         }

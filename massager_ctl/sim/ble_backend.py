@@ -438,7 +438,7 @@ class SimulatedClientBackend(BaseBleakClient):
         self._connected = False
         self._subscriptions: dict[int, tuple[SimCharacteristic, NotifyCallback]] = {}
         self._descriptor_values: dict[int, bytes] = {}
-        self._to_device: deque[tuple[SimCharacteristic, bytes, bool, asyncio.Future | None]] = deque()
+        self._to_device: deque[tuple[SimCharacteristic, bytes, bool, asyncio.Future[None] | None]] = deque()
         self._to_host: deque[tuple[NotifyCallback, bytes]] = deque()
 
     # -- identity ---------------------------------------------------------------------
