@@ -126,7 +126,9 @@ def _h(data: bytes) -> str:
 
 
 def _names(codes: dict, mask: int, offset: int) -> str:
-    picked = [k.value for k, c in codes.items() if c and mask & (1 << (c - offset))]
+    """The names a mask lists: bit ``c - offset`` for code ``c`` (offset 0: zones, where code 0,
+    the neck, is bit 0; offset 1: techniques, widths, heat, where code 0 has no bit)."""
+    picked = [k.value for k, c in codes.items() if c >= offset and mask & (1 << (c - offset))]
     return ", ".join(picked) or "none"
 
 
