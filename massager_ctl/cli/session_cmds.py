@@ -359,23 +359,39 @@ def set_(
 
 
 def _status_text(status) -> str:
+    """The status as lines of text. What was not read says "unknown", never "stopped"; a
+    status built from what this host sent says so."""
     d = status.to_dict()
-    lines = [f"running: {'yes' if status.running else 'no'}" + ("" if not status.stopped else " (stopped)")]
-    if d["technique"]:
-        lines.append(
-            f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
-            f"{d['intensity']}, speed step {d['speed']}, width {d['width']}"
-        )
+    lines = []
+    if not status.known:
+        why = status.extra.get("why") or "the device does not report it, and this host sent it nothing"
+        lines.append(f"running: unknown ({why})")
     else:
-        lines.append("rollers: off")
+        running = f"running: {'yes' if status.running else 'no'}" + (" (stopped)" if status.stopped else "")
+        if not status.confirmed:
+            running += " - as sent by this host, not confirmed by the device"
+        lines.append(running)
+        if d["technique"]:
+            lines.append(
+                f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
+                f"{d['intensity']}, speed step {d['speed']}, width {d['width']}"
+            )
+        else:
+            lines.append("rollers: off")
     if status.roller_position is not None:
         lines.append(f"roller position: {status.roller_position:.2f} (0 neck .. 1 seat)")
-    bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items()) or "vented"
-    lines.append(f"airbags: {bags}")
-    temp = f", {status.heater_temp_c:.1f} °C" if status.heater_temp_c is not None else ""
-    lines.append(f"heat: {d['heat']}{temp}")
+    if status.known or status.airbag_pressure:
+        bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items()) or "vented"
+        lines.append(f"airbags: {bags}")
+    if status.known:
+        temp = f", {status.heater_temp_c:.1f} °C" if status.heater_temp_c is not None else ""
+        lines.append(f"heat: {d['heat']}{temp}")
     if status.remaining_s is not None:
         lines.append(f"chair timer: {status.remaining_s} s left")
+    for key, label in (("battery_pct", "battery"), ("rpm", "speed")):
+        if key in status.extra:
+            unit = " %" if key == "battery_pct" else " rpm"
+            lines.append(f"{label}: {status.extra[key]}{unit}")
     if status.fault:
         lines.append(f"FAULT: {status.fault}")
     return "\n".join(lines)

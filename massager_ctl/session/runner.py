@@ -486,7 +486,7 @@ class Session:
             self.report.stop_status = status
             self.report.stop_sent = True
             # Devices that cannot report their state say so (extra["confirmed"] False).
-            self.report.stop_confirmed = status.extra.get("confirmed", True) is not False
+            self.report.stop_confirmed = status.confirmed
         elif isinstance(exc, DeviceError):
             self.report.stop_confirmed = False
             if self.report.reason in ("finished", "stopped", "device-stopped", "cap", "running"):
