@@ -38,6 +38,7 @@ DEVICE_STOPPED = DeviceState()
 
 #: What a status field that was not read says in JSON and text.
 UNKNOWN = "unknown"
+_STATE_KEYS = ("running", "stopped", "technique", "zones", "intensity", "speed", "width", "airbags", "heat")
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,7 @@ class Status:
         s = self.state
         state: dict[str, Any]
         if self.running is None:
-            state = dict.fromkeys(
-                ("running", "stopped", "technique", "zones", "intensity", "speed", "width", "airbags", "heat"),
-                UNKNOWN,
-            )
+            state = dict.fromkeys(_STATE_KEYS, UNKNOWN)
         else:
             state = {
                 "running": self.running,
