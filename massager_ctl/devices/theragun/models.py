@@ -1,4 +1,5 @@
-"""Theragun massage guns (BLE). Facts: /work/shared/devices/theragun.md, docs/devices.md.
+"""Theragun massage guns (BLE). Facts: buttplugio/docs.buttplug.io
+``stpihkal/protocols/theragun/index.md`` and buttplugio/stpihkal issue 127; docs/devices.md.
 
 Confidence medium (decompiled vendor app; replies only partly decoded). Wave
 rollers (WaveSolo, WaveDuo) and "fr01" are left out: the Waves take fixed rpm
@@ -33,9 +34,10 @@ THERAGUN_BLE = BleLayout.probed(FFE0, ("ffe2", "ffe1"), title="Theragun FFE0")
 _NOTES = (
     "Medium confidence (decompiled vendor app). Intensity is motor speed: step n of 100 is "
     "n % of {rpm} rpm. Held by hand: zones are wherever the person holds it, techniques are "
-    "all percussion; speed is ignored. Replies (0xBB) are not decoded, so stop and status are "
-    "reported from what was sent (not confirmed by the gun). Unknown whether the gun stops by "
-    "itself when the link drops."
+    "all percussion; speed is ignored. Stop and status ask the gun's status request "
+    "(AA 10 10 00; its reply's offsets are unsure): a reply showing it stopped confirms a "
+    "stop; without one, what was sent is reported, not confirmed. Unknown whether the gun "
+    "stops by itself when the link drops."
 )
 
 
