@@ -21,6 +21,9 @@ class Recognise:
     """How discovery tells this model apart (used by `scan` once transports land)."""
 
     ble_names: tuple[str, ...] = ()  # advertised-name prefixes
+    #: Advertised names that start with one of these, however they go on ("Pulsetto" matches
+    #: "PulsettoLite"): a name distinctive enough that advertised services never rule it out.
+    ble_name_prefixes: tuple[str, ...] = ()
     ble_services: tuple[str, ...] = ()
     #: (Bluetooth SIG company ID, prefix of its manufacturer data) pairs
     ble_manufacturer: tuple[tuple[int, bytes], ...] = ()

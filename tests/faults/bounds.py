@@ -92,9 +92,8 @@ PROTOCOLS: dict[str, Protocol] = {
         nak=False,
         periodic_status=False,
         self_stop="none",
-        stop_s=1.5,
         note="ASCII lines; no status; no device timer (battery only); "
-        "the stop is a 3-step sequence 0.35 s apart",
+        "the stop is + - - with no waits (jooray/pulse-libre-desktop main.py)",
     ),
 }
 UNKNOWN_PROTOCOL = Protocol(
