@@ -1,4 +1,5 @@
-"""Next Level Racing HF8 haptic seat pad (shared/devices/nlr-hf8.md)."""
+"""Next Level Racing HF8 haptic seat pad (buttplugio/docs.buttplug.io
+``stpihkal/protocols/next-level-racing/index.md``; docs/devices.md)."""
 
 from __future__ import annotations
 
