@@ -192,3 +192,16 @@ def test_a_heater_fault_during_run_is_one_line_and_exit_1(cli, monkeypatch):
     assert "stopped by itself" not in result.stderr and "Traceback" not in result.stderr
     final = sim_final(cli.trace)
     assert final["target_stopped"] and not final["heat_on"] and not final["motors_on"]
+
+
+@pytest.mark.parametrize("fault, code", [("roller stalled", 1), ("deadman", 0), (None, 0)])
+def test_status_shows_a_fault_and_exits_1_for_it(cli, monkeypatch, fault, code):
+    """A fault the chair reports is one line and exit 1; "deadman" says why it stopped (0)."""
+    from massager_ctl.devices.native.sim import SimulatedNativeChair
+
+    monkeypatch.setattr(SimulatedNativeChair, "fault", property(lambda self: fault))
+    result = cli("status")
+    assert result.exit_code == code, result.output + result.stderr
+    if fault:
+        assert f"FAULT: {fault}" in result.stdout
+    assert ("reports a fault: roller stalled" in result.stderr) == (code == 1)
