@@ -149,7 +149,11 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
 )
 @pass_cli
 def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect) -> None:
-    """Play PROFILE (a file, or a shipped or user profile name) on the device."""
+    """Play PROFILE (a file, or a shipped or user profile name) on the device.
+
+    Takes control of the device, and stops it however the run ends (its end, Ctrl-C,
+    an error); `massager-ctl status` only looks.
+    """
     from ..profile import load_plan
     from ..profile.library import resolve_profile
     from .progress import ProgressPrinter
@@ -312,7 +316,10 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 def set_(
     cli: CliContext, technique, zones, intensity, speed, width, heat, airbags, duration, time_scale, strict
 ) -> None:
-    """Hold a state by hand, through the safety governor, then stop."""
+    """Hold a state by hand, through the safety governor, then stop.
+
+    Takes control of the device, and stops it however the command ends.
+    """
     from ..api import build_state
     from ..core.errors import UsageError
     from ..session.runner import manual_plan
