@@ -112,7 +112,7 @@ def drop_next(chair: SimulatedNativeChair, kind: type) -> list[Message]:
             return
         send(msg, at, status=status)
 
-    chair._send = lossy  # type: ignore[method-assign]
+    chair._send = lossy  # type: ignore[method-assign, assignment]
     return dropped
 
 

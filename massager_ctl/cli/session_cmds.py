@@ -53,7 +53,7 @@ def _clock(uri: str, time_scale: float | str | None):
         raise UsageError(
             "--time-scale works only with a simulated device (sim:); a real chair cannot speed up"
         )
-    return VirtualClock() if time_scale == "max" else ScaledClock(time_scale)
+    return VirtualClock() if time_scale == "max" else ScaledClock(float(time_scale))
 
 
 class _Terminated(Exception):
@@ -70,6 +70,7 @@ def _drive(clock, coro_factory, *, controlling: bool = True):
         nonlocal terminated
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
+        assert task is not None
 
         def on_term():
             nonlocal terminated

@@ -98,11 +98,11 @@ def preflight_states(plan: Plan) -> list[TargetState]:
                     width=step.width,
                 )
             )
-    for step in plan.airbag:
-        if step.zones:
-            states.append(STOPPED.with_(airbags=[(z, max(step.pressure.peak, 1.0)) for z in step.zones]))
-    for step in plan.heat:
-        states.append(STOPPED.with_(heat=step.level))
+    for bags in plan.airbag:
+        if bags.zones:
+            states.append(STOPPED.with_(airbags=[(z, max(bags.pressure.peak, 1.0)) for z in bags.zones]))
+    for heat in plan.heat:
+        states.append(STOPPED.with_(heat=heat.level))
     return states
 
 
@@ -363,8 +363,10 @@ class Session:
             # or sooner, on the tick_s grid, where a ramp changes the device's state.
             busy = target != desired
             tick = self.tick_s if busy else self.idle_tick_s
-            k = math.floor((now - self._t0) / tick + 1e-9) + 1
-            deadline = self._t0 + k * tick
+            t0 = self._t0
+            assert t0 is not None
+            k = math.floor((now - t0) / tick + 1e-9) + 1
+            deadline = t0 + k * tick
             governor_deadline = self.governor.next_deadline(now)
             if governor_deadline is not None and governor_deadline < deadline:
                 deadline = max(governor_deadline, now)
@@ -399,6 +401,7 @@ class Session:
         regulate() call may grant, it ticks as before (the slew limit must see each step).
         """
         t0, tick = self._t0, self.tick_s
+        assert t0 is not None
         k_now = math.floor((now - t0) / tick + 1e-9)
         hi = math.floor((horizon - t0) / tick - 1e-9)  # the last grid tick before horizon
         if hi <= k_now + 1:

@@ -506,7 +506,7 @@ def encode_body(msg: Message) -> tuple[int, bytes]:
     kind = _TYPE_OF.get(type(msg))
     if kind is None:
         raise TypeError(f"not a native protocol message: {msg!r}")
-    if kind is MsgType.STATUS:  # first: a chair sends ten a second
+    if isinstance(msg, StatusReport):  # first: a chair sends ten a second
         body = _encode_status(msg.status)
     elif isinstance(msg, Hello):
         body = _version(msg.version) + _deadman(msg.deadman_ms)

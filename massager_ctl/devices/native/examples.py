@@ -151,7 +151,8 @@ def _state_fields(state: DeviceState) -> list[tuple[bytes, str]]:
 
 
 def _status_fields(status: Status) -> list[tuple[bytes, str]]:
-    out = [(bytes((1 if status.running else 0,)), f"flags: running = {int(status.running)}")]
+    running = 1 if status.running else 0
+    out = [(bytes((running,)), f"flags: running = {running}")]
     out += _state_fields(status.state)
     if status.roller_position is None:
         out.append((UNKNOWN_U16.to_bytes(2, "big"), "roller position unknown"))
@@ -175,9 +176,9 @@ def _status_fields(status: Status) -> list[tuple[bytes, str]]:
         text = f"pressure {zone.value} = {raw} x 0.1 % = {pressure} %"
         out.append((bytes((ZONE_CODES[zone],)) + raw.to_bytes(2, "big"), text))
     if status.fault:
-        raw = status.fault.encode()
-        out.append((bytes((len(raw),)), f"fault text length = {len(raw)}"))
-        out.append((raw, f'fault text "{status.fault}" (UTF-8)'))
+        text_bytes = status.fault.encode()
+        out.append((bytes((len(text_bytes),)), f"fault text length = {len(text_bytes)}"))
+        out.append((text_bytes, f'fault text "{status.fault}" (UTF-8)'))
     else:
         out.append((b"\x00", "fault text length = 0: no fault"))
     return out

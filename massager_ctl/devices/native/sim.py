@@ -143,6 +143,7 @@ class SimulatedNativeChair(SimulatedDevice):
 
     async def start(self) -> None:
         await super().start()
+        assert self._loop is not None
         self._timer = self._loop.call_soon(self._tick)
 
     async def close(self) -> None:
@@ -169,6 +170,7 @@ class SimulatedNativeChair(SimulatedDevice):
         self._check_heater(now)
         self._check_deadman(now)
         start, interval = self._start, self.status_interval_s
+        assert start is not None
         tick = self._status_tick
         if now >= start + tick * interval - 1e-9:
             if self.ready:

@@ -284,7 +284,7 @@ class PulsettoDevice(LinkedDevice, Device):
             if stimulating
             else DEVICE_STOPPED
         )
-        info = {"confirmed": False, "side": self.side.value, "session_open": self.running}
+        info: dict[str, object] = {"confirmed": False, "side": self.side.value, "session_open": self.running}
         if self.battery_v is not None:
             info.update(battery_v=self.battery_v, battery_pct=battery_percent(self.battery_v))
         info.update(extra)
