@@ -390,14 +390,43 @@ def test_a_device_that_reboots_mid_session_ends_it_with_a_clear_error():
             chair.reboot()
 
         asyncio.get_running_loop().create_task(power_cut())
+        noticed: list[float] = []
+        device.events.fault.append(lambda _text: noticed.append(now()))
         t0 = now()
         with pytest.raises(DeviceFault) as err:
             await play(device, short_plan(30.0))
-        return now() - t0, str(err.value)
+        return noticed[0] - t0, now() - t0, str(err.value)
 
-    took, text = with_chair(body)
+    noticed, ended, text = with_chair(body)
     assert "no STATUS" in text and "restarted" in text
-    assert 5.0 + STATUS_SILENCE_S - 0.2 <= took <= 5.0 + STATUS_SILENCE_S + 0.5
+    # its last STATUS at most 0.1 s before the cut; 1.5 s of silence; 0.1 s to confirm it
+    assert 5.0 + STATUS_SILENCE_S - 0.1 <= noticed <= 5.0 + STATUS_SILENCE_S + 0.1 + 1e-6
+    assert ended < 30.0  # the session ended there, not at the end of its plan
+
+
+def test_a_host_that_stalled_itself_does_not_blame_the_chair():
+    """A liveness check that comes late (this host's own loop stalled, as on a loaded
+    machine) gives the chair a whole window again instead of calling it lost; a chair
+    still silent after that window is lost."""
+    faults = FaultInjector()
+
+    async def body(device, chair, link):
+        reported: list[tuple[float, str]] = []
+        device.events.fault.append(lambda text: reported.append((now(), text)))
+        await device.connect()
+        faults.stop_status()  # the chair goes quiet
+        device._stop_liveness()  # ... and this host stalls past the check
+        await asyncio.sleep(STATUS_SILENCE_S + 0.5)
+        late_at = now()
+        device._check_liveness()  # the stalled check, run late
+        await asyncio.sleep(1.0)
+        before = list(reported)
+        await asyncio.sleep(1.0)
+        return late_at, before, reported
+
+    late_at, before, reported = with_chair(body, faults=faults)
+    assert before == []
+    assert len(reported) == 1 and reported[0][0] == pytest.approx(late_at + STATUS_SILENCE_S + 0.1)
 
 
 def test_status_liveness_is_not_armed_when_only_observing():

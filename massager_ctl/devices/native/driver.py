@@ -84,6 +84,10 @@ HOST_MIN_DEADMAN_MS = 300
 MAX_STATUS_PERIOD_S = 0.5
 #: A chair in a session that sends no STATUS for three of the longest periods is lost (§8.2).
 STATUS_SILENCE_S = 3 * MAX_STATUS_PERIOD_S
+#: A liveness check this late means the host itself stalled: the silence is not judged.
+LIVENESS_LATE_S = 0.05
+#: A silence found is confirmed this much later, once whatever was waiting has been read.
+LIVENESS_GRACE_S = 0.1
 #: BUSY (§3.5): the first wait before resending, doubled each time up to the last.
 BUSY_FIRST_S = 0.1
 BUSY_MAX_S = 0.8
@@ -182,6 +186,7 @@ class NativeDevice(Device):
         self._last_tx = float("-inf")  # loop time the last frame was written
         self._recent: deque[int] = deque(maxlen=16)  # SEQs of the last requests sent
         self._last_status_at = float("-inf")
+        self._watch_from = float("-inf")  # silence counts from here at the earliest
         self._liveness: asyncio.TimerHandle | None = None
         self._silent = False
         transport.set_receiver(self._on_bytes)
@@ -296,27 +301,43 @@ class NativeDevice(Device):
             self._arm_liveness()
 
     def _watch_liveness(self) -> None:
-        self._last_status_at = asyncio.get_running_loop().time()
+        self._last_status_at = self._watch_from = asyncio.get_running_loop().time()
         self._silent = False
         self._arm_liveness()
+
+    def _liveness_due(self) -> float:
+        return max(self._last_status_at, self._watch_from) + STATUS_SILENCE_S
 
     def _arm_liveness(self) -> None:
         self._stop_liveness()
         loop = asyncio.get_running_loop()
-        self._liveness = loop.call_at(self._last_status_at + STATUS_SILENCE_S, self._check_liveness)
+        self._liveness = loop.call_at(self._liveness_due(), self._check_liveness)
 
     def _stop_liveness(self) -> None:
         if self._liveness is not None:
             self._liveness.cancel()
             self._liveness = None
 
-    def _check_liveness(self) -> None:
+    def _check_liveness(self, confirming: bool = False) -> None:
         self._liveness = None
         if not self.in_session:
             return
-        now = asyncio.get_running_loop().time()
-        if now < self._last_status_at + STATUS_SILENCE_S - 1e-9:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due = self._liveness_due()
+        if now < due - 1e-9:
             self._arm_liveness()  # a STATUS came since: wait from that one
+            return
+        if not confirming:
+            if now > due + LIVENESS_LATE_S:
+                # This host was late itself (its loop stalled): the chair's frames may be
+                # waiting to be read. Not the chair's silence: give it a whole window again.
+                self._watch_from = now
+                self._arm_liveness()
+                return
+            # Frames the chair sent may be queued behind this very callback (a host that
+            # stalled a moment): judge once they have been read.
+            self._liveness = loop.call_later(LIVENESS_GRACE_S, self._check_liveness, True)
             return
         self._silent = True
         self._emit(
