@@ -552,3 +552,24 @@ def test_open_and_stop_to_a_chair_that_never_answers_still_sends_the_stop_at_onc
     at, first, target = with_chair(body, faults=faults)
     assert isinstance(first, Stop) and at <= 0.1
     assert target.is_stopped
+
+
+def test_a_script_hears_the_fault_and_gets_a_device_fault(monkeypatch):
+    """The API: chair.on_fault hears it, chair.run raises DeviceFault, the chair ends stopped."""
+    from massager_ctl import api
+    from massager_ctl.devices.native import sim as native_sim
+
+    monkeypatch.setattr(native_sim, "ChairPhysics", lambda caps: ChairPhysics(caps, HOT))
+
+    async def main():
+        heard: list[str] = []
+        async with api.connect("sim:") as chair:
+            chair.on_fault(heard.append)
+            with pytest.raises(DeviceFault, match="heater over temperature"):
+                await chair.run(short_plan(600.0, heat=Heat.HIGH))
+            sim = chair.simulator
+        return heard, sim.physics.target
+
+    heard, target = run_virtual(main())
+    assert heard == ["sim-chair: heater over temperature"]
+    assert target.is_stopped
