@@ -18,8 +18,16 @@
 
 Every command, whether from a profile or from ``set``, goes through the same
 safety governor and writer; a chair's own program is watched by that governor.
-Leaving the ``async with`` block, by any route, stops the device and waits for
-it to confirm before disconnecting.
+Leaving the ``async with`` block, by any route,
+stops the device and waits for it to confirm before disconnecting.
+
+Two other ways in, for the two other things a person does with a device:
+
+* ``connect(uri, control=False)`` (or :func:`observe`) only looks: it sends
+  nothing that changes the device (no command, no session that arms a
+  deadman) and leaves it as it was on the way out;
+* :func:`stop` stops it now: the stop's bytes go on the line before anything
+  waits on what the device says.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -118,14 +126,21 @@ def build_state(
 
 
 class Chair:
-    """A connected device behind the safety governor. Get one from :func:`connect`."""
+    """A connected device behind the safety governor. Get one from :func:`connect`.
 
-    def __init__(self, opened: OpenedDevice, limits: SafetyLimits, *, strict: bool = False) -> None:
+    ``control`` False: opened to observe only (:func:`observe`): :meth:`status`,
+    :meth:`watch`, :meth:`on_status` and :meth:`on_fault` work; :meth:`run`,
+    :meth:`set` and :meth:`stop` raise UsageError; closing leaves the device as it is."""
+
+    def __init__(
+        self, opened: OpenedDevice, limits: SafetyLimits, *, strict: bool = False, control: bool = True
+    ) -> None:
         self._opened = opened
         self.device = opened.device
         self.governor = SafetyGovernor(limits)
         self.writer = Writer(self.device)
         self.strict = strict
+        self.control = control
         self.session: Session | None = None
         self.program: ProgramSession | None = None
         self._manual: TargetState = STOPPED
@@ -142,6 +157,35 @@ class Chair:
 
     def on_status(self, callback: Callable[[Status], None]) -> None:
         self.device.events.status.append(callback)
+
+    def on_fault(self, callback: Callable[[str], None]) -> None:
+        """Called with one line for every fault the device reports (its fault text, a
+        refusal nobody asked for, its status stopping). A session playing ends on one."""
+        self.device.events.fault.append(callback)
+
+    def _require_control(self, what: str) -> None:
+        if not self.control:
+            raise UsageError(
+                f"{self.device.model}: opened to observe only (control=False): {what} needs "
+                "massager_ctl.connect(uri), which takes control"
+            )
+
+    async def watch(self, interval_s: float = 0.5) -> AsyncIterator[Status]:
+        """The device's status every ``interval_s`` (on the loop clock, no drift), until the
+        caller stops iterating. Each is a :meth:`status` call: on an observing chair, a query
+        that changes nothing on the device."""
+        if not interval_s > 0:
+            raise UsageError(f"watch interval must be above 0 s, not {interval_s!r}")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        k = 0
+        while True:
+            yield await self.status()
+            k += 1
+            now = loop.time()
+            while start + k * interval_s <= now:
+                k += 1  # a slow answer: skip the ticks it took, do not bunch up
+            await asyncio.sleep(start + k * interval_s - now)
 
     async def status(self, timeout: float = 2.0) -> Status:
         """Ask the device for its status.
@@ -195,6 +239,7 @@ class Chair:
 
         ``reconnect``: if the link drops, retry with bounded backoff and resume with
         intensity ramping up from zero (True for the default policy)."""
+        self._require_control("run")
         await self._end_background()
         plan = _as_plan(profile)
         if reconnect is True:
@@ -248,6 +293,7 @@ class Chair:
         governor (slew, caps, heat auto-off), until :meth:`stop`, the next
         ``set``, the ``duration`` (text like "5m" or seconds) or the session cap.
         """
+        self._require_control("set")
         state = build_state(self._manual, **words)
         await self._end_background(stop=False)
         self._manual = state
@@ -290,6 +336,7 @@ class Chair:
 
     async def stop(self, timeout: float = 2.0) -> Status:
         """Stop everything now and return the device's confirmation."""
+        self._require_control("stop")
         self._manual = STOPPED
         program = self.program
         if program is not None:  # its own finally stops the chair; then confirm here
@@ -300,10 +347,12 @@ class Chair:
         return await self.writer.stop_device(timeout=timeout)
 
     async def close(self) -> None:
+        """Controlling: stop the device (confirmed), then disconnect. Observing: disconnect
+        only, leaving the device as it is."""
         try:
             if self._background is not None:
                 await self._end_background()
-            if self.device.connected:
+            if self.control and self.device.connected:
                 try:
                     await self.stop()
                 except DeviceError as exc:
@@ -350,20 +399,56 @@ def dry_run(
 async def connect(
     uri: str | None = None,
     *,
+    control: bool = True,
     limits: SafetyLimits | None = None,
     strict: bool = False,
     faults: Any = None,
     simulate_ble: bool = False,
 ) -> AsyncIterator[Chair]:
-    """Connect to a device (default: the built-in simulated chair) behind the governor."""
+    """Connect to a device (default: the built-in simulated chair) behind the governor.
+
+    ``control`` True (the default): take control of it (the native protocol's HELLO, the
+    stop prepared); leaving the block stops it and waits for the confirmation.
+    ``control`` False: only look (:func:`observe`)."""
     opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
     try:
-        await opened.device.connect()
+        if control:
+            await opened.device.connect()
+        else:
+            await opened.device.observe()
     except BaseException:
         await opened.close()
         raise
-    chair = Chair(opened, limits or SafetyLimits(), strict=strict)
+    chair = Chair(opened, limits or SafetyLimits(), strict=strict, control=control)
     try:
         yield chair
     finally:
         await chair.close()
+
+
+def observe(
+    uri: str | None = None, *, faults: Any = None, simulate_ble: bool = False
+) -> AbstractAsyncContextManager[Chair]:
+    """``connect(uri, control=False)``: a Chair that only looks. It sends nothing that
+    changes the device (queries only: GET_STATUS, ``P``, ``Q``, the gun's status request;
+    no HELLO, so no deadman is armed) and does not stop it on the way out."""
+    return connect(uri, control=False, faults=faults, simulate_ble=simulate_ble)
+
+
+async def stop(
+    uri: str | None = None, *, timeout: float = 2.0, faults: Any = None, simulate_ble: bool = False
+) -> Status:
+    """Stop the device a URI names, now: the stop's bytes go on the line as soon as the
+    link is open, before anything waits on what the device says (its identification, its
+    answers); confirmation comes after and never holds the stop back. Returns the status
+    confirming it (``status.confirmed`` False when the device cannot say); raises
+    StopNotConfirmed when the stop could not be sent, or a device that reports its state
+    did not confirm it."""
+    opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
+    try:
+        return await opened.device.open_and_stop(timeout=timeout)
+    finally:
+        try:
+            await opened.device.disconnect()
+        finally:
+            await opened.close()

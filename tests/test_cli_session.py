@@ -188,3 +188,34 @@ def test_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     for name in ("run", "set", "status", "stop", "devices", "profile", "config"):
         assert name in result.output
+
+
+def test_a_heater_fault_during_run_is_one_line_and_exit_1(cli, monkeypatch):
+    """The chair's heater overshoots its cut-out during quick's "warmer" minute: the chair
+    stops and reports it; `run` says so in one line and exits 1 (not "stopped by itself")."""
+    from massager_ctl.devices.native import sim as native_sim
+    from massager_ctl.sim.physics import ChairPhysics, PhysicsParams
+
+    hot = PhysicsParams(heater_high_c=60.0, heater_tau_s=20.0)
+    monkeypatch.setattr(native_sim, "ChairPhysics", lambda caps: ChairPhysics(caps, hot))
+    result = cli("run", "quick", "--time-scale", "max")
+    assert result.exit_code == 1, result.output + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("massager-ctl: ")]
+    fault = [line for line in errors if "heater over temperature" in line]
+    assert len(fault) == 1 and "told to stop" in fault[0]
+    assert "stopped by itself" not in result.stderr and "Traceback" not in result.stderr
+    final = sim_final(cli.trace)
+    assert final["target_stopped"] and not final["heat_on"] and not final["motors_on"]
+
+
+@pytest.mark.parametrize("fault, code", [("roller stalled", 1), ("deadman", 0), (None, 0)])
+def test_status_shows_a_fault_and_exits_1_for_it(cli, monkeypatch, fault, code):
+    """A fault the chair reports is one line and exit 1; "deadman" says why it stopped (0)."""
+    from massager_ctl.devices.native.sim import SimulatedNativeChair
+
+    monkeypatch.setattr(SimulatedNativeChair, "fault", property(lambda self: fault))
+    result = cli("status")
+    assert result.exit_code == code, result.output + result.stderr
+    if fault:
+        assert f"FAULT: {fault}" in result.stdout
+    assert ("reports a fault: roller stalled" in result.stderr) == (code == 1)

@@ -43,7 +43,7 @@ SHORT_HELP: dict[str, str] = {
     "scan": "List serial ports and Bluetooth devices, marking the models they match.",
     "set": "Hold a state by hand, through the safety governor, then stop.",
     "simulate": "Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port.",
-    "status": "Read the device's status.",
+    "status": "Read the device's status without changing it.",
     "stop": "Stop the device: rollers, airbags and heat off, confirmed by the device.",
 }
 

@@ -76,9 +76,10 @@ class _Terminated(Exception):
     pass
 
 
-def _drive(clock, coro_factory):
+def _drive(clock, coro_factory, *, controlling: bool = True):
     """Run a device coroutine: SIGTERM and Ctrl-C cancel it (its finally stops the
-    device), then the CLI exits 143 / 130."""
+    device, when it controls one), then the CLI exits 143 / 130."""
+    outcome = "the device was told to stop" if controlling else "the device was left as it was"
     terminated = False
 
     async def main():
@@ -107,11 +108,11 @@ def _drive(clock, coro_factory):
     try:
         return clock.run(main())
     except KeyboardInterrupt:
-        click.echo("massager-ctl: interrupted; the device was told to stop", err=True)
+        click.echo(f"massager-ctl: interrupted; {outcome}", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
     except asyncio.CancelledError:
         if terminated:
-            click.echo("massager-ctl: terminated; the device was told to stop", err=True)
+            click.echo(f"massager-ctl: terminated; {outcome}", err=True)
             raise SystemExit(EXIT_TERMINATED) from None
         raise
 
@@ -165,7 +166,11 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
 )
 @pass_cli
 def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect) -> None:
-    """Play PROFILE (a file, or a shipped or user profile name) on the device."""
+    """Play PROFILE (a file, or a shipped or user profile name) on the device.
+
+    Takes control of the device, and stops it however the run ends (its end, Ctrl-C,
+    an error); `massager-ctl status` only looks.
+    """
     from ..profile import load_plan
     from ..profile.library import resolve_profile
     from .progress import ProgressPrinter
@@ -290,7 +295,10 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 def set_(
     cli: CliContext, technique, zones, intensity, speed, width, heat, airbags, duration, time_scale, strict
 ) -> None:
-    """Hold a state by hand, through the safety governor, then stop."""
+    """Hold a state by hand, through the safety governor, then stop.
+
+    Takes control of the device, and stops it however the command ends.
+    """
     from ..api import build_state
     from ..core.errors import UsageError
     from ..session.runner import manual_plan
@@ -328,90 +336,147 @@ def set_(
 
 
 def _status_text(status) -> str:
+    """The status as lines of text. What was not read says "unknown", never "stopped"; a
+    status built from what this host sent says so."""
     d = status.to_dict()
-    lines = [f"running: {'yes' if status.running else 'no'}" + ("" if not status.stopped else " (stopped)")]
-    if d["technique"]:
-        lines.append(
-            f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
-            f"{d['intensity']}, speed step {d['speed']}, width {d['width']}"
-        )
+    lines = []
+    if not status.known:
+        why = status.extra.get("why") or "the device does not report it, and this host sent it nothing"
+        lines.append(f"running: unknown ({why})")
     else:
-        lines.append("rollers: off")
+        running = f"running: {'yes' if status.running else 'no'}" + (" (stopped)" if status.stopped else "")
+        if not status.confirmed:
+            running += " - as sent by this host, not confirmed by the device"
+        lines.append(running)
+        if d["technique"]:
+            lines.append(
+                f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
+                f"{d['intensity']}, speed step {d['speed']}, width {d['width']}"
+            )
+        else:
+            lines.append("rollers: off")
     if status.roller_position is not None:
         lines.append(f"roller position: {status.roller_position:.2f} (0 neck .. 1 seat)")
-    bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items()) or "vented"
-    lines.append(f"airbags: {bags}")
-    temp = f", {status.heater_temp_c:.1f} °C" if status.heater_temp_c is not None else ""
-    lines.append(f"heat: {d['heat']}{temp}")
+    if status.known or status.airbag_pressure:
+        bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items()) or "vented"
+        lines.append(f"airbags: {bags}")
+    if status.known:
+        temp = f", {status.heater_temp_c:.1f} °C" if status.heater_temp_c is not None else ""
+        lines.append(f"heat: {d['heat']}{temp}")
     if status.remaining_s is not None:
         lines.append(f"chair timer: {status.remaining_s} s left")
+    for key, label in (("battery_pct", "battery"), ("rpm", "speed")):
+        if key in status.extra:
+            unit = " %" if key == "battery_pct" else " rpm"
+            lines.append(f"{label}: {status.extra[key]}{unit}")
     if status.fault:
         lines.append(f"FAULT: {status.fault}")
     return "\n".join(lines)
 
 
+def _fault_of(status) -> str | None:
+    """The device's fault, if it reports one (its "deadman" text says why it stopped)."""
+    return status.fault if status.fault and status.fault != "deadman" else None
+
+
 @click.command()
-@click.option("--watch", is_flag=True, help="Keep printing status updates until Ctrl-C.")
+@click.option("--watch", is_flag=True, help="Keep printing the status until Ctrl-C.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 60),
+    default=0.5,
+    show_default=True,
+    metavar="S",
+    help="With --watch: seconds between two reads.",
+)
 @click.option("--count", type=click.IntRange(1), default=None, help="With --watch: stop after N updates.")
 @pass_cli
-def status(cli: CliContext, watch, count) -> None:
-    """Read the device's status."""
+def status(cli: CliContext, watch, interval, count) -> None:
+    """Read the device's status without changing it.
+
+    Only looks: it sends queries that change nothing (the native protocol's
+    GET_STATUS, and no HELLO, so no deadman is armed; the HF8's P; the
+    Pulsetto's Q; the Theragun's status request), never a command, and never
+    stops the device on exit: a program started at the chair's own remote
+    keeps running. Devices that do not report what they run (HF8, Pulsetto,
+    a Theragun that does not answer) show it as unknown. Exit 1 if the device
+    reports a fault.
+    """
     import json
 
     uri = _uri(cli)
+    faults: list[str] = []
 
     async def read():
-        from ..api import connect
-        from ..core.status import Status
+        from ..api import observe
 
-        async with connect(uri, simulate_ble=cli.simulate_ble) as chair:
-            first = await chair.status()
+        async with observe(uri, simulate_ble=cli.simulate_ble) as chair:
             if not watch:
-                return first
-            seen: asyncio.Queue[Status] = asyncio.Queue()
-            chair.on_status(seen.put_nowait)
+                return await chair.status()
             n = 0
-            while count is None or n < count:
-                st = await asyncio.wait_for(seen.get(), 5.0)
+            async for st in chair.watch(interval):
                 n += 1
+                fault = _fault_of(st)
+                if fault and fault not in faults:
+                    faults.append(fault)
                 if cli.json:
                     click.echo(json.dumps(st.to_dict()))
                 else:
                     click.echo(_status_text(st).replace("\n", "; "))
+                if count is not None and n >= count:
+                    break
             return None
 
-    result = _drive(_clock(uri, None), read)
+    result = _drive(_clock(uri, None), read, controlling=False)
     if result is not None:
         if cli.json:
             cli.echo_json(result.to_dict())
         else:
             click.echo(_status_text(result))
+        fault = _fault_of(result)
+        if fault:
+            faults.append(fault)
+    if faults:
+        click.echo(f"massager-ctl: the device reports a fault: {'; '.join(faults)}", err=True)
+        raise SystemExit(1)
 
 
 @click.command()
 @pass_cli
 def stop(cli: CliContext) -> None:
-    """Stop the device: rollers, airbags and heat off, confirmed by the device."""
+    """Stop the device: rollers, airbags and heat off, confirmed by the device.
+
+    The stop goes out as soon as the link is open, before anything waits on
+    what the device says; confirmation comes after. Exit 1 if a device that
+    reports its state does not confirm it.
+    """
     uri = _uri(cli)
 
     async def do_stop():
-        from ..api import connect
+        from ..api import stop as stop_device
 
-        async with connect(uri, simulate_ble=cli.simulate_ble) as chair:
-            return await chair.stop()
+        return await stop_device(uri, simulate_ble=cli.simulate_ble)
 
     result = _drive(_clock(uri, None), do_stop)
-    can_report = result.extra.get("confirmed", True) is not False
-    confirmed = result.stopped and can_report
+    confirmed = result.confirmed and result.stopped
     if cli.json:
-        cli.echo_json({"stopped": result.stopped, "confirmed": confirmed, "status": result.to_dict()})
+        from ..core.status import UNKNOWN
+
+        cli.echo_json(
+            {
+                "stop_sent": True,
+                "stopped": result.stopped if result.confirmed else UNKNOWN,
+                "confirmed": confirmed,
+                "status": result.to_dict(),
+            }
+        )
     elif confirmed:
         click.echo("stopped (confirmed by the device)")
-    elif not can_report:
+    elif not result.confirmed:
         click.echo("stop sent (this device cannot report whether it stopped)")
     else:
         click.echo("stop NOT confirmed: the device still reports itself running")
-    if can_report and not result.stopped:
+    if result.confirmed and not result.stopped:
         raise SystemExit(1)
 
 

@@ -27,6 +27,11 @@ class DeviceDisconnected(DeviceError):
     """The link to the device was lost."""
 
 
+class DeviceFault(DeviceError):
+    """The device reported a fault (its own fault text, a refusal nobody asked for, or it
+    fell silent): the session ended and the device was told to stop."""
+
+
 class SafetyError(MassagerError):
     """The safety governor refused a request (e.g. a session above the length cap)."""
 

@@ -69,7 +69,27 @@ class Device(ABC):
 
     @abstractmethod
     async def connect(self) -> None:
-        """Open the link, identify the device, prepare its stop command."""
+        """Open the link, identify the device, prepare its stop command (to control it)."""
+
+    async def observe(self) -> None:
+        """Open the link to look only: afterwards :meth:`read_status` works, and nothing
+        sent changes what the device does (no command, no stop, no session that arms a
+        deadman). :meth:`apply`, :meth:`stop` and :meth:`keepalive` are not to be called.
+
+        The default is :meth:`connect`, for drivers whose connect changes nothing on the
+        device; a driver whose connect writes something that does overrides this."""
+        await self.connect()
+
+    async def open_and_stop(self, timeout: float = 2.0) -> Status:
+        """Open the link and stop the device, the stop's bytes on the line before anything
+        waits on what the device says; identification and confirmation come after and
+        never hold the stop back. Returns what :meth:`stop` returns; raises
+        StopNotConfirmed as it does.
+
+        The default connects first, for devices whose stop cannot be sent blind (a
+        toggle key would start a device that is off); every other driver overrides it."""
+        await self.connect()
+        return await self.stop(timeout=timeout)
 
     @abstractmethod
     async def apply(self, state: DeviceState) -> None:

@@ -25,6 +25,9 @@ class Recognise:
     """How discovery tells this model apart (used by `scan` once transports land)."""
 
     ble_names: tuple[str, ...] = ()  # advertised-name prefixes
+    #: Advertised names that start with one of these, however they go on ("Pulsetto" matches
+    #: "PulsettoLite"): a name distinctive enough that advertised services never rule it out.
+    ble_name_prefixes: tuple[str, ...] = ()
     ble_services: tuple[str, ...] = ()
     #: (Bluetooth SIG company ID, prefix of its manufacturer data) pairs
     ble_manufacturer: tuple[tuple[int, bytes], ...] = ()
@@ -49,7 +52,7 @@ class StopConfirmation(Enum):
 
     NONE = "none"  # it does not: the stop is sent, never confirmed
     REPLY = "reply"  # the device answers after the stop, but the answer carries no levels
-    STATUS = "status"  # the device's own status shows it stopped
+    STATUS = "status"  # the device's status (its own, or asked for) shows it stopped
     ACK_AND_STATUS = "ack+status"  # the stop is acknowledged, then the status shows it stopped
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.durations import format_duration
-from ..core.errors import DeviceDisconnected, DeviceError
+from ..core.errors import DeviceDisconnected, DeviceError, DeviceFault
 from ..core.status import DeviceState, Status
 from ..core.target import STOPPED, TargetState
 from ..devices.base import Device
@@ -60,7 +60,7 @@ class ReconnectPolicy:
 
 @dataclass
 class SessionReport:
-    reason: str  # finished | stopped | device-stopped | cap | cancelled | disconnected | error
+    reason: str  # finished | stopped | device-stopped | cap | cancelled | disconnected | fault | error
     plan_ms: int = 0
     elapsed_s: float = 0.0
     stop_status: Status | None = None
@@ -99,9 +99,9 @@ def preflight_states(plan: Plan) -> list[TargetState]:
                     width=step.width,
                 )
             )
-    for bag in plan.airbag:
-        if bag.zones:
-            states.append(STOPPED.with_(airbags=[(z, max(bag.pressure.peak, 1.0)) for z in bag.zones]))
+    for bags in plan.airbag:
+        if bags.zones:
+            states.append(STOPPED.with_(airbags=[(z, max(bags.pressure.peak, 1.0)) for z in bags.zones]))
     for heat in plan.heat:
         states.append(STOPPED.with_(heat=heat.level))
     return states
@@ -143,6 +143,7 @@ class Session:
         self._paused_total = 0.0
         self._skip_ms = 0
         self._lost: str | None = None
+        self._fault: str | None = None
         self._stopped_by_device: str | None = None
         self._t0: float | None = None
         self._roller_starts = [s.start_ms for s in plan.roller]
@@ -182,6 +183,13 @@ class Session:
         self._lost = reason or "link lost"
         self._poke.set()
 
+    def _on_fault(self, message: str) -> None:
+        """The device reported a fault (its fault text, a NAK nobody asked for, its STATUS
+        stopped coming): the session ends with an error, and the usual stop follows."""
+        if self._fault is None:
+            self._fault = message
+            self._poke.set()
+
     def _on_status(self, status: Status) -> None:
         """A device that stopped by itself is not started again behind the person's back.
 
@@ -207,10 +215,11 @@ class Session:
         if told is None or told.is_stopped:
             return
         at = format_duration(max(0, self.plan_ms(asyncio.get_running_loop().time())))
-        self._stopped_by_device = (
-            f"{self.device.model} stopped by itself at {at} (its own stop button or timer, "
-            "or its deadman after the host was silent too long); the session ended"
-        )
+        if status.fault == "deadman":
+            why = "its deadman expired: this host's frames did not reach it in time"
+        else:
+            why = "its own stop button or timer, or its deadman after the host was silent too long"
+        self._stopped_by_device = f"{self.device.model} stopped by itself at {at} ({why}); the session ended"
         self._poke.set()
 
     # -- time -----------------------------------------------------------------------
@@ -248,6 +257,7 @@ class Session:
             max_speed=lim.max_speed,
         )
         self.device.events.disconnect.append(self._on_disconnect)
+        self.device.events.fault.append(self._on_fault)
         if self.device.reports_own_stop:
             self.device.events.status.append(self._on_status)
         if not self.device.connected:  # lost between connect() and now
@@ -269,6 +279,10 @@ class Session:
             self.report.reason = "disconnected"
             self.report.message = str(exc)
             raise
+        except DeviceFault as exc:
+            self.report.reason = "fault"
+            self.report.message = str(exc)
+            raise
         except BaseException as exc:
             self.report.reason = "error"
             self.report.message = str(exc)
@@ -282,6 +296,8 @@ class Session:
             await self._shutdown()
             if self._on_disconnect in self.device.events.disconnect:
                 self.device.events.disconnect.remove(self._on_disconnect)
+            if self._on_fault in self.device.events.fault:
+                self.device.events.fault.remove(self._on_fault)
             if self._on_status in self.device.events.status:
                 self.device.events.status.remove(self._on_status)
         return self.report
@@ -312,6 +328,11 @@ class Session:
                     raise DeviceDisconnected(self._lost_message(now))
                 await self._reconnect()
                 continue
+            if self._fault is not None:
+                at = format_duration(max(0, self.plan_ms(now)))
+                raise DeviceFault(
+                    f"{self._fault} (at {at}); the session ended and the device was told to stop"
+                )
             if self._stop_requested:
                 self.report.reason = "stopped"
                 return
@@ -344,8 +365,10 @@ class Session:
             # or sooner, on the tick_s grid, where a ramp changes the device's state.
             busy = target != desired
             tick = self.tick_s if busy else self.idle_tick_s
-            k = math.floor((now - self._t0) / tick + 1e-9) + 1
-            deadline = self._t0 + k * tick
+            t0 = self._t0
+            assert t0 is not None
+            k = math.floor((now - t0) / tick + 1e-9) + 1
+            deadline = t0 + k * tick
             governor_deadline = self.governor.next_deadline(now)
             if governor_deadline is not None and governor_deadline < deadline:
                 deadline = max(governor_deadline, now)
@@ -489,7 +512,7 @@ class Session:
             self.report.stop_status = status
             self.report.stop_sent = True
             # Devices that cannot report their state say so (extra["confirmed"] False).
-            self.report.stop_confirmed = status.extra.get("confirmed", True) is not False
+            self.report.stop_confirmed = status.confirmed
         elif isinstance(exc, DeviceError):
             self.report.stop_confirmed = False
             if self.report.reason in ("finished", "stopped", "device-stopped", "cap", "running"):

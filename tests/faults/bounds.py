@@ -67,8 +67,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "pulsetto": Protocol(
         checksum_index=None,
         nak=False,
-        stop_s=1.5,
-        note="ASCII lines, no checksum; the stop is a 3-step sequence 0.35 s apart",
+        note="ASCII lines, no checksum; the stop is + - - with no waits (jooray/pulse-libre-desktop main.py)",
     ),
 }
 UNKNOWN_PROTOCOL = Protocol(checksum_index=-1, nak=True, stop_s=2.0, note="not described in PROTOCOLS")
