@@ -14,7 +14,8 @@
 
 Every command, whether from a profile or from ``set``, goes through the same
 safety governor and writer. Leaving the ``async with`` block, by any route,
-stops the device and waits for it to confirm before disconnecting.
+stops the device and waits for it to confirm before disconnecting - unless
+this host only looked at it (``Device.commanded`` is False).
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ class Chair:
         try:
             if self._background is not None:
                 await self._end_background()
-            if self.device.connected:
+            if self.device.connected and self.device.commanded:
                 try:
                     await self.stop()
                 except DeviceError as exc:
