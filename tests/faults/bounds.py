@@ -69,7 +69,7 @@ PROTOCOLS: dict[str, Protocol] = {
         self_stop="chair-timer",
         stop_s=1.0,
         host_blind=frozenset({"status-stops"}),
-        note="7-bit checksum before F1; status at 20 Hz; chair timer 10/20/30 min; "
+        note="7-bit checksum before F1; status every 200 ms (info frames between); chair timer 10/20/30 min; "
         "keys are toggles pressed closed-loop on the status, so with no status "
         "the driver presses nothing and the chair timer ends the session",
     ),
