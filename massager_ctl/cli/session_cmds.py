@@ -361,6 +361,8 @@ def set_(
 def _status_text(status) -> str:
     d = status.to_dict()
     lines = [f"running: {'yes' if status.running else 'no'}" + ("" if not status.stopped else " (stopped)")]
+    if "run_state" in status.extra:  # a chair that reports its own state: off, ready, ...
+        lines.append(f"chair: {status.extra['run_state']}")
     if d["technique"]:
         lines.append(
             f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
@@ -370,7 +372,10 @@ def _status_text(status) -> str:
         lines.append("rollers: off")
     if status.roller_position is not None:
         lines.append(f"roller position: {status.roller_position:.2f} (0 neck .. 1 seat)")
-    bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items()) or "vented"
+    bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items())
+    if not bags and d["airbags"]:  # no pressure readings, only the levels it works at
+        bags = ", ".join(f"{z} level {level}" for z, level in d["airbags"].items())
+    bags = bags or "vented"
     lines.append(f"airbags: {bags}")
     temp = f", {status.heater_temp_c:.1f} °C" if status.heater_temp_c is not None else ""
     lines.append(f"heat: {d['heat']}{temp}")
@@ -418,6 +423,24 @@ def status(cli: CliContext, watch, count) -> None:
             click.echo(_status_text(result))
 
 
+def _returning_home(cli: CliContext):
+    """Say once that the chair is returning home, then how far, every few seconds."""
+    said: list[float] = []
+
+    def progress(phase: str, status) -> None:
+        import time
+
+        now = time.monotonic()
+        if cli.json or (said and now - said[-1] < 5.0):
+            return
+        where = status.extra.get("roller_height")
+        more = f" (rollers at {where} of 12)" if said and where is not None else ""
+        click.echo(f"{phase} …{more}" if not said else f"still {phase}{more}", err=True)
+        said.append(now)
+
+    return progress
+
+
 @click.command()
 @pass_cli
 def stop(cli: CliContext) -> None:
@@ -428,6 +451,8 @@ def stop(cli: CliContext) -> None:
         from ..api import connect
 
         async with connect(uri, simulate_ble=cli.simulate_ble) as chair:
+            if hasattr(chair.device, "on_stop_progress"):  # a chair that resets before off
+                chair.device.on_stop_progress = _returning_home(cli)
             return await chair.stop()
 
     result = _drive(_clock(uri, None), do_stop)
