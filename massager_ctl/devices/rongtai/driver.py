@@ -197,7 +197,7 @@ class RongtaiDevice(LinkedDevice, Device):
         source: int = DEFAULT_SOURCE,
         capabilities: Capabilities | None = None,
         session_s: float | None = None,
-        status_timeout_s: float = 1.5,
+        status_timeout_s: float = 3.0,
         confirm_frames: int = 3,
         confirm_timeout_s: float = 0.8,
         toggle_confirm_s: float = 1.2,
