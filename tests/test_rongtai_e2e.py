@@ -779,3 +779,35 @@ def test_the_person_stopping_the_chair_while_a_program_starts_is_respected():
 
     sim = with_device(body)
     assert sim.board.state == STATE_OFF and sim.keys() == [POWER] and sim.keys_in_reset == 0
+
+
+def test_a_roller_that_does_not_walk_is_not_walked_until_the_apply_times_out():
+    async def body(device, sim):
+        sim.board.timing.walk_steps_per_s = 0.01  # it barely moves
+        loop_start = now()
+        await device.apply(
+            DeviceState(technique=Technique.KNEAD, zones=frozenset({Zone.LOWER_BACK}), intensity=2)
+        )
+        return now() - loop_start, sim
+
+    took, sim = with_device(body, max_walk_s=3.0)
+    assert took < 15 and sim.keys().count(0x62) == 2  # two walks, then the point where it is
+    assert sim.board.locate == 3
+
+
+def test_no_motor_key_for_a_resetting_chair():
+    async def body(device, sim):
+        sim.press(POWER)
+        await asyncio.sleep(0.3)
+        sim.press(0x66)  # the person reclines it...
+        await asyncio.sleep(3)
+        sim.press(0x67)
+        sim.press(POWER)  # ...and stops it: it is returning home
+        await asyncio.sleep(0.5)
+        for call in (device.move("backrest_up", 2.0), device.zero_gravity()):
+            with pytest.raises(DeviceError, match="resetting"):
+                await call
+        return sim
+
+    sim = with_device(body)
+    assert sim.keys() == [] and sim.keys_in_reset == 0

@@ -99,6 +99,9 @@ TIMER_RENEW_S = 60
 _OWN_POWER_WINDOW_S = 3.0
 #: Fewer stray bytes than this at connect are taken for line noise.
 _NOISE_BYTES = 8
+#: Roller walks one apply makes before it takes the scope where the roller is (a chair
+#: whose roller does not walk as asked must not be walked until the apply times out).
+MAX_WALKS = 2
 #: The phase a stop reports while the board resets.
 RETURNING_HOME = "returning home"
 
@@ -271,6 +274,7 @@ class RongtaiDevice(LinkedDevice, Device):
         self._chair_ended: str | None = None
         self._fault_seen = False
         self._stop_frames: dict[int, bytes] = {}
+        self._walks = 0  # roller walks in the current apply
         self._attach_link(transport)
 
     # -- what the control layer reads ---------------------------------------------
@@ -467,8 +471,14 @@ class RongtaiDevice(LinkedDevice, Device):
             timer_due=self._timer_due(status),
             session_s=self.session_s,
             max_walk_s=self.max_walk_s,
+            may_walk=self._walks < MAX_WALKS,
         )
         return [action] if action is not None else []
+
+    def _refuse_if_resetting(self) -> None:
+        """A motor key during the board's reset would switch it off mid-way."""
+        if self.last is not None and self.last.resetting:
+            raise DeviceError(f"{self.name}: the chair is resetting (returning home); no key until it is off")
 
     def _refuse_if_ended(self) -> None:
         if self._chair_ended is not None:
@@ -513,6 +523,7 @@ class RongtaiDevice(LinkedDevice, Device):
                 if isinstance(extra, Press):
                     await self._send_key_surely(extra.key)
             if isinstance(action, Move):
+                self._walks += 1
                 await self._run_move(action, deadline)
                 continue
             assert isinstance(action, Press)
@@ -663,6 +674,7 @@ class RongtaiDevice(LinkedDevice, Device):
             # While a state is in the making the status does not judge it (a technique
             # toggled off on the way to an airbag-only state looks "stopped").
             self.acknowledged = DEVICE_STOPPED if not target.powered else None
+            self._walks = 0
             try:
                 self._refuse_if_ended()
                 if target.powered:
@@ -854,6 +866,7 @@ class RongtaiDevice(LinkedDevice, Device):
         action = Move(motor, start, stop, None, seconds, f"{motor} for {seconds:g} s")
         async with self._lock:
             self._refuse_if_ended()
+            self._refuse_if_resetting()
             await self._run_move(action, None)
             status = await self._settle_motors()
         return self.status_of(status)
@@ -884,6 +897,7 @@ class RongtaiDevice(LinkedDevice, Device):
         limit = min(timeout or self.max_move_s, self.max_move_s)
         async with self._lock:
             self._refuse_if_ended()
+            self._refuse_if_resetting()
             status = self.last
             try:
                 await self._send_key(self.table.zero_gravity)

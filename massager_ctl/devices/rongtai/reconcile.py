@@ -295,11 +295,13 @@ def next_action(
     timer_due: bool = False,
     session_s: float | None = None,
     max_walk_s: float = DEFAULT_MAX_WALK_S,
+    may_walk: bool = True,
 ) -> Action | None:
     """The next step towards ``target`` from ``status``; None when they match.
 
     ``strength_seen``: the 3D strength last shown (b14 blinks 0 for 3 s after a change);
-    ``timer_due``: the chair's own timer should be (re)armed.
+    ``timer_due``: the chair's own timer should be (re)armed; ``may_walk``: False once
+    walks did not bring the roller to its height (the scope is then chosen where it is).
     """
     if not target.powered:
         actions = stop_plan(status, table)
@@ -322,7 +324,7 @@ def next_action(
             return _press(table, _level_key(table.speeds, target.speed, "speed"), "level")
         if target.width and target.technique in WIDTH_SET_FOR and s.width != target.width:
             return _press(table, _level_key(table.widths, target.width, "width"), "level")
-        action = _roller_place(s, target, table, max_walk_s)
+        action = _roller_place(s, target, table, max_walk_s, may_walk)
         if action is not None:
             return action
     elif s.running and s.technique is not None:
@@ -358,7 +360,9 @@ def _rollers_off(s: RongtaiStatus, table: KeyTable) -> Press:
     return _press(table, table.techniques["knead"], "technique", "knead (manual, to switch the rollers off)")
 
 
-def _roller_place(s: RongtaiStatus, target: ChairTarget, table: KeyTable, max_walk_s: float) -> Action | None:
+def _roller_place(
+    s: RongtaiStatus, target: ChairTarget, table: KeyTable, max_walk_s: float, may_walk: bool = True
+) -> Action | None:
     want = target.scope
     if want == Scope.FULL or target.centre is None:
         if s.scope != Scope.FULL:
@@ -366,9 +370,11 @@ def _roller_place(s: RongtaiStatus, target: ChairTarget, table: KeyTable, max_wa
         return None
     centre, height = target.centre, s.roller_height
     off = abs(height - centre)
-    if s.scope == want and off <= (POINT_TOLERANCE if want == Scope.POINT else PARTIAL_TOLERANCE):
+    if s.scope == want and (
+        not may_walk or off <= (POINT_TOLERANCE if want == Scope.POINT else PARTIAL_TOLERANCE)
+    ):
         return None
-    if off <= POINT_TOLERANCE:
+    if off <= POINT_TOLERANCE or not may_walk:
         return _press(table, table.scopes[want], "scope")
     if s.scope != Scope.POINT:
         return _press(table, table.scopes[Scope.POINT], "scope", "scope point (hold the rollers)")
