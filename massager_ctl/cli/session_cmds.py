@@ -9,10 +9,16 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
 from .context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..core.status import Status
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -423,11 +429,11 @@ def status(cli: CliContext, watch, count) -> None:
             click.echo(_status_text(result))
 
 
-def _returning_home(cli: CliContext):
+def _returning_home(cli: CliContext) -> Callable[[str, Status], None]:
     """Say once that the chair is returning home, then how far, every few seconds."""
     said: list[float] = []
 
-    def progress(phase: str, status) -> None:
+    def progress(phase: str, status: Status) -> None:
         import time
 
         now = time.monotonic()
