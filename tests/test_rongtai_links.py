@@ -69,6 +69,43 @@ def test_ble_status_reads_off_ready_running_resetting():
     assert sim.keys() == []  # looking presses nothing, not even when closing
 
 
+def test_ble_info_and_one_byte_notifications_first_are_not_a_wrong_device():
+    from bleak.backends.device import BLEDevice
+
+    from massager_ctl.devices.registry import MODELS
+    from massager_ctl.sim.ble_backend import SimulatedRadio
+    from massager_ctl.transport.ble import BleTransport
+
+    definition = MODELS["rongtai-rt8600s"]
+
+    async def main():
+        radio = SimulatedRadio()
+        peripheral = radio.by_name("RT8600S")
+        early = [bytes.fromhex("f085000100020000000000"), b"\x00", bytes.fromhex("f0850001000200000000")]
+        # the first notifications the host hears are an 11-byte info frame, a 1-byte frame
+        # and a 10-byte info frame
+        peripheral.mangle = lambda frame: early.pop(0) if early and peripheral.central else frame
+        await peripheral.power_on()
+        transport = BleTransport(
+            BLEDevice(peripheral.address, "RT8600S", {}),
+            definition.ble,
+            name="RT8600S",
+            backend=radio.client_backend,
+        )
+        device = definition.load("driver")(transport, name=definition.name)
+        try:
+            await device.connect()
+            status = await device.read_status()
+            assert not early  # all three were heard before the status
+            return status, device.decoder.info_frames, transport.bad_notifications
+        finally:
+            await device.disconnect()
+            await radio.close()
+
+    status, info, bad = run_virtual(main())
+    assert status.extra["run_state"] == "off" and info >= 2 and bad == 0
+
+
 def test_ble_set_kneads_the_shoulders_then_the_chair_resets_and_goes_off():
     async def body(chair, sim):
         await chair.set(technique="knead", zones=["shoulders"], intensity=40, duration=10)
