@@ -1,4 +1,4 @@
-"""Rongtai / Infinity massage chairs (shared/devices/rongtai.md, docs/devices.md).
+"""Rongtai / Infinity massage chairs (docs/devices.md, "Rongtai / Infinity chairs", and its sources).
 
 The ``serial`` and ``ble`` fields are left None here: the transport modules
 fill in their own settings classes. The facts they need are the constants
