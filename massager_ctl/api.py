@@ -19,7 +19,9 @@
 Every command, whether from a profile or from ``set``, goes through the same
 safety governor and writer; a chair's own program is watched by that governor.
 Leaving the ``async with`` block, by any route,
-stops the device and waits for it to confirm before disconnecting.
+stops the device and waits for it to confirm before disconnecting (unless this
+host never commanded it: ``Device.commanded`` is False, e.g. a chair started at
+its own remote that this connection only looked at).
 
 Two other ways in, for the two other things a person does with a device:
 
@@ -352,7 +354,7 @@ class Chair:
         try:
             if self._background is not None:
                 await self._end_background()
-            if self.control and self.device.connected:
+            if self.control and self.device.connected and self.device.commanded:
                 try:
                     await self.stop()
                 except DeviceError as exc:
@@ -436,15 +438,23 @@ def observe(
 
 
 async def stop(
-    uri: str | None = None, *, timeout: float = 2.0, faults: Any = None, simulate_ble: bool = False
+    uri: str | None = None,
+    *,
+    timeout: float = 2.0,
+    faults: Any = None,
+    simulate_ble: bool = False,
+    on_progress: Callable[[str, Status], None] | None = None,
 ) -> Status:
     """Stop the device a URI names, now: the stop's bytes go on the line as soon as the
     link is open, before anything waits on what the device says (its identification, its
     answers); confirmation comes after and never holds the stop back. Returns the status
     confirming it (``status.confirmed`` False when the device cannot say); raises
     StopNotConfirmed when the stop could not be sent, or a device that reports its state
-    did not confirm it."""
+    did not confirm it. ``on_progress`` hears a chair that returns home before it goes
+    off (a Rongtai chair's reset): the phase and the status that shows it."""
     opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
+    if on_progress is not None and hasattr(opened.device, "on_stop_progress"):
+        opened.device.on_stop_progress = on_progress
     try:
         return await opened.device.open_and_stop(timeout=timeout)
     finally:

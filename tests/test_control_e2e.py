@@ -425,3 +425,24 @@ def test_after_a_refused_stop_status_requests_do_not_keep_the_chair_alive():
     assert sim.deadman_trips >= 1
     deadman = [e for e in sim.physics.trace if e.kind == "stop" and e.detail == "deadman"]
     assert deadman and deadman[0].t <= failed_at + 1.5 + 1e-6
+
+
+def test_closing_after_only_looking_stops_nothing_a_device_that_cannot_tell_is_stopped():
+    """Leaving ``connect()`` stops the device only if this host commanded it (a key-press
+    chair's stop is its power key: ``status`` must not switch a running chair off)."""
+    from fakes import RecordingDevice
+
+    from massager_ctl.api import Chair
+    from massager_ctl.connection.open import OpenedDevice
+    from massager_ctl.session.limits import SafetyLimits as Limits
+
+    async def close_after_status(commanded: bool) -> list[float]:
+        device = RecordingDevice()
+        device.commanded = commanded
+        chair = Chair(OpenedDevice(device, None), Limits())  # type: ignore[arg-type]
+        await chair.status()
+        await chair.close()
+        return device.stops
+
+    assert run_virtual(close_after_status(False)) == []
+    assert len(run_virtual(close_after_status(True))) == 1

@@ -9,10 +9,16 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
 from .context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..core.status import Status
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -348,6 +354,8 @@ def _status_text(status) -> str:
         if not status.confirmed:
             running += " - as sent by this host, not confirmed by the device"
         lines.append(running)
+        if "run_state" in status.extra:  # a chair that reports its own state: off, ready, ...
+            lines.append(f"chair: {status.extra['run_state']}")
         if d["technique"]:
             lines.append(
                 f"rollers: {d['technique']} on {', '.join(d['zones'])}, intensity step "
@@ -358,8 +366,10 @@ def _status_text(status) -> str:
     if status.roller_position is not None:
         lines.append(f"roller position: {status.roller_position:.2f} (0 neck .. 1 seat)")
     if status.known or status.airbag_pressure:
-        bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items()) or "vented"
-        lines.append(f"airbags: {bags}")
+        bags = ", ".join(f"{z} {p:.0f}%" for z, p in d["airbag_pressure"].items())
+        if not bags and d["airbags"]:  # no pressure readings, only the levels it works at
+            bags = ", ".join(f"{z} level {level}" for z, level in d["airbags"].items())
+        lines.append(f"airbags: {bags or 'vented'}")
     if status.known:
         temp = f", {status.heater_temp_c:.1f} °C" if status.heater_temp_c is not None else ""
         lines.append(f"heat: {d['heat']}{temp}")
@@ -441,6 +451,24 @@ def status(cli: CliContext, watch, interval, count) -> None:
         raise SystemExit(1)
 
 
+def _returning_home(cli: CliContext) -> Callable[[str, Status], None]:
+    """Say once that the chair is returning home, then how far, every few seconds."""
+    said: list[float] = []
+
+    def progress(phase: str, status: Status) -> None:
+        import time
+
+        now = time.monotonic()
+        if cli.json or (said and now - said[-1] < 5.0):
+            return
+        where = status.extra.get("roller_height")
+        more = f" (rollers at {where} of 12)" if said and where is not None else ""
+        click.echo(f"{phase} …{more}" if not said else f"still {phase}{more}", err=True)
+        said.append(now)
+
+    return progress
+
+
 @click.command()
 @pass_cli
 def stop(cli: CliContext) -> None:
@@ -455,7 +483,7 @@ def stop(cli: CliContext) -> None:
     async def do_stop():
         from ..api import stop as stop_device
 
-        return await stop_device(uri, simulate_ble=cli.simulate_ble)
+        return await stop_device(uri, simulate_ble=cli.simulate_ble, on_progress=_returning_home(cli))
 
     result = _drive(_clock(uri, None), do_stop)
     confirmed = result.confirmed and result.stopped

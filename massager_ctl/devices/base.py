@@ -50,6 +50,10 @@ class Device(ABC):
     #: button or timer, its deadman): the session then ends instead of starting it again.
     #: Such a device keeps :attr:`acknowledged`.
     reports_own_stop: bool = False
+    #: False while this host has sent the device nothing since connect that changes what
+    #: it does: closing then leaves it alone (a command that only looks presses nothing:
+    #: on a key-press chair a "stop" is the power key). True if the driver cannot tell.
+    commanded: bool = True
 
     def __init__(self) -> None:
         self.events = DeviceEvents()

@@ -59,8 +59,9 @@ PROTOCOLS: dict[str, Protocol] = {
         nak=False,
         stop_s=1.0,
         host_blind=frozenset({"status-stops"}),
-        note="7-bit checksum before F1; keys are toggles pressed closed-loop on the status, "
-        "so with no status the driver presses nothing and the chair timer ends the session",
+        note="7-bit checksum before F1; status every 200 ms (info frames between); keys are toggles "
+        "pressed closed-loop on the status, so with no status the driver presses nothing and the "
+        "chair timer ends the session",
     ),
     "nlr": Protocol(checksum_index=None, nak=False, note="ASCII lines, no checksum"),
     "theragun": Protocol(checksum_index=1, nak=False, note="AA/BB frames with a sum checksum second"),

@@ -1,4 +1,4 @@
-"""Rongtai / Infinity massage chairs (shared/devices/rongtai.md, docs/devices.md).
+"""Rongtai / Infinity massage chairs (docs/devices.md, "Rongtai / Infinity chairs", and its sources).
 
 The ``serial`` and ``ble`` fields are left None here: the transport modules
 fill in their own settings classes. The facts they need are the constants
@@ -38,12 +38,14 @@ _DRIVER = "massager_ctl.devices.rongtai.driver:RongtaiDevice"
 
 #: Key-press chairs with no deadman: the driver sets the chair's own session timer at the
 #: start, and that ends a session the host has lost. A stop is confirmed from the status
-#: frames the chair sends about every 50 ms. A recline move runs to its end stop.
+#: frames the chair sends every 200 ms on its Bluetooth path (wangqian2528/RT6911 `main.c`,
+#: `main_200ms_int`; info frames between when nothing changed): on its way once the chair
+#: resets with heat and airbags cleared, done at off. A recline move runs to its end stop.
 RONGTAI_SAFETY = SafetyFacts(
     OnLinkLoss.STOPS_AT_CHAIR_TIMER,
     StopConfirmation.STATUS,
     chair_timer_s=RT8600S_CAPABILITIES.chair_timer_s,
-    status_every_s=0.05,
+    status_every_s=0.2,
     link_loss="a recline move in progress runs to its end stop",
 )
 
@@ -54,7 +56,13 @@ def _ble_layout(status_length: int) -> BleLayout:
         BLE_SERVICE,
         (
             BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
-            BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(status_length,)),
+            # Besides its status the chair notifies info frames (10-12 bytes) and 1-byte
+            # frames (Bread-Yang/RongTai rongtai/Classes/Ble/RTBleConnector.m,
+            # didUpdateValue; wangqian2528/RT6911 main.c, Main_BlueToothSend): not signs
+            # of a wrong device.
+            BleEndpoint(
+                ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(1, 10, 11, 12, status_length)
+            ),
         ),
         title="Rongtai FFF0",
     )
@@ -97,7 +105,10 @@ MODELS = (
         simulator="massager_ctl.devices.rongtai.sim:RongtaiSim",
         status_length=17,
         recognise=Recognise(ble_names=("RT8600S",), ble_services=(BLE_SERVICE,)),
-        notes=f"Key presses, reconciled against 50 ms status frames. {LINK_NOTE} {UNSURE_NOTE}",
+        notes=(
+            "Key presses, reconciled against status frames every 200 ms; a stop waits "
+            f"through the chair's reset (at most 150 s). {LINK_NOTE} {UNSURE_NOTE}"
+        ),
     ),
     _model(
         "infinity-evolution",
@@ -106,9 +117,7 @@ MODELS = (
         simulator="massager_ctl.devices.rongtai.sim:InfinityEvolutionSim",
         status_length=17,
         recognise=Recognise(ble_names=("EVOLUTION-",), ble_services=(BLE_SERVICE,)),
-        notes=(
-            f"Same keys as the RT8600S; 0x3B-0x3D are its zero-gravity presets. {LINK_NOTE} {UNSURE_NOTE}"
-        ),
+        notes=(f"Same keys and 17-byte status as the RT8600S. {LINK_NOTE} {UNSURE_NOTE}"),
     ),
     _model(
         "rongtai-rt6923",
@@ -120,8 +129,9 @@ MODELS = (
         # so scan does not claim devices for this model: name it in the URI (?model=).
         recognise=Recognise(),
         notes=(
-            "18-byte status (byte 15: heat level, UNSURE); 0x3B is a 3D mode and 0x3C-0x3E "
-            f"heat levels. Its advertised BLE name is not known. {LINK_NOTE} {UNSURE_NOTE}"
+            "18-byte status without checksum and without a heat level (its heat level keys "
+            "0x3C-0x3E are not used: the status cannot confirm them). Its advertised BLE name "
+            f"is not known. {LINK_NOTE} {UNSURE_NOTE}"
         ),
     ),
 )
