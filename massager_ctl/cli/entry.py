@@ -58,6 +58,25 @@ def main() -> None:
     """Run massager-ctl with sys.argv; exits the process."""
     if _print_stored_help():
         sys.exit(0)
-    from .main import main as cli_main
+    try:
+        # First, before click and the rest are imported: from here on, every signal
+        # that would end or pause the process stops the device first (cli/signals.py).
+        from . import signals
 
-    cli_main(prog_name="massager-ctl")
+        signals.install()
+    except KeyboardInterrupt:  # Ctrl-C before the guard was in place: nothing runs yet
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing
+        sys.stderr.write("massager-ctl: interrupted (SIGINT)\n")
+        sys.exit(130)
+    try:
+        from .main import main as cli_main
+
+        cli_main(prog_name="massager-ctl")
+    except signals.Signalled as exc:
+        sys.exit(signals.end_quietly(exc))
+    finally:
+        # The command is over (any device stopped and closed): a signal now must not
+        # turn its exit code into a kill (-15) while the interpreter shuts down.
+        signals.block_all()

@@ -56,47 +56,38 @@ def _clock(uri: str, time_scale: float | str | None):
     return VirtualClock() if time_scale == "max" else ScaledClock(time_scale)
 
 
-class _Terminated(Exception):
-    pass
-
-
 def _drive(clock, coro_factory):
-    """Run a device coroutine: SIGTERM and Ctrl-C cancel it (its finally stops the
-    device), then the CLI exits 143 / 130."""
-    terminated = False
+    """Run a device coroutine under the process's signal guard (:mod:`.signals`).
 
-    async def main():
-        nonlocal terminated
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+    The first ending signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, ...) or Ctrl-Z
+    cancels it; its ``finally`` blocks stop the device and wait for the confirmation;
+    then the command exits 128 + n (Ctrl-Z: it suspends first, and exits after ``fg``).
+    Later signals change nothing."""
+    from .signals import Signalled, guard
 
-        def on_term():
-            nonlocal terminated
-            terminated = True
-            task.cancel()
+    with guard() as signals:
+
+        async def main():
+            task = asyncio.current_task()
+            assert task is not None
+            with signals.routing(task.cancel):
+                return await coro_factory()
 
         try:
-            loop.add_signal_handler(signal.SIGTERM, on_term)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
-            pass
-        try:
-            return await coro_factory()
-        finally:
-            try:
-                loop.remove_signal_handler(signal.SIGTERM)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover
-                pass
-
-    try:
-        return clock.run(main())
-    except KeyboardInterrupt:
-        click.echo("massager-ctl: interrupted; the device was told to stop", err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
-    except asyncio.CancelledError:
-        if terminated:
-            click.echo("massager-ctl: terminated; the device was told to stop", err=True)
-            raise SystemExit(EXIT_TERMINATED) from None
-        raise
+            result = clock.run(main())
+        except asyncio.CancelledError:
+            if signals.received is None:
+                raise
+            signals.finish()
+        except KeyboardInterrupt:  # SIGINT without the guard (not the main thread)
+            signals.received = signals.received or signal.SIGINT
+            signals.finish()
+        except Signalled as exc:  # a signal just before or after the session: nothing runs
+            signals.received = signals.received or exc.signum
+            signals.finish()
+        if signals.received is not None:  # it came as the session was ending by itself
+            signals.finish()
+        return result
 
 
 def _limits(cli: CliContext, max_intensity: float | None):

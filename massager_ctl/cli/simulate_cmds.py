@@ -73,10 +73,10 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     import asyncio
     import json
     import os
-    import signal
 
     from ..core.errors import UsageError
     from ..devices.registry import get_model
+    from .signals import guard
 
     if not hasattr(os, "openpty"):
         raise UsageError("simulate needs pseudo-terminals (Linux, macOS, BSD)")
@@ -103,26 +103,21 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
         click.echo("Ctrl-C to stop", err=True)
 
     async def serve() -> None:
-        loop = asyncio.get_running_loop()
         done = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        # Ctrl-C, SIGTERM, SIGHUP and every other ending signal end the serving (its
+        # finally closes the port and writes the trace); Ctrl-Z suspends it as usual.
+        with signals.routing(done.set, pause_ends=False):
+            port, simulator = await serve_on_pty(definition)
             try:
-                loop.add_signal_handler(sig, done.set)
-            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
-                pass
-        port, simulator = await serve_on_pty(definition)
-        try:
-            if link_path:
-                _make_link(port.path, link_path)
-            announce(port)
-            await done.wait()
-        finally:
-            await _shutdown(simulator, port, link_path)
+                if link_path:
+                    _make_link(port.path, link_path)
+                announce(port)
+                await done.wait()
+            finally:
+                await _shutdown(simulator, port, link_path)
 
-    try:
+    with guard() as signals:
         asyncio.run(serve())
-    except KeyboardInterrupt:  # Ctrl-C: asyncio cancelled serve(), whose finally shut down
-        pass
     click.echo("massager-ctl: simulator stopped", err=True)
 
 
