@@ -68,9 +68,10 @@ def _first_line(text: str) -> str:
 
 
 def _terminal_width() -> int:
+    """The terminal's width (COLUMNS first), within reason: COLUMNS=100000000 is not a terminal."""
     import shutil
 
-    return shutil.get_terminal_size((80, 24)).columns
+    return max(1, min(MAX_SHOW_WIDTH, shutil.get_terminal_size((80, 24)).columns))
 
 
 def _clip(text: str, width: int) -> str:
@@ -185,6 +186,9 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
 
 # -- show ----------------------------------------------------------------------
 
+#: The widest drawing `profile show` makes (wider would only grow the output, not the detail).
+MAX_SHOW_WIDTH = 1000
+
 
 def _step_dict(step: Step) -> dict:
     from ..core.vocabulary import Zone
@@ -230,8 +234,8 @@ def _limits_text(plan: Plan) -> str:
 @click.argument("file")
 @click.option(
     "--width",
-    type=click.IntRange(min=1),
-    help="Width of the drawing in columns (default: the terminal's; at least 40).",
+    type=click.IntRange(1, MAX_SHOW_WIDTH),
+    help=f"Width of the drawing in columns (default: the terminal's; 40 to {MAX_SHOW_WIDTH}).",
 )
 @pass_cli
 def show(cli: CliContext, file: str, width: int | None) -> None:
@@ -261,7 +265,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
         cli.echo_json(data)
         return
 
-    width = max(MIN_WIDTH, width or _terminal_width())
+    width = max(MIN_WIDTH, min(MAX_SHOW_WIDTH, width or _terminal_width()))
     label = 13
     click.echo(f"{plan.name}  ({path})")
     rows = [
