@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from os import PathLike
@@ -79,8 +80,10 @@ def build_state(
     def percent(value, what):
         try:
             v = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"{what} {value!r} is not a number") from None
+        if isinstance(value, bool) or not math.isfinite(v):
+            raise UsageError(f"{what} {value!r} is not a number")
         if not 0 <= v <= 100:
             raise UsageError(f"{what} {value!r} is outside 0..100")
         return v
@@ -209,8 +212,14 @@ class Chair:
         if duration is None:
             return cap_ms
         try:
-            ms = parse_duration(duration) if isinstance(duration, str) else int(float(duration) * 1000)
-        except DurationError as exc:
+            if isinstance(duration, str):
+                ms = parse_duration(duration)
+            else:
+                seconds = float(duration)
+                if isinstance(duration, bool) or not math.isfinite(seconds):
+                    raise DurationError(f"{duration!r} is not a number of seconds")
+                ms = round(seconds * 1000)
+        except (DurationError, TypeError, ValueError, OverflowError) as exc:
             raise UsageError(f"--for: {exc}") from None
         if ms <= 0:
             raise UsageError("--for must be above 0")

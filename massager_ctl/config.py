@@ -151,21 +151,34 @@ def show_value(value: object) -> str:
     """A value the way it was written: strings in quotes, TOML booleans, tables by kind."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 64:  # str() of a huge int is slow or refused
+        return "-<a huge number>" if value < 0 else "<a huge number>"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
-        return "[" + ", ".join(show_value(v) for v in value) + "]"
+        shown = ", ".join(show_value(v) for v in value[:4]) + (", ..." if len(value) > 4 else "")
+        return "[" + shown + "]"
     return str(value)
+
+
+def _said(value: object) -> str:
+    """A value as :func:`show_value` writes it, cut short for a message."""
+    text = show_value(value)
+    return text if len(text) <= 60 else text[:56] + " ..."
 
 
 def _number(value: object) -> tuple[float | None, str | None]:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return None, f"{show_value(value)} is not a number"
-    if not math.isfinite(value):
-        return None, f"{show_value(value)} is not a number"
-    return float(value), None
+        return None, f"{_said(value)} is not a number"
+    try:
+        x = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None, f"{_said(value)} is far too large"
+    if not math.isfinite(x):
+        return None, f"{_said(value)} is not a number"
+    return x, None
 
 
 def _percent(value: object) -> str | None:
@@ -173,9 +186,9 @@ def _percent(value: object) -> str | None:
     if err:
         return err
     if x < 0:
-        return f"{show_value(value)} is below 0"
+        return f"{_said(value)} is below 0"
     if x > 100:
-        return f"{show_value(value)} is above 100"
+        return f"{_said(value)} is above 100"
     return None
 
 
@@ -184,9 +197,9 @@ def _slew(value: object) -> str | None:
     if err:
         return err
     if x <= 0:
-        return f"{show_value(value)} is too low; it must be above 0 (and at most 100)"
+        return f"{_said(value)} is too low; it must be above 0 (and at most 100)"
     if x > 100:
-        return f"{show_value(value)} is above 100"
+        return f"{_said(value)} is above 100"
     return None
 
 
@@ -198,7 +211,7 @@ def _heat(value: object) -> str | None:
         close = difflib.get_close_matches(value, Heat.names(), n=1)
         if close:
             hint = f'; did you mean "{close[0]}"?'
-    return f"{show_value(value)} is not one of {', '.join(Heat.names())}{hint}"
+    return f"{_said(value)} is not one of {', '.join(Heat.names())}{hint}"
 
 
 _MAX_DURATION_TEXT = format_duration(HARD_MAX_SESSION_S * 1000)
@@ -210,25 +223,25 @@ def _duration(value: object) -> str | None:
     except DurationError as exc:
         return str(exc)
     if ms <= 0:
-        return f"{show_value(value)} is too short; it must be longer than 0"
+        return f"{_said(value)} is too short; it must be longer than 0"
     if ms > HARD_MAX_SESSION_S * 1000:
-        return f'{show_value(value)} is above "{_MAX_DURATION_TEXT}"'
+        return f'{_said(value)} is above "{_MAX_DURATION_TEXT}"'
     return None
 
 
 def _device(value: object) -> str | None:
     if not isinstance(value, str):
-        return f"{show_value(value)} is not a string; write a device URI in quotes"
+        return f"{_said(value)} is not a string; write a device URI in quotes"
     if not value.strip():
-        return f"{show_value(value)} is empty; write a device URI"
+        return f"{_said(value)} is empty; write a device URI"
     return None
 
 
 def _folder(value: object) -> str | None:
     if not isinstance(value, str):
-        return f"{show_value(value)} is not a string; write a folder path in quotes"
+        return f"{_said(value)} is not a string; write a folder path in quotes"
     if not value.strip():
-        return f"{show_value(value)} is empty; write a folder path"
+        return f"{_said(value)} is empty; write a folder path"
     return None
 
 

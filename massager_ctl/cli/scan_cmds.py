@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .context import CliContext, pass_cli
+from .params import FiniteFloat
 
 
 def _serial_rows(include_all: bool):
@@ -58,7 +59,7 @@ def _row_text(row) -> str:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.5, 60),
+    type=FiniteFloat(0.5, 60),
     default=5.0,
     show_default=True,
     metavar="S",

@@ -13,6 +13,7 @@ from dataclasses import replace
 import click
 
 from .context import CliContext, pass_cli
+from .params import percent
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -26,20 +27,32 @@ def _uri(cli: CliContext) -> str:
     return uri
 
 
+#: The time scale's range. Below real time, every wait of the stop path (its 2 s
+#: timeout, the device's status cadence) stretches in wall time: at 1e-6 a signal's stop
+#: would take weeks. Above this, the scaled simulator cannot keep pace anyway.
+MIN_TIME_SCALE = 1.0
+MAX_TIME_SCALE = 10_000.0
+
+
 class TimeScale(click.ParamType):
-    """A speed-up factor above 0, or "max": as fast as the computer goes (virtual time)."""
+    """A speed-up factor from 1 to 10000, or "max": as fast as the computer goes (virtual time)."""
 
     name = "X|max"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, float) or value == "max":
+        if value == "max":
             return value
         try:
             number = float(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a number or 'max'", param, ctx)
-        if not 0 < number <= 10_000:
-            self.fail(f"{value!r} must be above 0 and at most 10000 (or 'max')", param, ctx)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{str(value)[:40]!r} is not a number or 'max'", param, ctx)
+        if not MIN_TIME_SCALE <= number <= MAX_TIME_SCALE:  # (NaN fails this too)
+            self.fail(
+                f"{str(value)[:40]!r} must be at least {MIN_TIME_SCALE:g} (real time) and at most "
+                f"{MAX_TIME_SCALE:g} (or 'max')",
+                param,
+                ctx,
+            )
         return number
 
 
@@ -117,11 +130,11 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
     "--time-scale",
     type=TimeScale(),
     default=None,
-    help="Play X times faster than real time, or 'max' (simulator only).",
+    help="Play X (1 to 10000) times faster than real time, or 'max' (simulator only).",
 )
 @click.option(
     "--max-intensity",
-    type=click.FloatRange(0, 100),
+    type=percent(),
     default=None,
     metavar="PCT",
     help="Cap intensity for this run (only lowers the configured cap).",
@@ -283,8 +296,8 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
     "--technique", "-t", type=click.Choice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"])
 )
 @click.option("--zones", "-z", metavar="ZONE[,ZONE]", help="Zones for the rollers, comma separated.")
-@click.option("--intensity", "-i", type=click.FloatRange(0, 100), metavar="PCT")
-@click.option("--speed", "-s", type=click.FloatRange(0, 100), metavar="PCT")
+@click.option("--intensity", "-i", type=percent(), metavar="PCT")
+@click.option("--speed", "-s", type=percent(), metavar="PCT")
 @click.option("--width", "-w", type=click.Choice(["narrow", "medium", "wide"]))
 @click.option("--heat", type=click.Choice(["off", "low", "high"]))
 @click.option("--airbag", "airbags", multiple=True, metavar="ZONE=PCT", help="Airbag pressure; repeatable.")
@@ -295,7 +308,10 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
     help='How long to hold it, e.g. "5m" (default: until Ctrl-C or the session cap).',
 )
 @click.option(
-    "--time-scale", type=TimeScale(), default=None, help="Simulator only: X times faster, or 'max'."
+    "--time-scale",
+    type=TimeScale(),
+    default=None,
+    help="Simulator only: X (1 to 10000) times faster, or 'max'.",
 )
 @click.option("--strict", is_flag=True, help="Refuse zones or techniques the device lacks.")
 @pass_cli

@@ -35,3 +35,8 @@ class SafetyError(MassagerError):
 
 class StopNotConfirmed(DeviceError):
     """A stop was sent but the device never confirmed it stopped."""
+
+
+class LimitError(SafetyError, ValueError):
+    """A safety limit that is not a finite number in its range (NaN, infinite, negative,
+    too large): refused wherever it comes in, so that no value can switch a cap off."""

@@ -18,6 +18,7 @@ It holds no I/O: it turns one desired state into one allowed state.
 from __future__ import annotations
 
 import logging
+import math
 
 from ..core.durations import format_duration
 from ..core.errors import SafetyError
@@ -56,6 +57,8 @@ class SafetyGovernor:
 
     def check_length(self, length_s: float, what: str = "the session") -> None:
         cap = min(self._session_limits.max_session_s, HARD_MAX_SESSION_S)
+        if not math.isfinite(length_s) or length_s < 0:
+            raise SafetyError(f"{what}: its length {length_s!r} is not a number of seconds")
         if length_s > cap + 1e-9:
             raise SafetyError(
                 f"{what} lasts {format_duration(length_s * 1000)}, above the "
@@ -138,13 +141,13 @@ class SafetyGovernor:
 
     def _caps(self, desired: TargetState) -> tuple[float, float, tuple]:
         lim = self._session_limits
-        intensity = min(max(desired.intensity, 0.0), lim.max_intensity, 100.0)
-        speed = min(max(desired.speed, 0.0), lim.max_speed, 100.0)
-        airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in desired.airbags)
+        intensity = _within(desired.intensity, min(lim.max_intensity, 100.0))
+        speed = _within(desired.speed, min(lim.max_speed, 100.0))
+        airbags = airbag_tuple((z, _within(p, min(lim.max_airbag, 100.0))) for z, p in desired.airbags)
         return intensity, speed, airbags
 
     def _heat(self, wanted: Heat) -> Heat:
-        if self._heat_off_for_good:
+        if self._heat_off_for_good or not isinstance(wanted, Heat):
             return Heat.OFF
         top = self._session_limits.max_heat
         return top if wanted.rank > top.rank else wanted
@@ -179,6 +182,20 @@ class SafetyGovernor:
         """A stop is always allowed, immediately, live session or not."""
         self._last_out = STOPPED
         return STOPPED
+
+
+def _within(value: float, cap: float) -> float:
+    """``value`` clamped to 0..cap; anything that is not a number is 0 (the safe side).
+
+    NaN compares false with everything: ``min(max(nan, 0), cap)`` is NaN, which would
+    pass every later comparison (the slew limit included) and reach the mapping."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    if math.isnan(x) or x <= 0.0:
+        return 0.0
+    return cap if x >= cap else x
 
 
 def _assemble(desired: TargetState, intensity: float, speed: float, airbags: tuple, heat: Heat):
