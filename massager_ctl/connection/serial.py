@@ -5,6 +5,8 @@
 * ``model`` names the device model (``massager-ctl devices``). It may be
   left out when the port's USB id or description matches exactly one model.
 * ``baud`` overrides the model's baud rate (for DIY native-protocol boards).
+* ``long_deadman=warn`` accepts a native-protocol device that keeps a longer deadman
+  than the host asked for (refused by default; docs/safety.md).
 
 The line is opened with the model's whole :class:`SerialSettings` (its
 ``ModelDefinition.serial``; the native protocol's 115200 8N1 when a model
@@ -27,7 +29,7 @@ from ..devices.registry import MODELS, get_model
 from ..transport.serial import NATIVE_SERIAL, SerialSettings
 from .uri import DeviceURI
 
-OPTIONS = ("model", "baud")
+OPTIONS = ("model", "baud", "long_deadman")
 
 
 def serial_models() -> list[ModelDefinition]:
@@ -140,10 +142,14 @@ async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bo
         import serial  # noqa: F401
     except ImportError:
         raise UsageError("serial: devices need the Python package 'pyserial'; install it with pip") from None
+    driver = definition.load("driver")
+    extra = {}
+    if "long_deadman" in parsed.options:  # native protocol: accept a longer deadman, warned
+        if definition.protocol != "native":
+            raise UsageError(f"{parsed.text}: long_deadman= is for native-protocol devices only")
+        extra["long_deadman"] = parsed.options["long_deadman"]
     transport = SerialTransport(port, _settings(definition, parsed.options))
-    device = definition.load("driver")(
-        transport, min_write_gap_s=definition.min_write_gap_s, name=definition.name
-    )
+    device = driver(transport, min_write_gap_s=definition.min_write_gap_s, name=definition.name, **extra)
     opened = OpenedDevice(device, definition, None, [transport.close])
     opened.link = transport
     return opened
