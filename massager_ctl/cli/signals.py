@@ -168,10 +168,12 @@ class SignalGuard:
         loop = asyncio.get_running_loop()
         self.drove = True
         self._route = (loop, stop, pause_ends)
+        wake = _Wakeup(loop)
         try:
             yield
         finally:
             self._route = None
+            wake.close()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         route = self._route
@@ -207,6 +209,55 @@ class SignalGuard:
         else:
             _echo(f"massager-ctl: {describe(signum)}; the device was told to stop")
         raise SystemExit(exit_code(signum))
+
+
+class _Wakeup:
+    """Wakes the loop when a signal arrives, whichever thread the kernel gave it to.
+
+    Python runs signal handlers in the main thread, between two bytecodes. A signal the
+    kernel delivers to another thread (a serial port's reader) leaves the main thread
+    asleep in ``select()`` until its next timer; a byte on this socket pair (the
+    interpreter's wakeup fd) ends that sleep at once, and the handler runs."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        import socket
+
+        self._loop = loop
+        self._previous: int | None = None
+        self._socks: tuple[socket.socket, socket.socket] | None = None
+        try:
+            receive, send = socket.socketpair()
+            receive.setblocking(False)
+            send.setblocking(False)
+            self._previous = signal.set_wakeup_fd(send.fileno(), warn_on_full_buffer=False)
+            self._socks = (receive, send)
+            loop.add_reader(receive.fileno(), self._drain)
+        except (ValueError, OSError, RuntimeError, NotImplementedError):  # not the main thread...
+            self.close()
+
+    def _drain(self) -> None:
+        if self._socks is None:
+            return
+        try:
+            while self._socks[0].recv(4096):
+                pass
+        except OSError:  # drained (BlockingIOError) or closed
+            pass
+
+    def close(self) -> None:
+        socks, self._socks = self._socks, None
+        if socks is None:
+            return
+        try:
+            signal.set_wakeup_fd(self._previous if self._previous is not None else -1)
+        except (ValueError, OSError):
+            pass
+        try:
+            self._loop.remove_reader(socks[0].fileno())
+        except (ValueError, OSError, RuntimeError):
+            pass
+        for sock in socks:
+            sock.close()
 
 
 def suspend(signum: int) -> None:
