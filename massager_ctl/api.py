@@ -166,6 +166,7 @@ class Chair:
             on_progress=on_progress,
             on_warning=on_warning,
             reconnect=reconnect,
+            tolerance=getattr(self._opened.definition, "status_tolerance", None),
         )
         return self.session
 

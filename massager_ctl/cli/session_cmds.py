@@ -120,8 +120,8 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
         cli.echo_json(data)
     else:
         click.echo(summary(report, name), err=True)
-    if not report.stop_sent:
-        raise SystemExit(1)
+    if not report.stop_sent or report.reason == "device-disobeyed":
+        raise SystemExit(1)  # a device that did not do as it was told is a failure, stopped or not
 
 
 @click.command()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.capabilities import Capabilities
+from ..core.tolerance import StatusTolerance
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class ModelDefinition:
     notes: str = ""
     serial: Any = None  # transport.serial.SerialSettings: line settings for serial: URIs
     ble: Any = None  # transport.ble.BleLayout: service, characteristics, write response
+    #: How far its own status may read above what was sent before a session stops it as
+    #: disobedient (session/verify.py); None: its status echoes what was sent, nothing to verify.
+    status_tolerance: StatusTolerance | None = None
 
     def load(self, attr: str):
         module, _, name = getattr(self, attr).partition(":")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from ...core.tolerance import EXACT
 from ..model import ModelDefinition
 from .reference import REFERENCE_CAPABILITIES
+
+# STATUS carries the state the chair executes, ordered with the ACKs of its frames
+# (docs/protocol.md): it is verified exactly against what was acknowledged.
 
 MODELS = (
     ModelDefinition(
@@ -17,6 +21,7 @@ MODELS = (
         simulator="massager_ctl.devices.native.sim:SimulatedNativeChair",
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the 1.5 s deadman",
+        status_tolerance=EXACT,
         notes="Speaks the native protocol v1 over an in-memory link; physics take time.",
     ),
     ModelDefinition(
@@ -27,6 +32,7 @@ MODELS = (
         driver="massager_ctl.devices.native.driver:NativeDevice",
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the negotiated deadman",
+        status_tolerance=EXACT,
         notes="Capabilities are reported by the device in its INFO reply.",
     ),
 )
@@ -58,6 +64,7 @@ def _diy(name: str, title: str, service: str, ble: BleLayout, notes: str) -> Mod
         simulator="massager_ctl.devices.native.sim:SimulatedNativeChair",
         min_write_gap_s=0.075,
         keepalive="native HEARTBEAT at a third of the negotiated deadman",
+        status_tolerance=EXACT,
         recognise=Recognise(ble_names=("MCTL",), ble_services=(service,), ble_manufacturer=_DIY_MANUFACTURER),
         notes=notes,
         ble=ble,
