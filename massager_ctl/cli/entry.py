@@ -54,6 +54,32 @@ def _print_stored_help() -> bool:
     return True
 
 
+def _flush_output(done: SystemExit) -> None:
+    """Flush standard output before exiting: a full disk or a closed file is said on stderr
+    (exit 1), not left to the interpreter's shutdown (a traceback-like note, exit 120)."""
+    stream = sys.stdout
+    try:
+        if stream is not None:
+            stream.flush()
+    except BrokenPipeError:  # `| head`: quiet, as click does
+        _silence_stdout()
+    except (OSError, ValueError) as err:
+        _silence_stdout()
+        reason = getattr(err, "strerror", None) or str(err)
+        sys.stderr.write(f"massager-ctl: cannot write the output: {reason}\n")
+        if not done.code:
+            done.code = 1
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main() -> None:
     """Run massager-ctl with sys.argv; exits the process."""
     if _print_stored_help():
@@ -73,10 +99,18 @@ def main() -> None:
     try:
         from .main import main as cli_main
 
-        cli_main(prog_name="massager-ctl")
+        try:
+            cli_main(prog_name="massager-ctl")
+        except SystemExit as done:
+            _flush_output(done)
+            raise
     except signals.Signalled as exc:
-        sys.exit(signals.end_quietly(exc))
-    finally:
+        code = signals.end_quietly(exc)
+        signals.block_all()
+        sys.exit(code)
+    except SystemExit:
         # The command is over (any device stopped and closed): a signal now must not
         # turn its exit code into a kill (-15) while the interpreter shuts down.
         signals.block_all()
+        raise
+    signals.uninstall()  # returned without exiting (only when called from Python): hand back

@@ -296,6 +296,14 @@ def install() -> SignalGuard:
     return _GUARD
 
 
+def uninstall() -> None:
+    """Put back the handlers the process had before :func:`install`."""
+    global _GUARD
+    if _GUARD is not None:
+        _GUARD.uninstall()
+        _GUARD = None
+
+
 @contextmanager
 def guard() -> Iterator[SignalGuard]:
     """The installed guard; or, when none is (a test runner, a script calling the CLI),
