@@ -36,7 +36,9 @@ def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict]]:
     """Lines for people and dicts for JSON, from a ProfileError (or any MassagerError)."""
     problems = getattr(exc, "problems", None)
     if problems:
-        return [str(p) for p in problems], [
+        from ..profile.errors import problem_lines
+
+        return problem_lines(problems), [
             p.to_dict() if hasattr(p, "to_dict") else {"message": str(p)} for p in problems
         ]
     message = str(exc)
@@ -92,16 +94,21 @@ def list_cmd(cli: CliContext) -> None:
     """
     from ..core.errors import MassagerError
     from ..profile import load_plan
-    from ..profile.library import list_profiles
+    from ..profile.library import list_profiles, shown_name
 
     items = []
     for entry in list_profiles(cli.config):
         item: dict = {
-            "name": entry.name,
+            "name": entry.name if cli.json else shown_name(entry.name),
             "path": str(entry.path),
             "source": entry.source,
             "shadowed": entry.shadowed,
         }
+        if entry.name_problem is not None:
+            line = f"{shown_name(entry.path.name)}: {entry.name_problem}"
+            item.update(ok=False, problems=[{"message": entry.name_problem, "text": line}], _lines=[line])
+            items.append(item)
+            continue
         try:
             plan = load_plan(entry.path)
         except MassagerError as exc:
@@ -127,7 +134,7 @@ def list_cmd(cli: CliContext) -> None:
                 [i["name"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
             )
         else:
-            more = len(i["_lines"]) - 1
+            more = len(i["problems"]) - 1
             text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
             rows.append([i["name"], "-", "-", source, text])
     header = ["NAME", "BENEFIT", "LENGTH", "SOURCE", "DESCRIPTION"]
