@@ -41,6 +41,7 @@ class SafetyGovernor:
         self._last_out: TargetState = STOPPED
         self._heat_on_s = 0.0
         self._heat_off_for_good = False
+        self._resumed_at: float | None = None  # after a reconnect: airbags and heat come back slowly
         self.notices: list[str] = []
         self.expired = False
 
@@ -83,11 +84,13 @@ class SafetyGovernor:
         self._last_out = STOPPED
         self._heat_on_s = 0.0
         self._heat_off_for_good = False
+        self._resumed_at = None
         self.expired = False
 
     def end(self) -> TargetState:
         """End the live session: from now on only the stopped state is allowed."""
         self._live_since = None
+        self._resumed_at = None
         self._last_out = STOPPED
         self._session_limits = self.limits
         return STOPPED
@@ -135,9 +138,26 @@ class SafetyGovernor:
                 f"heat switched off after {format_duration(lim.heat_auto_off_s * 1000)} (heat auto-off)"
             )
 
-        out = _assemble(out, intensity, speed, airbags, self._heat(out.heat))
+        heat = self._heat(out.heat)
+        if self._resumed_at is not None:
+            airbags, heat = self._resuming(now, airbags, heat)
+        out = _assemble(out, intensity, speed, airbags, heat)
         self._last_out = out
         return out
+
+    def _resuming(self, now: float, airbags: tuple, heat: Heat) -> tuple[tuple, Heat]:
+        """After a reconnect, airbags and heat come back the way intensity does: pressure
+        rises at the slew rate from zero, and heat stays at its lowest level until a full
+        ramp would have ended (100 % at the slew rate), instead of all at once."""
+        assert self._resumed_at is not None
+        allowed = self._session_limits.slew_per_s * max(0.0, now - self._resumed_at)
+        if allowed >= 100.0:
+            self._resumed_at = None
+            return airbags, heat
+        airbags = airbag_tuple((z, min(p, allowed)) for z, p in airbags)
+        if heat.rank > Heat.LOW.rank:
+            heat = Heat.LOW
+        return airbags, heat
 
     def _caps(self, desired: TargetState) -> tuple[float, float, tuple]:
         lim = self._session_limits
@@ -164,19 +184,24 @@ class SafetyGovernor:
         return _assemble(desired, intensity, speed, airbags, self._heat(desired.heat))
 
     def next_deadline(self, now: float) -> float | None:
-        """When the governor next needs to act on its own (session cap, heat auto-off)."""
+        """When the governor next needs to act on its own (session cap, heat auto-off, the
+        end of a resume ramp)."""
         if self._live_since is None:
             return None
         lim = self._session_limits
         due = [self._live_since + min(lim.max_session_s, HARD_MAX_SESSION_S)]
+        if self._resumed_at is not None:
+            due.append(max(now, self._resumed_at + 100.0 / lim.slew_per_s))
         if self._last_out.heat is not Heat.OFF and not self._heat_off_for_good:
             due.append(now + max(1e-3, lim.heat_auto_off_s - self._heat_on_s))
         return min(due)
 
     def restart_ramp(self, now: float) -> None:
-        """After the device was out of reach: start again from zero, under the slew limit."""
+        """After the device was out of reach: start again from zero, under the slew limit;
+        airbags too, and heat at its lowest until the ramp would have ended."""
         self._last_out = STOPPED
         self._last_time = now
+        self._resumed_at = now
 
     def stop(self) -> TargetState:
         """A stop is always allowed, immediately, live session or not."""
