@@ -43,7 +43,14 @@ from pathlib import Path
 
 from .core.durations import DurationError, format_duration, parse_duration
 from .core.errors import UsageError, condensed
-from .core.toml_text import TomlTextError, decode_text, parse_limited, printable, read_regular_file
+from .core.toml_text import (
+    TomlTextError,
+    decode_text,
+    parse_limited,
+    printable,
+    read_regular_file,
+    unsafe_char,
+)
 from .core.vocabulary import Heat
 from .session.limits import HARD_MAX_SESSION_S, SafetyLimits
 
@@ -160,8 +167,10 @@ def show_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int) and value.bit_length() > 64:  # str() of a huge int is slow or refused
         return "-<a huge number>" if value < 0 else "<a huge number>"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):  # (direction and zero-width characters escaped too)
+        return "".join(
+            f"\\u{ord(c):04x}" if unsafe_char(c) else c for c in json.dumps(value, ensure_ascii=False)
+        )
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):

@@ -388,6 +388,10 @@ def _status_text(status) -> str:
     return "\n".join(lines)
 
 
+#: How long `status --watch` waits for a status the device sends on its own.
+WATCH_SILENCE_S = 5.0
+
+
 @click.command()
 @click.option("--watch", is_flag=True, help="Keep printing status updates until Ctrl-C.")
 @click.option("--count", type=click.IntRange(1), default=None, help="With --watch: stop after N updates.")
@@ -409,7 +413,15 @@ def status(cli: CliContext, watch, count) -> None:
             chair.on_status(seen.put_nowait)
             n = 0
             while count is None or n < count:
-                st = await asyncio.wait_for(seen.get(), 5.0)
+                try:
+                    st = await asyncio.wait_for(seen.get(), WATCH_SILENCE_S)
+                except TimeoutError:
+                    from ..core.errors import DeviceError
+
+                    raise DeviceError(
+                        f"{chair.model} sent no status for {WATCH_SILENCE_S:g} s: it does not report "
+                        "on its own, or stopped; --watch needs a device that does (plain `status` asks)"
+                    ) from None
                 n += 1
                 if cli.json:
                     click.echo(json.dumps(st.to_dict()))

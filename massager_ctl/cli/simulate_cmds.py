@@ -126,11 +126,14 @@ def _make_link(target: str, link_path: str) -> None:
 
     from ..core.errors import UsageError
 
-    if os.path.lexists(link_path):
-        if not os.path.islink(link_path):
-            raise UsageError(f"--link {link_path}: a file that is not a symlink is in the way")
-        os.unlink(link_path)
-    os.symlink(target, link_path)
+    try:
+        if os.path.lexists(link_path):
+            if not os.path.islink(link_path):
+                raise UsageError(f"--link {link_path}: a file that is not a symlink is in the way")
+            os.unlink(link_path)
+        os.symlink(target, link_path)
+    except OSError as exc:  # a missing or read-only folder
+        raise UsageError(f"--link {link_path}: cannot make the link: {exc.strerror or exc}") from None
 
 
 async def _shutdown(simulator, port, link_path: str | None) -> None:

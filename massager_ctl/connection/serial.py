@@ -123,6 +123,41 @@ def _check_port(port: str) -> None:
             f"serial port {port} does not exist (unplugged? `massager-ctl scan` lists the "
             "serial ports there are)"
         )
+    if port.startswith("/") and _is_our_terminal(port):
+        raise UsageError(
+            f"serial:{port} is the terminal massager-ctl runs in: opened as a device it would be "
+            "left raw at the device's baud rate; give the chair's port (`massager-ctl scan` lists them)"
+        )
+
+
+def _is_our_terminal(port: str) -> bool:
+    """Is ``port`` this process's terminal (its stdin/out/err, /dev/tty, or its controlling
+    terminal)? Opening it as a serial port would take the terminal over."""
+    import stat
+
+    try:
+        info = os.stat(port)
+    except OSError:
+        return False
+    if not stat.S_ISCHR(info.st_mode):
+        return False
+    if os.path.realpath(port) == "/dev/tty":
+        return True
+    ours = set()
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                ours.add(os.fstat(fd).st_rdev)
+        except OSError:
+            continue
+    try:  # the controlling terminal, even with stdio redirected (Linux: tty_nr of /proc/self/stat)
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            tty_nr = int(fh.read().rsplit(")", 1)[1].split()[4])
+        if tty_nr:
+            ours.add(tty_nr)
+    except (OSError, ValueError, IndexError):
+        pass
+    return info.st_rdev in ours
 
 
 async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool = False):
