@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from .context import CliContext, pass_cli
 from .params import percent
+
+if TYPE_CHECKING:
+    from ..session.clock import _LoopClock
+
+T = TypeVar("T")
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -69,7 +76,7 @@ def _clock(uri: str, time_scale: float | str | None):
     return VirtualClock() if time_scale == "max" else ScaledClock(time_scale)
 
 
-def _drive(clock, coro_factory):
+def _drive(clock: _LoopClock, coro_factory: Callable[[], Awaitable[T]]) -> T:
     """Run a device coroutine under the process's signal guard (:mod:`.signals`).
 
     The first ending signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, ...) or Ctrl-Z
@@ -80,7 +87,7 @@ def _drive(clock, coro_factory):
 
     with guard() as signals:
 
-        async def main():
+        async def main() -> T:
             task = asyncio.current_task()
             assert task is not None
             with signals.routing(task.cancel):
