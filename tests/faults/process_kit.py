@@ -88,7 +88,9 @@ def _files(tmp_path: Path, model: str, tag: str) -> tuple[Path, Path, Path]:
     caps = definition(model).static_capabilities()
     profile = tmp_path / f"{tag}.toml"
     profile.write_text(scenario_profile_toml(caps), encoding="utf-8")
-    config = tmp_path / "config.toml"
+    # One config per run: runs start at once, and a shared file rewritten by one while
+    # another reads it can be read empty (no caps: the defaults, 100 %).
+    config = tmp_path / f"{tag}.config.toml"
     config.write_text(CAPS_CONFIG_TOML, encoding="utf-8")
     return profile, config, tmp_path / f"{tag}.trace.json"
 
