@@ -197,8 +197,16 @@ async def _read_available(stream, quiet_s: float = 0.2) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-#: What the host must never say after a signal: the stop it was told to make failed.
-FALSE_ALARMS = ("stop failed", "not confirmed", "Traceback", "unexpected error", "Aborted!")
+#: What the host must never say after a signal: that a second signal cut its stop short
+#: (the false "stop failed" a double Ctrl-C printed), or a crash. (A stop that really timed
+#: out - on a machine so loaded that the scaled 2 s are not enough - may say so.)
+FALSE_ALARMS = (
+    "stop failed (KeyboardInterrupt",
+    "stop failed (CancelledError",
+    "Traceback",
+    "unexpected error",
+    "Aborted!",
+)
 
 
 def _judge(model: str, result: dict) -> list[str]:
