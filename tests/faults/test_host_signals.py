@@ -20,6 +20,7 @@ is read: its clock is the same CLOCK_MONOTONIC as this test's.
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from bounds import LIMITS, POINTS, SIGKILL_SLACK_S
@@ -58,6 +59,7 @@ def test_every_signal_at_every_point_stops_the_device(model, tmp_path):
     _assert_runs(model, runs, tmp_path)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads SigCgt from /proc (Linux)")
 @pytest.mark.parametrize("signame", list(SIGNALS))
 def test_a_signal_at_start_up_ends_with_one_line_and_its_exit_code(signame, tmp_path):
     """Sent the moment the process handles it: long before a device (no "Aborted!",
