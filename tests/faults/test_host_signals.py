@@ -143,3 +143,47 @@ def test_sigkill_of_the_host_the_device_stops_itself(model, points, tmp_path):
     if hard:
         pytest.fail("\n".join(hard + late), pytrace=False)
     assert not late, "\n".join(late)
+
+
+def test_the_guard_handles_every_signal_that_would_end_or_pause_the_process():
+    """Not only the signals people send by hand: every catchable signal whose default ends
+    the process (SIGALRM, SIGXCPU, SIGPWR, the real-time signals...) or suspends it."""
+    import signal
+
+    from massager_ctl.cli import signals
+
+    ending = set(signals.ending_signals())
+    names = {"SIGHUP", "SIGINT", "SIGQUIT", "SIGABRT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM"}
+    names |= {"SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGPWR", "SIGIO", "SIGSTKFLT"}
+    for name in names:
+        if hasattr(signal, name):
+            assert getattr(signal, name) in ending, name
+    if hasattr(signal, "SIGRTMIN"):
+        assert set(range(signal.SIGRTMIN, signal.SIGRTMAX + 1)) <= ending
+    assert signals.PAUSING == {signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
+    for kept in ("SIGKILL", "SIGSTOP", "SIGSEGV", "SIGCHLD", "SIGPIPE", "SIGWINCH", "SIGCONT"):
+        assert getattr(signal, kept) not in ending, kept
+    guard = signals.SignalGuard()
+    guard.install()
+    try:
+        for signum in (*ending, *signals.PAUSING):
+            assert signal.getsignal(signum) == guard._handle, signals.signal_name(signum)
+    finally:
+        guard.uninstall()
+    assert signal.getsignal(signal.SIGTERM) != guard._handle
+
+
+@pytest.mark.slow
+def test_every_catchable_ending_signal_stops_the_reference_chair(tmp_path, monkeypatch):
+    """The rest of them, each once, mid-ramp, on the reference chair: 128 + n, stopped."""
+    import process_kit
+
+    from massager_ctl.cli import signals
+
+    table = dict(process_kit.SIGNALS)
+    for signum in signals.ending_signals():
+        name = signals.signal_name(signum).replace("+", "PLUS")
+        table.setdefault(name, (signum, 128 + signum))
+    monkeypatch.setattr(process_kit, "SIGNALS", table)
+    runs = [("ramp", name) for name in table if name not in SIGNALS]
+    _assert_runs("sim-chair", runs, tmp_path)
