@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from os import PathLike
@@ -95,8 +96,10 @@ def build_state(
     def percent(value, what):
         try:
             v = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"{what} {value!r} is not a number") from None
+        if isinstance(value, bool) or not math.isfinite(v):
+            raise UsageError(f"{what} {value!r} is not a number")
         if not 0 <= v <= 100:
             raise UsageError(f"{what} {value!r} is outside 0..100")
         return v
@@ -226,6 +229,7 @@ class Chair:
             on_progress=on_progress,
             on_warning=on_warning,
             reconnect=reconnect,
+            tolerance=getattr(self._opened.definition, "status_tolerance", None),
         )
         return self.session
 

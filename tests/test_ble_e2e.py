@@ -213,7 +213,7 @@ def test_writer_keeps_to_the_model_gap_over_ble_with_the_latest_value():
     plan = Plan(name="ramp", roller=tuple(up_down))
 
     async def main():
-        limits = SafetyLimits(slew_per_s=1000)
+        limits = SafetyLimits(slew_per_s=100)  # the most any limits allow
         async with connect("ble:Pro", simulate_ble=True, limits=limits) as chair:
             peripheral = chair._opened.link
             session = Session(chair.device, chair.writer, chair.governor, plan, tick_s=0.01)
@@ -240,8 +240,8 @@ def test_writer_keeps_to_the_model_gap_over_ble_with_the_latest_value():
 
     def offered(t: float) -> float:  # the plan's intensity at loop time t
         p = (t - t0) * 1000
-        if p >= 6000:
-            return 37.0
+        if p >= 6000:  # up from 0 at the slew limit (100 %/s), then held
+            return min(37.0, (p - 6000) / 10)
         c = p % 2000
         return c / 10 if c < 1000 else 100 - (c - 1000) / 10
 

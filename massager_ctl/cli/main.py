@@ -8,7 +8,6 @@ modules) to the bare minimum.
 
 from __future__ import annotations
 
-import textwrap
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -65,12 +64,16 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Like click's, but a command not loaded yet is listed from SHORT_HELP."""
+        """Like click's, but a command not loaded yet is listed from SHORT_HELP (shortened
+        as click shortens a loaded command's help, so the listing does not depend on
+        which commands an earlier call happened to load)."""
         rows = []
         for name in self.list_commands(ctx):
             limit = formatter.width - 6 - len(name)
             if name not in self.commands and name in SHORT_HELP:
-                rows.append((name, textwrap.shorten(SHORT_HELP[name], max(limit, 20), placeholder="...")))
+                # click's own shortening, so a row reads the same loaded or not
+                stand_in = click.Command(name, help=SHORT_HELP[name])
+                rows.append((name, stand_in.get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
@@ -101,11 +104,55 @@ class LazyGroup(click.Group):
         except Exception as exc:  # the one place that turns errors into lines
             from ..core.errors import MassagerError
 
-            if isinstance(exc, MassagerError):
+            broken = output_broken(exc)
+            if broken is not None:  # stdout is a full disk, a closed file...: say so on stderr
+                code = report_error(ctx, exc, f"cannot write the output: {broken}", 1, to_stderr=True)
+            elif isinstance(exc, MassagerError):
                 code = report_error(ctx, exc, str(exc), exc.exit_code)
             else:
                 code = report_error(ctx, exc, f"unexpected error: {_describe(exc)}", 1)
         ctx.exit(code)
+
+
+def output_broken(exc: BaseException | None = None) -> str | None:
+    """Why standard output cannot be written (a full disk, an I/O error, a closed file),
+    or None. ``exc`` is the error that raised the question: only an OSError can be one."""
+    import sys
+
+    if exc is not None and not isinstance(exc, OSError):
+        return None
+    stream = sys.stdout
+    if stream is None:
+        return "there is no standard output"
+    try:
+        stream.flush()
+    except OSError as err:
+        silence_output()
+        return err.strerror or str(err)
+    except ValueError:  # closed
+        return "standard output is closed"
+    if isinstance(exc, OSError) and getattr(exc, "filename", None) is None and exc.errno in _OUTPUT_ERRNOS:
+        silence_output()  # the write failed, the buffer was dropped: it is the output
+        return exc.strerror or str(exc)
+    return None
+
+
+#: errno values a failed write to standard output brings (no file name in the error).
+_OUTPUT_ERRNOS = {28, 5, 27, 122}  # ENOSPC, EIO, EFBIG, EDQUOT
+
+
+def silence_output() -> None:
+    """Point standard output at /dev/null: nothing more can reach it, and the interpreter's
+    last flush must not fail again on the way out."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _import_command(target: str) -> click.Command:
@@ -131,7 +178,9 @@ def _cli_of(ctx: click.Context) -> CliContext:
     return obj if obj is not None else CliContext()
 
 
-def report_error(ctx: click.Context, exc: BaseException, message: str, exit_code: int) -> int:
+def report_error(
+    ctx: click.Context, exc: BaseException, message: str, exit_code: int, *, to_stderr: bool = False
+) -> int:
     """Print an error the way the CLI always does; returns the exit code.
 
     Human mode: every line of the message as ``massager-ctl: <line>`` on stderr, then a
@@ -150,13 +199,17 @@ def report_error(ctx: click.Context, exc: BaseException, message: str, exit_code
         cause = cause.__cause__ or cause.__context__
     log.debug("traceback of the error:", exc_info=exc)
 
-    if cli.json:
+    if cli.json and not to_stderr:
         data: dict[str, Any] = {"error": message, "exit_code": exit_code}
         problems = getattr(exc, "problems", None) or []
         if problems and all(hasattr(p, "to_dict") for p in problems):
             data["problems"] = [p.to_dict() for p in problems]
-        cli.echo_json(data)
-        return exit_code
+        try:
+            cli.echo_json(data)
+            return exit_code
+        except OSError as err:  # stdout broken too: the error goes to stderr after all
+            silence_output()
+            message += f" (and the output cannot be written: {err.strerror or err})"
     for line in message.splitlines() or [""]:
         click.echo(f"massager-ctl: {line}", err=True)
     if exit_code != 2:  # 2 is bad input (usage, profile, config, caps): its message says it all

@@ -36,7 +36,9 @@ def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict[str, A
     """Lines for people and dicts for JSON, from a ProfileError (or any MassagerError)."""
     problems = getattr(exc, "problems", None)
     if problems:
-        return [str(p) for p in problems], [
+        from ..profile.errors import problem_lines
+
+        return problem_lines(problems), [
             p.to_dict() if hasattr(p, "to_dict") else {"message": str(p)} for p in problems
         ]
     message = str(exc)
@@ -68,9 +70,10 @@ def _first_line(text: str) -> str:
 
 
 def _terminal_width() -> int:
+    """The terminal's width (COLUMNS first), within reason: COLUMNS=100000000 is not a terminal."""
     import shutil
 
-    return shutil.get_terminal_size((80, 24)).columns
+    return max(1, min(MAX_SHOW_WIDTH, shutil.get_terminal_size((80, 24)).columns))
 
 
 def _clip(text: str, width: int) -> str:
@@ -91,16 +94,21 @@ def list_cmd(cli: CliContext) -> None:
     """
     from ..core.errors import MassagerError
     from ..profile import load_plan
-    from ..profile.library import list_profiles
+    from ..profile.library import list_profiles, shown_name
 
     items = []
     for entry in list_profiles(cli.config):
         item: dict[str, Any] = {
-            "name": entry.name,
+            "name": entry.name if cli.json else shown_name(entry.name),
             "path": str(entry.path),
             "source": entry.source,
             "shadowed": entry.shadowed,
         }
+        if entry.name_problem is not None:
+            line = f"{shown_name(entry.path.name)}: {entry.name_problem}"
+            item.update(ok=False, problems=[{"message": entry.name_problem, "text": line}], _lines=[line])
+            items.append(item)
+            continue
         try:
             plan = load_plan(entry.path)
         except MassagerError as exc:
@@ -126,7 +134,7 @@ def list_cmd(cli: CliContext) -> None:
                 [i["name"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
             )
         else:
-            more = len(i["_lines"]) - 1
+            more = len(i["problems"]) - 1
             text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
             rows.append([i["name"], "-", "-", source, text])
     header = ["NAME", "BENEFIT", "LENGTH", "SOURCE", "DESCRIPTION"]
@@ -185,6 +193,9 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
 
 # -- show ----------------------------------------------------------------------
 
+#: The widest drawing `profile show` makes (wider would only grow the output, not the detail).
+MAX_SHOW_WIDTH = 1000
+
 
 def _step_dict(step: Step) -> dict[str, Any]:
     from ..core.vocabulary import Zone
@@ -230,8 +241,8 @@ def _limits_text(plan: Plan) -> str:
 @click.argument("file")
 @click.option(
     "--width",
-    type=click.IntRange(min=1),
-    help="Width of the drawing in columns (default: the terminal's; at least 40).",
+    type=click.IntRange(1, MAX_SHOW_WIDTH),
+    help=f"Width of the drawing in columns (default: the terminal's; 40 to {MAX_SHOW_WIDTH}).",
 )
 @pass_cli
 def show(cli: CliContext, file: str, width: int | None) -> None:
@@ -261,7 +272,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
         cli.echo_json(data)
         return
 
-    width = max(MIN_WIDTH, width or _terminal_width())
+    width = max(MIN_WIDTH, min(MAX_SHOW_WIDTH, width or _terminal_width()))
     label = 13
     click.echo(f"{plan.name}  ({path})")
     rows = [

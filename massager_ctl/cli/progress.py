@@ -92,7 +92,7 @@ def summary(report: SessionReport, plan_name: str) -> str:
         head = f"{plan_name}: finished ({done})"
     elif report.reason == "cap":
         head = f"{plan_name}: stopped at the session cap after {done}: {report.message}"
-    elif report.reason == "device-stopped":
+    elif report.reason in ("device-stopped", "device-disobeyed"):
         head = f"{plan_name}: {report.message}"
     else:
         head = f"{plan_name}: {report.reason} after {done}"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .context import CliContext, pass_cli
+from .params import FiniteFloat
 
 if TYPE_CHECKING:
     from ..connection.found import Found
@@ -63,7 +64,7 @@ def _row_text(row: Found) -> str:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.5, 60),
+    type=FiniteFloat(0.5, 60),
     default=5.0,
     show_default=True,
     metavar="S",

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from .context import CliContext, pass_cli
+from .params import percent
+
+if TYPE_CHECKING:
+    from ..session.clock import _LoopClock
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,20 +39,32 @@ def _uri(cli: CliContext) -> str:
     return uri
 
 
+#: The time scale's range. Below real time, every wait of the stop path (its 2 s
+#: timeout, the device's status cadence) stretches in wall time: at 1e-6 a signal's stop
+#: would take weeks. Above this, the scaled simulator cannot keep pace anyway.
+MIN_TIME_SCALE = 1.0
+MAX_TIME_SCALE = 10_000.0
+
+
 class TimeScale(click.ParamType):
-    """A speed-up factor above 0, or "max": as fast as the computer goes (virtual time)."""
+    """A speed-up factor from 1 to 10000, or "max": as fast as the computer goes (virtual time)."""
 
     name = "X|max"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, float) or value == "max":
+        if value == "max":
             return value
         try:
             number = float(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a number or 'max'", param, ctx)
-        if not 0 < number <= 10_000:
-            self.fail(f"{value!r} must be above 0 and at most 10000 (or 'max')", param, ctx)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{str(value)[:40]!r} is not a number or 'max'", param, ctx)
+        if not MIN_TIME_SCALE <= number <= MAX_TIME_SCALE:  # (NaN fails this too)
+            self.fail(
+                f"{str(value)[:40]!r} must be at least {MIN_TIME_SCALE:g} (real time) and at most "
+                f"{MAX_TIME_SCALE:g} (or 'max')",
+                param,
+                ctx,
+            )
         return number
 
 
@@ -78,49 +97,39 @@ def _clock(uri: str, time_scale: float | str | None):
     return VirtualClock() if time_scale == "max" else ScaledClock(float(time_scale))
 
 
-class _Terminated(Exception):
-    pass
+def _drive(clock: _LoopClock, coro_factory: Callable[[], Awaitable[T]], *, controlling: bool = True) -> T:
+    """Run a device coroutine under the process's signal guard (:mod:`.signals`).
 
+    The first ending signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, ...) or Ctrl-Z
+    cancels it; its ``finally`` blocks stop the device and wait for the confirmation;
+    then the command exits 128 + n (Ctrl-Z: it suspends first, and exits after ``fg``).
+    Later signals change nothing. ``controlling`` False: a command that only looks, and
+    says the device was left as it was."""
+    from .signals import Signalled, guard
 
-def _drive(clock, coro_factory, *, controlling: bool = True):
-    """Run a device coroutine: SIGTERM and Ctrl-C cancel it (its finally stops the
-    device, when it controls one), then the CLI exits 143 / 130."""
-    outcome = "the device was told to stop" if controlling else "the device was left as it was"
-    terminated = False
+    with guard() as signals:
 
-    async def main():
-        nonlocal terminated
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None  # main() runs as the Runner's task
-
-        def on_term():
-            nonlocal terminated
-            terminated = True
-            task.cancel()
+        async def main() -> T:
+            task = asyncio.current_task()
+            assert task is not None
+            with signals.routing(task.cancel):
+                return await coro_factory()
 
         try:
-            loop.add_signal_handler(signal.SIGTERM, on_term)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
-            pass
-        try:
-            return await coro_factory()
-        finally:
-            try:
-                loop.remove_signal_handler(signal.SIGTERM)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover
-                pass
-
-    try:
-        return clock.run(main())
-    except KeyboardInterrupt:
-        click.echo(f"massager-ctl: interrupted; {outcome}", err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
-    except asyncio.CancelledError:
-        if terminated:
-            click.echo(f"massager-ctl: terminated; {outcome}", err=True)
-            raise SystemExit(EXIT_TERMINATED) from None
-        raise
+            result = clock.run(main())
+        except asyncio.CancelledError:
+            if signals.received is None:
+                raise
+            signals.finish(controlling=controlling)
+        except KeyboardInterrupt:  # SIGINT without the guard (not the main thread)
+            signals.received = signals.received or signal.SIGINT
+            signals.finish(controlling=controlling)
+        except Signalled as exc:  # a signal just before or after the session: nothing runs
+            signals.received = signals.received or exc.signum
+            signals.finish(controlling=controlling)
+        if signals.received is not None:  # it came as the session was ending by itself
+            signals.finish(controlling=controlling)
+        return result
 
 
 def _limits(cli: CliContext, max_intensity: float | None):
@@ -140,8 +149,8 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
         cli.echo_json(data)
     else:
         click.echo(summary(report, name), err=True)
-    if not report.stop_sent:
-        raise SystemExit(1)
+    if not report.stop_sent or report.reason == "device-disobeyed":
+        raise SystemExit(1)  # a device that did not do as it was told is a failure, stopped or not
 
 
 @click.command()
@@ -150,11 +159,11 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
     "--time-scale",
     type=TimeScale(),
     default=None,
-    help="Play X times faster than real time, or 'max' (simulator only).",
+    help="Play X (1 to 10000) times faster than real time, or 'max' (simulator only).",
 )
 @click.option(
     "--max-intensity",
-    type=click.FloatRange(0, 100),
+    type=percent(),
     default=None,
     metavar="PCT",
     help="Cap intensity for this run (only lowers the configured cap).",
@@ -281,8 +290,8 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
     "--technique", "-t", type=click.Choice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"])
 )
 @click.option("--zones", "-z", metavar="ZONE[,ZONE]", help="Zones for the rollers, comma separated.")
-@click.option("--intensity", "-i", type=click.FloatRange(0, 100), metavar="PCT")
-@click.option("--speed", "-s", type=click.FloatRange(0, 100), metavar="PCT")
+@click.option("--intensity", "-i", type=percent(), metavar="PCT")
+@click.option("--speed", "-s", type=percent(), metavar="PCT")
 @click.option("--width", "-w", type=click.Choice(["narrow", "medium", "wide"]))
 @click.option("--heat", type=click.Choice(["off", "low", "high"]))
 @click.option("--airbag", "airbags", multiple=True, metavar="ZONE=PCT", help="Airbag pressure; repeatable.")
@@ -294,7 +303,10 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
     help='How long to hold it, e.g. "5m" (default: until Ctrl-C or the session cap).',
 )
 @click.option(
-    "--time-scale", type=TimeScale(), default=None, help="Simulator only: X times faster, or 'max'."
+    "--time-scale",
+    type=TimeScale(),
+    default=None,
+    help="Simulator only: X (1 to 10000) times faster, or 'max'.",
 )
 @click.option("--strict", is_flag=True, help="Refuse zones or techniques the device lacks.")
 @pass_cli

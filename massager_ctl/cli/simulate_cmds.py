@@ -90,10 +90,10 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     import asyncio
     import json
     import os
-    import signal
 
     from ..core.errors import UsageError
     from ..devices.registry import get_model
+    from .signals import guard
 
     if not hasattr(os, "openpty"):
         raise UsageError("simulate needs pseudo-terminals (Linux, macOS, BSD)")
@@ -120,26 +120,21 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
         click.echo("Ctrl-C to stop", err=True)
 
     async def serve() -> None:
-        loop = asyncio.get_running_loop()
         done = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        # Ctrl-C, SIGTERM, SIGHUP and every other ending signal end the serving (its
+        # finally closes the port and writes the trace); Ctrl-Z suspends it as usual.
+        with signals.routing(done.set, pause_ends=False):
+            port, simulator = await serve_on_pty(definition)
             try:
-                loop.add_signal_handler(sig, done.set)
-            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
-                pass
-        port, simulator = await serve_on_pty(definition)
-        try:
-            if link_path:
-                _make_link(port.path, link_path)
-            announce(port)
-            await done.wait()
-        finally:
-            await _shutdown(simulator, port, link_path)
+                if link_path:
+                    _make_link(port.path, link_path)
+                announce(port)
+                await done.wait()
+            finally:
+                await _shutdown(simulator, port, link_path)
 
-    try:
+    with guard() as signals:
         asyncio.run(serve())
-    except KeyboardInterrupt:  # Ctrl-C: asyncio cancelled serve(), whose finally shut down
-        pass
     click.echo("massager-ctl: simulator stopped", err=True)
 
 
@@ -148,11 +143,14 @@ def _make_link(target: str, link_path: str) -> None:
 
     from ..core.errors import UsageError
 
-    if os.path.lexists(link_path):
-        if not os.path.islink(link_path):
-            raise UsageError(f"--link {link_path}: a file that is not a symlink is in the way")
-        os.unlink(link_path)
-    os.symlink(target, link_path)
+    try:
+        if os.path.lexists(link_path):
+            if not os.path.islink(link_path):
+                raise UsageError(f"--link {link_path}: a file that is not a symlink is in the way")
+            os.unlink(link_path)
+        os.symlink(target, link_path)
+    except OSError as exc:  # a missing or read-only folder
+        raise UsageError(f"--link {link_path}: cannot make the link: {exc.strerror or exc}") from None
 
 
 async def _shutdown(simulator: SimulatedDevice, port: PtyPort, link_path: str | None) -> None:

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..core.capabilities import Capabilities
+from ..core.tolerance import StatusTolerance
 
 if TYPE_CHECKING:
     from ..transport.serial import SerialSettings
@@ -140,6 +141,9 @@ class ModelDefinition:
     serial: Any = None  # transport.serial.SerialSettings: line settings for serial: URIs
     ble: Any = None  # transport.ble.BleLayout: service, characteristics, write response
     safety: SafetyFacts = UNKNOWN_SAFETY  # what stops it without the host, how a stop is confirmed
+    #: How far its own status may read above what was sent before a session stops it as
+    #: disobedient (session/verify.py); None: its status echoes what was sent, nothing to verify.
+    status_tolerance: StatusTolerance | None = None
 
     def load(self, attr: str) -> Any:
         module, _, name = getattr(self, attr).partition(":")

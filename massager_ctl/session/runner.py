@@ -24,11 +24,13 @@ from ..core.durations import format_duration
 from ..core.errors import DeviceDisconnected, DeviceError, DeviceFault
 from ..core.status import DeviceState, Status
 from ..core.target import STOPPED, TargetState
+from ..core.tolerance import StatusTolerance
 from ..devices.base import Device
 from ..devices.mapping import CapabilityMapper
 from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from .clock import Alarm
 from .governor import MAX_SLEW_STEP_S, SafetyGovernor
+from .verify import StatusVerifier
 from .writer import Writer
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,8 @@ class ReconnectPolicy:
 
 @dataclass
 class SessionReport:
-    reason: str  # finished | stopped | device-stopped | cap | cancelled | disconnected | fault | error
+    # finished | stopped | device-stopped | device-disobeyed | cap | cancelled | disconnected | fault | error
+    reason: str
     plan_ms: int = 0
     elapsed_s: float = 0.0
     stop_status: Status | None = None
@@ -124,8 +127,13 @@ class Session:
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         reconnect: ReconnectPolicy | None = None,
+        tolerance: StatusTolerance | None = None,
     ) -> None:
         self.device = device
+        #: The device model's status tolerance: its statuses are verified (session/verify.py).
+        self.tolerance = tolerance
+        self._verifier: StatusVerifier | None = None
+        self._disobeyed: str | None = None
         self.reconnect = reconnect
         self.writer = writer
         self.governor = governor
@@ -222,6 +230,17 @@ class Session:
         self._stopped_by_device = f"{self.device.model} stopped by itself at {at} ({why}); the session ended"
         self._poke.set()
 
+    def _verify(self, status: Status) -> None:
+        """A device that reports more than it was told (or more than the caps allow) is
+        stopped: the session ends, reason ``device-disobeyed`` (session/verify.py)."""
+        verifier = self._verifier
+        if verifier is None or self._t0 is None or self._disobeyed is not None or self._stop_requested:
+            return
+        problem = verifier.judge(status, asyncio.get_running_loop().time())
+        if problem is not None:
+            self._disobeyed = f"{problem}; the session stopped it"
+            self._poke.set()
+
     # -- time -----------------------------------------------------------------------
 
     def plan_ms(self, now: float) -> int:
@@ -260,6 +279,9 @@ class Session:
         self.device.events.fault.append(self._on_fault)
         if self.device.reports_own_stop:
             self.device.events.status.append(self._on_status)
+        if self.tolerance is not None:
+            self._verifier = StatusVerifier(self.device, self.tolerance, self.device.capabilities, lim)
+            self.device.events.status.append(self._verify)
         if not self.device.connected:  # lost between connect() and now
             self._lost = "link lost before the session started"
         self._watch_writer()
@@ -288,6 +310,7 @@ class Session:
             self.report.message = str(exc)
             raise
         finally:
+            self._verifier = None  # the session is over: what the stop does is the stop's
             self._failed.cancel()
             if self._t0 is not None:
                 self.report.elapsed_s = loop.time() - self._t0
@@ -300,6 +323,8 @@ class Session:
                 self.device.events.fault.remove(self._on_fault)
             if self._on_status in self.device.events.status:
                 self.device.events.status.remove(self._on_status)
+            if self._verify in self.device.events.status:
+                self.device.events.status.remove(self._verify)
         return self.report
 
     def _warn(self, message: str) -> None:
@@ -336,6 +361,11 @@ class Session:
             if self._stop_requested:
                 self.report.reason = "stopped"
                 return
+            if self._disobeyed is not None:
+                self.report.reason = "device-disobeyed"
+                self.report.message = self._disobeyed
+                self._warn(self._disobeyed)
+                return
             if self._stopped_by_device is not None:
                 self.report.reason = "device-stopped"
                 self.report.message = self._stopped_by_device
@@ -355,6 +385,8 @@ class Session:
                 return
             state = mapper.map(target)
             self.writer.submit(state)
+            if self._verifier is not None:
+                self._verifier.sent(state, now)
             if self.on_progress is not None:
                 self.on_progress(self._progress(now, pos, target, state))
 
@@ -472,6 +504,8 @@ class Session:
                 continue
             self._lost = None
             self.governor.restart_ramp(loop.time())
+            if self._verifier is not None:
+                self._verifier.relinked(loop.time())
             await self.writer.restart()
             self._watch_writer()
             if not held_by_user:
@@ -516,6 +550,8 @@ class Session:
         elif isinstance(exc, DeviceError):
             self.report.stop_confirmed = False
             if self.report.reason in ("finished", "stopped", "device-stopped", "cap", "running"):
+                # (device-disobeyed: the report says the stop was not confirmed; the
+                # CLI exits 1 for that reason anyway)
                 raise exc
             log.error("stop not confirmed: %s", exc)
         else:

@@ -46,6 +46,7 @@ class Writer:
     ) -> None:
         self.device = device
         self.min_gap_s = device.min_write_gap_s if min_gap_s is None else min_gap_s
+        self._keepalive_given = keepalive_s
         self.keepalive_s = device.keepalive_s if keepalive_s is None else keepalive_s
         self.stats = WriterStats()
         self.error: BaseException | None = None
@@ -73,6 +74,8 @@ class Writer:
 
         A hold on keepalives after a failed stop stays: only a successful write lifts it."""
         await self.close()
+        if self._keepalive_given is None:  # the device may keep another deadman after reconnecting
+            self.keepalive_s = self.device.keepalive_s
         self.error = None
         self._failed.clear()
         self._pending = None

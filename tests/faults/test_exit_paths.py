@@ -19,6 +19,8 @@ test_exit_path_signal_program_cli      `massager-ctl program` + SIGINT / SIGTERM
 test_exit_path_link_lost               the device's own deadman (host cannot reach it)
 (test_host_signals.py::test_sigkill_of_the_host_the_device_stops_itself[sim-chair]:
  SIGKILL of the host process: the deadman, across processes, on a pty)
+(test_host_signals.py::test_every_signal_*: SIGHUP, SIGQUIT, SIGUSR1/2, Ctrl-Z and a second
+ signal during the stop, the cli/signals.py guard, across processes)
 =====================================  ===============================================
 
 The in-process ones run on sim-chair in virtual time; "stopped" means the simulator's

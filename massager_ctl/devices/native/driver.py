@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.capabilities import Capabilities
-from ...core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
+from ...core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed, UsageError
 from ...core.status import DEVICE_STOPPED, DeviceState, Status
 from ...core.vocabulary import Heat
 from ...transport.base import Transport
@@ -131,6 +131,15 @@ def validate_state(state: DeviceState, caps: Capabilities) -> None:
         raise ValueError(f"heat {state.heat.value} is not offered by this device")
 
 
+def _long_deadman_policy(value: str | bool) -> str:
+    """``long_deadman``: "refuse" (the default) or "warn" (also True, "1", "yes", "accept")."""
+    if value is True or str(value).strip().lower() in ("warn", "accept", "1", "yes", "true"):
+        return "warn"
+    if value is False or str(value).strip().lower() in ("refuse", "0", "no", "false", ""):
+        return "refuse"
+    raise UsageError(f"long_deadman={str(value)[:40]!r}: write refuse (the default) or warn")
+
+
 @dataclass
 class _Waiter:
     match: Callable[[Message], bool]
@@ -156,6 +165,7 @@ class NativeDevice(Device):
         open_timeout_s: float = 10.0,
         busy_hello_s: float = BUSY_HELLO_S,
         busy_set_s: float = BUSY_SET_S,
+        long_deadman: str | bool = "refuse",
     ) -> None:
         super().__init__()
         if not HOST_MIN_DEADMAN_MS <= deadman_ms <= MAX_DEADMAN_MS:
@@ -165,6 +175,8 @@ class NativeDevice(Device):
         self.transport = transport
         self.name = name
         self.requested_deadman_ms = deadman_ms
+        #: A device that keeps a longer deadman than asked: "refuse" it, or "warn" and accept.
+        self.long_deadman = _long_deadman_policy(long_deadman)
         self.reply_timeout_s = reply_timeout_s
         self.retries = retries
         self.min_write_gap_s = max(min_write_gap_s, FRAME_GAP_S)
@@ -212,7 +224,9 @@ class NativeDevice(Device):
 
     @property
     def keepalive_s(self) -> float:  # type: ignore[override]  # read-only: follows the deadman
-        return self._deadman_ms / 3000
+        """A third of the shorter of the deadman asked for and the one in force: a device
+        that keeps a longer one still hears the host as often as the host promised."""
+        return min(self._deadman_ms, self.requested_deadman_ms) / 3000
 
     @property
     def link_loss_note(self) -> str:  # type: ignore[override]  # read-only: follows the deadman
@@ -510,6 +524,7 @@ class NativeDevice(Device):
             await self._open()
         try:
             info = await self._handshake()
+            self._check_deadman(info)
         except BaseException:
             self._connected = False
             await self._close_quietly()
@@ -574,6 +589,22 @@ class NativeDevice(Device):
         return DeviceTimeout(
             f"{self.name}: {what} ({waited:g} s); is the chair on and is this the right port?"
         )
+
+    def _check_deadman(self, info: Info) -> None:
+        """A device keeping a longer deadman than asked would leave a person waiting that
+        long after the host died: refused, unless ``long_deadman="warn"``."""
+        asked, kept = self.requested_deadman_ms, info.deadman_ms
+        if kept <= asked:
+            return
+        text = (
+            f"{self.name}: the device keeps a {kept / 1000:g} s deadman where {asked / 1000:g} s was "
+            f"asked: if this host died, it would run on for up to {kept / 1000:g} s"
+        )
+        if self.long_deadman != "warn":
+            raise DeviceError(
+                f"{text}; refused (to accept it anyway, add long_deadman=warn to the device URI)"
+            )
+        log.warning("%s; accepted (long_deadman=warn); heartbeats every %g s", text, asked / 3000)
 
     async def apply(self, state: DeviceState) -> None:
         self._require_session()
