@@ -28,6 +28,16 @@ def cli(tmp_path, monkeypatch):
     return invoke
 
 
+def records(stdout: str) -> list[dict]:
+    """Every line of a command's JSON output, parsed (each must be one JSON object)."""
+    out = []
+    for line in stdout.splitlines():
+        data = json.loads(line)
+        assert isinstance(data, dict), line
+        out.append(data)
+    return out
+
+
 def sim_final(trace: Path) -> dict:
     """The simulated device's final state, as it wrote it on closing."""
     return json.loads(trace.read_text())

@@ -81,9 +81,15 @@ class LazyGroup(click.Group):
         target = self.lazy_commands.get(cmd_name)
         if target is None:
             return None
-        command = _import_command(target)
+        command = add_shared_options(_import_command(target))
         self.commands[cmd_name] = command
         return command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Kept so that an error found while parsing a subcommand's own options (before
+        # its --json could be read) still comes out as JSON when --json was typed.
+        ctx.meta[RAW_ARGS] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -91,8 +97,9 @@ class LazyGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
             raise  # click handles these (a closed pipe, e.g. `| head`, exits quietly)
         except click.ClickException as exc:
-            if not _cli_of(ctx).json:
+            if not _wants_json(ctx):
                 raise  # click prints usage errors itself (exit 2)
+            _cli_of(ctx).json = True
             code = report_error(ctx, exc, exc.format_message(), exc.exit_code)
         except Exception as exc:  # the one place that turns errors into lines
             from ..core.errors import MassagerError
@@ -102,6 +109,61 @@ class LazyGroup(click.Group):
             else:
                 code = report_error(ctx, exc, f"unexpected error: {_describe(exc)}", 1)
         ctx.exit(code)
+
+
+RAW_ARGS = "massager_ctl.raw_args"
+
+
+def _wants_json(ctx: click.Context) -> bool:
+    if _cli_of(ctx).json:
+        return True
+    args = ctx.meta.get(RAW_ARGS, [])
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _cli_of(ctx).json = True
+
+
+def _add_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        cli = _cli_of(ctx)
+        cli.verbosity += value
+        setup_logging(cli.verbosity)
+
+
+def add_shared_options(command: click.Command) -> click.Command:
+    """Give ``command`` (and every command of a group, at any depth) ``--json`` and
+    ``-v``, so that both work after the command as well as before it:
+    ``massager-ctl profile list --json`` is ``massager-ctl --json profile list``."""
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    if "--json" not in names:
+        command.params.append(
+            click.Option(
+                ["--json"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,  # set before the other parameters are checked: their errors are JSON too
+                callback=_set_json,
+                help="Machine-readable JSON output (also accepted before the command).",
+            )
+        )
+    if "-v" not in names and "--verbose" not in names:
+        command.params.append(
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_add_verbosity,
+                help="More logging on stderr: -v info, -vv debug (also accepted before the command).",
+            )
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_shared_options(sub)
+    return command
 
 
 def _import_command(target: str) -> click.Command:
@@ -124,7 +186,9 @@ def _cli_of(ctx: click.Context):
     from .context import CliContext
 
     obj = ctx.find_object(CliContext)
-    return obj if obj is not None else CliContext()
+    if obj is None:  # a command run outside the group: keep one context for the whole run
+        obj = ctx.ensure_object(CliContext)
+    return obj
 
 
 def report_error(ctx: click.Context, exc: BaseException, message: str, exit_code: int) -> int:
@@ -132,8 +196,9 @@ def report_error(ctx: click.Context, exc: BaseException, message: str, exit_code
 
     Human mode: every line of the message as ``massager-ctl: <line>`` on stderr, then a
     hint about -v (not for exit code 2, bad input: its message says what to fix).
-    JSON mode: ``{"error": ..., "exit_code": N}`` on stdout (plus ``"problems"`` when
-    the error carries Problem objects, i.e. a ProfileError).
+    JSON mode: one record on stdout, ``{"type": "error", "t": ..., "error": ...,
+    "exit_code": N}`` (plus ``"problems"`` when the error carries Problem objects, i.e.
+    a ProfileError); in a stream it is the last line.
     -v logs the chain of causes, -vv the traceback (stderr).
     """
     import logging
@@ -151,7 +216,7 @@ def report_error(ctx: click.Context, exc: BaseException, message: str, exit_code
         problems = getattr(exc, "problems", None) or []
         if problems and all(hasattr(p, "to_dict") for p in problems):
             data["problems"] = [p.to_dict() for p in problems]
-        cli.echo_json(data)
+        cli.record("error", data)
         return exit_code
     for line in message.splitlines() or [""]:
         click.echo(f"massager-ctl: {line}", err=True)

@@ -96,7 +96,7 @@ def list_cmd(cli: CliContext) -> None:
     items = []
     for entry in list_profiles(cli.config):
         item: dict = {
-            "name": entry.name,
+            "id": entry.name,
             "path": str(entry.path),
             "source": entry.source,
             "shadowed": entry.shadowed,
@@ -107,9 +107,7 @@ def list_cmd(cli: CliContext) -> None:
             lines, dicts = _problems(exc, entry.path.name)
             item.update(ok=False, problems=dicts, _lines=lines)
         else:
-            summary = _plan_summary(plan)
-            summary["title"] = summary.pop("name")
-            item.update(ok=True, **summary, problems=[])
+            item.update(ok=True, **_plan_summary(plan), problems=[])
         items.append(item)
 
     if cli.json:
@@ -122,13 +120,11 @@ def list_cmd(cli: CliContext) -> None:
     for i in items:
         source = i["source"] + (" (hidden by user)" if i["shadowed"] else "")
         if i["ok"]:
-            rows.append(
-                [i["name"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
-            )
+            rows.append([i["id"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])])
         else:
             more = len(i["_lines"]) - 1
             text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
-            rows.append([i["name"], "-", "-", source, text])
+            rows.append([i["id"], "-", "-", source, text])
     header = ["NAME", "BENEFIT", "LENGTH", "SOURCE", "DESCRIPTION"]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
     room = max(20, _terminal_width() - sum(widths) - 2 * 4)
@@ -155,11 +151,12 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
     results = []
     all_ok = True
     for ref in files:
-        result: dict = {"file": ref, "path": None}
+        result: dict = {"ref": ref, "id": None, "path": None}
         display = Path(ref).name or ref
         try:
             path = _resolve(ref, cli)
             result["path"] = str(path)
+            result["id"] = path.stem
             display = path.name
             plan = load_plan(path)
         except MassagerError as exc:
@@ -249,7 +246,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
         from ..core.durations import format_duration
 
         limits = plan.limits
-        data = {"file": file, "path": str(path), **summary}
+        data = {"id": path.stem, "path": str(path), **summary}
         data["limits"] = {
             "max_intensity": limits.max_intensity,
             "max_length_ms": limits.max_length_ms,

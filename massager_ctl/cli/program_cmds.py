@@ -92,20 +92,23 @@ def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
         )
     # Refused before connecting (the API checks it again, by the same rule).
     SafetyGovernor(limits).check_length(length_s, f"program {name}")
-    printer = _ProgramPrinter(quiet=cli.json)
+    printer = _ProgramPrinter(cli)
 
     async def play():
         from ..api import connect
 
         async with connect(uri, limits=limits, simulate_ble=cli.simulate_ble) as chair:
+            if cli.json:
+                info = {"program": name, "device": uri, "model": chair.model, "length_s": length_s}
+                cli.record("start", info, t=0.0)
             # The governor's notices (heat auto-off, the cap) reach stderr through its log,
             # as in `run`.
-            return await chair.run_program(name, duration=length_s, on_progress=printer)
+            return await chair.run_program(
+                name, duration=length_s, on_progress=printer, on_warning=printer.warn, on_end=printer.end
+            )
 
     report = _drive(_clock(uri, time_scale), play)
-    if cli.json:
-        cli.echo_json(report.to_dict())
-    else:
+    if not cli.json:
         from .progress import stop_text
 
         click.echo(
@@ -118,25 +121,44 @@ def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
 
 
 class _ProgramPrinter:
-    """A line when the program starts, then the time left every minute (stderr)."""
+    """A line when the program starts, then the time left every minute (stderr); with
+    --json a ``progress`` record every minute, ``warning`` records and the ``end`` record."""
 
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet
+    def __init__(self, cli: CliContext) -> None:
+        self.cli = cli
         self._next_note: float | None = None
+        self._elapsed = 0.0
 
     def __call__(self, p) -> None:
-        if self.quiet:
+        self._elapsed = p.elapsed_s
+        if self._next_note is not None and p.elapsed_s < self._next_note:
             return
-        if self._next_note is None:
+        if self.cli.json:
+            data = {
+                "program": p.program,
+                "elapsed_s": round(p.elapsed_s, 3),
+                "remaining_s": round(p.remaining_s, 3),
+            }
+            self.cli.record("progress", data, t=p.elapsed_s)
+        elif self._next_note is None:
             click.echo(
                 f"program {p.program} running; the chair's timer ends it in {_mmss(p.length_s)} "
                 "(Ctrl-C stops it now)",
                 err=True,
             )
-            self._next_note = NOTE_EVERY_S
-        elif p.elapsed_s >= self._next_note:
+        else:
             click.echo(f"program {p.program}: {_mmss(p.remaining_s)} left", err=True)
-            self._next_note += NOTE_EVERY_S
+        self._next_note = NOTE_EVERY_S if self._next_note is None else self._next_note + NOTE_EVERY_S
+
+    def warn(self, message: str) -> None:
+        if self.cli.json:
+            self.cli.record("warning", {"message": message}, t=self._elapsed)
+        else:
+            click.echo(f"massager-ctl: warning: {message}", err=True)
+
+    def end(self, report) -> None:
+        if self.cli.json:
+            self.cli.record("end", report.to_dict(), t=report.elapsed_s)
 
 
 def _list(cli: CliContext, uri: str) -> None:

@@ -39,33 +39,23 @@ def progress_line(p: Progress, width: int | None = None) -> str:
 
 
 class ProgressPrinter:
-    """Redraws one line on a terminal; prints a line per segment otherwise."""
+    """Redraws one line on a terminal; prints a line per segment otherwise. When the
+    session ends, however it ends (Ctrl-C included), it finishes the line and prints
+    the summary: where it stopped and whether the device confirmed the stop."""
 
-    def __init__(self, stream: TextIO | None = None, *, json_lines: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, *, name: str = "") -> None:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.json_lines = json_lines
+        self.name = name
         self._last_segment: tuple[int, str] | None = None
         self._drawn = False
 
+    def start(self, info: dict, caps=None) -> None:
+        pass
+
     def __call__(self, p: Progress) -> None:
         key = (p.segment_index, p.segment)
-        if self.json_lines:
-            if key != self._last_segment:
-                import json
-
-                click.echo(
-                    json.dumps(
-                        {
-                            "event": "segment",
-                            "t_ms": p.plan_ms,
-                            "index": p.segment_index,
-                            "name": p.segment,
-                            "target": p.target.to_dict(),
-                        }
-                    )
-                )
-        elif self.tty:
+        if self.tty:
             width = shutil.get_terminal_size((80, 24)).columns
             self.stream.write("\r\x1b[2K" + progress_line(p, width))
             self.stream.flush()
@@ -78,6 +68,13 @@ class ProgressPrinter:
     def warn(self, message: str) -> None:
         self.finish()
         click.echo(f"massager-ctl: warning: {message}", err=True)
+
+    def control(self, action: str, **data) -> None:
+        pass
+
+    def end(self, report, extra: dict | None = None) -> None:
+        self.finish()
+        click.echo(summary(report, self.name), err=True)
 
     def finish(self) -> None:
         if self._drawn:
@@ -94,6 +91,10 @@ def summary(report, plan_name: str) -> str:
         head = f"{plan_name}: stopped at the session cap after {done}: {report.message}"
     elif report.reason == "device-stopped":
         head = f"{plan_name}: {report.message}"
+    elif report.reason == "cancelled":
+        head = f"{plan_name}: interrupted at {done}"
+    elif report.reason == "stopped":
+        head = f"{plan_name}: stopped at {done}"
     else:
         head = f"{plan_name}: {report.reason} after {done}"
     tail = stop_text(report.stop_confirmed, report.stop_sent)

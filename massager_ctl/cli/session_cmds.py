@@ -122,18 +122,63 @@ def _limits(cli: CliContext, max_intensity: float | None):
     return limits
 
 
-def _finish(cli: CliContext, report, name: str, printer) -> None:
-    from .progress import summary
-
-    printer.finish()
-    if cli.json:
-        data = report.to_dict()
-        data["profile"] = name
-        cli.echo_json(data)
-    else:
-        click.echo(summary(report, name), err=True)
+def _finish(report) -> None:
+    """Exit 1 when the stop could not even be sent (the summary or end record said so)."""
     if not report.stop_sent:
         raise SystemExit(1)
+
+
+def _session_output(cli: CliContext, *, id: str | None, name: str):
+    """What shows the session: JSON records with --json, else the progress line."""
+    if cli.json:
+        from .stream import JsonSessionStream
+
+        return JsonSessionStream(cli, id=id, name=name)
+    from .progress import ProgressPrinter
+
+    return ProgressPrinter(name=name)
+
+
+def limits_dict(limits) -> dict:
+    return {
+        "max_intensity": limits.max_intensity,
+        "max_speed": limits.max_speed,
+        "max_airbag": limits.max_airbag,
+        "max_heat": limits.max_heat.value,
+        "slew_per_s": limits.slew_per_s,
+        "max_session_s": limits.max_session_s,
+        "heat_auto_off_s": limits.heat_auto_off_s,
+    }
+
+
+def _play(cli: CliContext, uri: str, clock, make_plan, limits, *, strict: bool, id, name, reconnect=False):
+    """Connect, play the plan ``make_plan(chair)`` gives, show it; returns the report."""
+    out = _session_output(cli, id=id, name=name)
+
+    async def play():
+        from ..api import connect
+
+        async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
+            plan = make_plan(chair)
+            in_force = limits.tightened(
+                max_intensity=plan.limits.max_intensity,
+                max_length_s=None if plan.limits.max_length_ms is None else plan.limits.max_length_ms / 1000,
+            )
+            info = {
+                "device": uri,
+                "model": chair.model,
+                "duration_ms": plan.duration_ms,
+                "caps": limits_dict(in_force),
+            }
+            out.start(info, chair.device.capabilities)
+            return await chair.run(
+                plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=out.end
+            )
+
+    try:
+        return _drive(clock, play)
+    finally:
+        out.finish()
 
 
 @click.command()
@@ -167,83 +212,119 @@ def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, re
     """Play PROFILE (a file, or a shipped or user profile name) on the device."""
     from ..profile import load_plan
     from ..profile.library import resolve_profile
-    from .progress import ProgressPrinter
 
-    plan = load_plan(resolve_profile(profile, cli.config))
+    path = resolve_profile(profile, cli.config)
+    plan = load_plan(path)
     limits = _limits(cli, max_intensity)
     if dry_run:
-        _dry_run(cli, plan, limits, strict)
+        _dry_run(cli, plan, limits, strict, id=path.stem)
         return
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
-    printer = ProgressPrinter(json_lines=cli.json)
+    report = _play(
+        cli,
+        uri,
+        clock,
+        lambda chair: plan,
+        limits,
+        strict=strict,
+        id=path.stem,
+        name=plan.name,
+        reconnect=reconnect,
+    )
+    _finish(report)
 
-    async def play():
-        from ..api import connect
 
-        async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
-            return await chair.run(plan, on_progress=printer, on_warning=printer.warn, reconnect=reconnect)
-
-    try:
-        report = _drive(clock, play)
-    finally:
-        printer.finish()
-    _finish(cli, report, plan.name, printer)
-
-
-def _dry_run(cli: CliContext, plan, limits, strict: bool) -> None:
-    """Play the plan in virtual time through the governor and mapping, printing each write."""
-    import json
-
+def _dry_run(cli: CliContext, plan, limits, strict: bool, *, id: str) -> None:
+    """Play the plan in virtual time through the governor and the chosen model's mapping,
+    printing each write (mm:ss.s, the state in % and in the device's steps)."""
     from ..api import dry_run
-    from ..core.durations import format_duration
+    from ..connection.open import model_named_by
+    from .stream import device_state_dict
+
+    device = cli.device_uri
+    definition = model_named_by(device)
+    caps = definition.static_capabilities() if definition is not None else None
+    model = definition.name if definition is not None else device
+    if cli.json:
+        cli.record(
+            "start",
+            {
+                "id": id,
+                "name": plan.name,
+                "device": device,
+                "model": model,
+                "duration_ms": plan.duration_ms,
+                "caps": limits_dict(limits),
+                "dry_run": True,
+            },
+            t=0.0,
+        )
 
     def write(t: float, state) -> None:
         if cli.json:
-            click.echo(json.dumps({"t_ms": round(t * 1000), "state": _state_dict(state)}))
+            cli.record("state", {"device": device_state_dict(state, caps)}, t=t)
         else:
-            click.echo(f"{format_duration(round(t * 1000)):>10}  {_state_text(state)}")
+            click.echo(f"{format_clock(t)}  {_state_text(state, caps)}")
 
     def stop(t: float) -> None:
-        if not cli.json:
-            click.echo(f"{'':>10}  stop")
+        if cli.json:
+            cli.record("stop", {}, t=t)
+        else:
+            click.echo(f"{format_clock(t)}  stop")
+
+    def warn(message: str) -> None:
+        if cli.json:
+            cli.record("warning", {"message": message}, t=0.0)
+        else:
+            click.echo(f"massager-ctl: warning: {message}", err=True)
 
     report = dry_run(
-        plan,
-        limits=limits,
-        strict=strict,
-        on_write=write,
-        on_stop=stop,
-        on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True),
+        plan, limits=limits, strict=strict, on_write=write, on_stop=stop, on_warning=warn, device=device
     )
-    if not cli.json:
-        click.echo(f"dry run of {plan.name}: {format_duration(report.plan_ms)}, {report.reason}", err=True)
+    if cli.json:
+        cli.record(
+            "end", {"id": id, "name": plan.name, "dry_run": True, **report.to_dict()}, t=report.elapsed_s
+        )
+    else:
+        click.echo(
+            f"dry run of {plan.name} on {model}: {format_clock(report.plan_ms / 1000)}, {report.reason}",
+            err=True,
+        )
 
 
-def _state_dict(state) -> dict:
-    return {
-        "technique": state.technique.value if state.technique else None,
-        "zones": sorted(z.value for z in state.zones),
-        "intensity": state.intensity,
-        "speed": state.speed,
-        "width": state.width.value if state.width else None,
-        "airbags": {z.value: level for z, level in state.airbags},
-        "heat": state.heat.value,
-    }
+def format_clock(seconds: float) -> str:
+    """mm:ss.s (h:mm:ss.s from an hour on): how a dry run and the panel write times."""
+    tenths = int(round(max(0.0, seconds) * 10))
+    minutes, tenth_s = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{minutes:02d}:{tenth_s / 10:04.1f}"
+    return f"{hours}:{text}" if hours else text
 
 
-def _state_text(state) -> str:
+def _state_text(state, caps=None) -> str:
+    """A device state for people: intensity in % (when the model's steps are known) and steps."""
     if state.is_stopped:
         return "all off"
+
+    def level(value: int, steps: int | None) -> str:
+        if steps:
+            return f"{100 * value / steps:.0f}% (step {value}/{steps})"
+        return f"step {value}"
+
     parts = []
     if state.technique:
-        zones = ",".join(sorted(z.value for z in state.zones))
-        parts.append(
-            f"{state.technique} {zones} intensity {state.intensity} speed {state.speed}"
-            f" {state.width.value if state.width else ''}".rstrip()
-        )
+        from ..core.target import zone_order
+
+        zones = ",".join(z.value for z in sorted(state.zones, key=zone_order))
+        text = f"{state.technique} {zones} intensity {level(state.intensity, caps and caps.intensity_steps)}"
+        text += f" speed {level(state.speed, caps and caps.speed_steps)}"
+        if state.width:
+            text += f" {state.width.value}"
+        parts.append(text)
     if state.airbags:
-        parts.append("airbags " + " ".join(f"{z}={lvl}" for z, lvl in state.airbags))
+        steps = caps.airbag_levels if caps else None
+        parts.append("airbags " + " ".join(f"{z}={level(lvl, steps)}" for z, lvl in state.airbags))
     if state.heat.value != "off":
         parts.append(f"heat {state.heat}")
     return "; ".join(parts)
@@ -289,41 +370,61 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 def set_(
     cli: CliContext, technique, zones, intensity, speed, width, heat, airbags, duration, time_scale, strict
 ) -> None:
-    """Hold a state by hand, through the safety governor, then stop."""
+    """Hold a state by hand, through the safety governor, then stop.
+
+    Without --zones, a technique works the whole back the device reaches (said at the start)."""
     from ..api import build_state
     from ..core.errors import UsageError
+    from ..core.target import zone_order
+    from ..core.vocabulary import BACK_ZONES
     from ..session.runner import manual_plan
-    from .progress import ProgressPrinter
 
-    state = build_state(
+    zone_list = [z.strip() for z in zones.split(",") if z.strip()] if zones else None
+    whole_back = technique not in (None, "none") and not zone_list
+    words = dict(
         technique=technique,
-        zones=[z.strip() for z in zones.split(",") if z.strip()] if zones else None,
+        zones=[z.value for z in BACK_ZONES] if whole_back else zone_list,
         intensity=intensity,
         speed=speed,
         width=width,
         heat=heat,
         airbags=_parse_airbags(airbags) if airbags else None,
     )
+    state = build_state(**words)  # checked before connecting
     if state.is_stopped:
-        raise UsageError("nothing to set: give a technique with zones and intensity, heat or an airbag")
+        raise UsageError("nothing to set: give a technique with intensity, heat or an airbag")
     limits = _limits(cli, None)
     length_ms = duration if duration is not None else int(limits.max_session_s * 1000)
-    plan = replace(manual_plan(state, length_ms), name="set")
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
-    printer = ProgressPrinter(json_lines=cli.json)
 
-    async def hold():
-        from ..api import connect
+    def make_plan(chair):
+        held = state
+        if whole_back:
+            held = state.with_(zones=whole_back_zones(chair.device.capabilities))
+            names = ", ".join(z.value for z in sorted(held.zones, key=zone_order))
+            note = f"no --zones given: the rollers work the whole back {chair.model} reaches ({names})"
+            if cli.json:
+                cli.record("note", {"message": note})
+            else:
+                click.echo(f"massager-ctl: {note}", err=True)
+        return replace(manual_plan(held, length_ms), name="set")
 
-        async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
-            return await chair.run(plan, on_progress=printer, on_warning=printer.warn)
+    report = _play(cli, uri, clock, make_plan, limits, strict=strict, id=None, name="set")
+    _finish(report)
 
-    try:
-        report = _drive(clock, hold)
-    finally:
-        printer.finish()
-    _finish(cli, report, "set", printer)
+
+def whole_back_zones(caps) -> frozenset:
+    """The back zones a device's rollers reach (all its zones if it names no back zone)."""
+    from ..core.errors import UsageError
+    from ..core.vocabulary import BACK_ZONES
+
+    back = frozenset(z for z in BACK_ZONES if z in caps.zones)
+    if back:
+        return back
+    if caps.zones:
+        return frozenset(caps.zones)
+    raise UsageError("this device names no zones its rollers reach; give --zones")
 
 
 def _status_text(status) -> str:
@@ -350,14 +451,17 @@ def _status_text(status) -> str:
 
 
 @click.command()
-@click.option("--watch", is_flag=True, help="Keep printing status updates until Ctrl-C.")
+@click.option(
+    "--watch", is_flag=True, help="Keep showing the status until Ctrl-C: redrawn in place, or only changes."
+)
 @click.option("--count", type=click.IntRange(1), default=None, help="With --watch: stop after N updates.")
 @pass_cli
 def status(cli: CliContext, watch, count) -> None:
     """Read the device's status."""
-    import json
+    from .watch import StatusWatchPrinter
 
     uri = _uri(cli)
+    show = StatusWatchPrinter(cli, _status_text)
 
     async def read():
         from ..api import connect
@@ -369,13 +473,13 @@ def status(cli: CliContext, watch, count) -> None:
             seen = asyncio.Queue()
             chair.on_status(seen.put_nowait)
             n = 0
-            while count is None or n < count:
-                st = await asyncio.wait_for(seen.get(), 5.0)
-                n += 1
-                if cli.json:
-                    click.echo(json.dumps(st.to_dict()))
-                else:
-                    click.echo(_status_text(st).replace("\n", "; "))
+            try:
+                while count is None or n < count:
+                    st = await asyncio.wait_for(seen.get(), 5.0)
+                    n += 1
+                    show(st)
+            finally:
+                show.end()
             return None
 
     result = _drive(_clock(uri, None), read)
@@ -419,8 +523,12 @@ def devices(cli: CliContext) -> None:
     """List the supported device models and what they can do."""
     from ..devices.registry import MODELS
 
-    if cli.json:
-        cli.echo_json([m.to_dict() for m in MODELS.values()])
+    if cli.json:  # one naming scheme: "id" is what you type (the model), "name" its title
+        models = []
+        for m in MODELS.values():
+            d = m.to_dict()
+            models.append({"id": d.pop("name"), "name": d.pop("title"), **d})
+        cli.echo_json(models)
         return
     for m in MODELS.values():
         d = m.to_dict()

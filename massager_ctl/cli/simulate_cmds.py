@@ -70,7 +70,6 @@ async def serve_on_pty(definition, *, faults=None, announce=None):
 def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     """Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port."""
     import asyncio
-    import json
     import os
     import signal
 
@@ -91,9 +90,7 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     def announce(port) -> None:
         uri = f"serial:{port.path}?model={definition.name}"
         if cli.json:
-            click.echo(
-                json.dumps({"model": definition.name, "port": port.path, "uri": uri, "link": link_path})
-            )
+            cli.record("ready", {"model": definition.name, "port": port.path, "uri": uri, "link": link_path})
             return
         click.echo(f"simulating {definition.name} on {port.path}")
         if link_path:
@@ -122,6 +119,8 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
         asyncio.run(serve())
     except KeyboardInterrupt:  # Ctrl-C: asyncio cancelled serve(), whose finally shut down
         pass
+    if cli.json:
+        cli.record("end", {"model": definition.name})
     click.echo("massager-ctl: simulator stopped", err=True)
 
 
