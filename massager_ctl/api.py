@@ -380,6 +380,37 @@ def dry_run(
     return VirtualClock().run(play())
 
 
+def describe_connection(uri: str, opened: OpenedDevice) -> str:
+    """What was connected, for the log (``-v``): model, port, firmware, capabilities, timing."""
+    device, definition = opened.device, opened.definition
+    parts = [f"connected to {device.model} ({definition.title}) on {uri}"]
+    port = getattr(getattr(device, "transport", None), "port", None) or getattr(device, "port", None)
+    if isinstance(port, str):
+        parts.append(f"port {port}")
+    info = getattr(device, "info", None)
+    if info is not None and hasattr(info, "version"):
+        parts.append(f"protocol v{info.version}")
+    firmware = getattr(device, "firmware", None) or getattr(device, "firmware_reply", None)
+    if firmware:
+        parts.append(f"firmware {firmware.hex(' ') if isinstance(firmware, bytes) else firmware}")
+    caps = device.capabilities
+    techniques = ",".join(t.value for t in sorted(caps.techniques)) or "none"
+    zones = ",".join(z.value for z in sorted(caps.zones, key=lambda z: list(Zone).index(z))) or "none"
+    parts.append(
+        f"techniques {techniques}; zones {zones}; intensity steps {caps.intensity_steps}, "
+        f"speed steps {caps.speed_steps}, airbag levels {caps.airbag_levels}, "
+        f"heat {','.join(h.value for h in caps.heat_levels) or 'none'}"
+    )
+    timing = f"writes at most every {device.min_write_gap_s * 1000:.0f} ms"
+    if device.keepalive_s:
+        timing += f", keepalive every {device.keepalive_s:g} s"
+    deadman_ms = getattr(device, "deadman_ms", None)
+    if isinstance(deadman_ms, int):
+        timing += f", deadman {deadman_ms} ms"
+    parts.append(timing)
+    return "; ".join(parts)
+
+
 @asynccontextmanager
 async def connect(
     uri: str | None = None,
@@ -396,6 +427,8 @@ async def connect(
     except BaseException:
         await opened.close()
         raise
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", describe_connection(uri or "sim:", opened))
     chair = Chair(opened, limits or SafetyLimits(), strict=strict)
     try:
         yield chair

@@ -126,6 +126,13 @@ def test_a_failed_stream_ends_with_an_error_record(env):
     assert lines[-1]["type"] == "error" and "session cap" in lines[-1]["error"]
 
 
+def test_verbose_after_the_command_logs(env):
+    quiet = invoke(["status"])
+    loud = invoke(["status", "-v"])
+    assert "INFO" not in quiet.stderr
+    assert "INFO" in loud.stderr and "sim-chair" in loud.stderr
+
+
 @pytest.mark.slow
 def test_simulate_json_is_a_stream_ending_on_sigterm(env):
     proc = subprocess.Popen(

@@ -247,8 +247,15 @@ def setup_logging(verbosity: int) -> None:
     if handler is None:
         handler = _StderrHandler()
         handler._massager_cli = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("massager-ctl: %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
+    if verbosity >= 2:  # -vv: every frame; the wall-clock time of each line tells their pace
+        handler.setFormatter(
+            logging.Formatter(
+                "massager-ctl: %(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("massager-ctl: %(levelname)s %(name)s: %(message)s"))
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logger.setLevel(level)
     handler.setLevel(level)
