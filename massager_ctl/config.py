@@ -16,6 +16,10 @@ max_heat = "low"                # off | low | high
 slew_per_s = 20                 # % per second, above 0, at most 100
 max_session = "45m"             # duration, at most "4h"
 heat_auto_off = "15m"           # duration, at most "4h"
+
+[history]
+enabled = true                  # keep a history of sessions (default true)
+keep = 1000                     # sessions kept, older ones pruned (default 1000)
 ```
 
 A missing file means the defaults. A bad file is a :class:`ConfigError` that lists
@@ -43,6 +47,9 @@ from .core.vocabulary import Heat
 from .session.limits import HARD_MAX_SESSION_S, SafetyLimits
 
 APP_NAME = "massager-ctl"
+#: Sessions the history keeps by default (``history.keep``).
+DEFAULT_HISTORY_KEEP = 1000
+MAX_HISTORY_KEEP = 1_000_000
 ENV_VAR = "MASSAGER_CTL_CONFIG"
 CONFIG_FILENAME = "config.toml"
 
@@ -96,6 +103,8 @@ class Config:
     profiles_dir: Path
     path: Path
     explicit: frozenset[str] = field(default=frozenset())
+    history_enabled: bool = True
+    history_keep: int = DEFAULT_HISTORY_KEEP
 
     @classmethod
     def defaults(cls, path: Path) -> Config:
@@ -114,6 +123,8 @@ class Config:
             "caps.slew_per_s": _plain_number(lim.slew_per_s),
             "caps.max_session": format_duration(lim.max_session_s * 1000),
             "caps.heat_auto_off": format_duration(lim.heat_auto_off_s * 1000),
+            "history.enabled": self.history_enabled,
+            "history.keep": self.history_keep,
         }
 
     def to_dict(self) -> dict:
@@ -136,6 +147,7 @@ class Config:
                 "heat_auto_off": values["caps.heat_auto_off"],
                 "heat_auto_off_s": lim.heat_auto_off_s,
             },
+            "history": {"enabled": self.history_enabled, "keep": self.history_keep},
             "explicit": sorted(self.explicit),
         }
 
@@ -232,6 +244,34 @@ def _folder(value: object) -> str | None:
     return None
 
 
+def _switch(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    return f"{show_value(value)} is not true or false"
+
+
+def _count(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{show_value(value)} is not a whole number"
+    if not 1 <= value <= MAX_HISTORY_KEEP:
+        return f"{show_value(value)} is outside 1..{MAX_HISTORY_KEEP}"
+    return None
+
+
+def _switch_from_text(text: str) -> object:
+    words = {
+        "true": True,
+        "yes": True,
+        "on": True,
+        "1": True,
+        "false": False,
+        "no": False,
+        "off": False,
+        "0": False,
+    }
+    return words.get(text.strip().lower(), text)
+
+
 def _number_from_text(text: str) -> object:
     t = text.strip()
     try:
@@ -277,10 +317,12 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("caps.slew_per_s", _slew, _number_from_text, "% per second, >0, <=100"),
         KeySpec("caps.max_session", _duration, _text, 'duration, at most "4h"'),
         KeySpec("caps.heat_auto_off", _duration, _text, 'duration, at most "4h"'),
+        KeySpec("history.enabled", _switch, _switch_from_text, "true | false: keep a history of sessions"),
+        KeySpec("history.keep", _count, _number_from_text, f"sessions kept, 1..{MAX_HISTORY_KEEP}"),
     )
 }
 
-_TABLES = {"caps"}
+_TABLES = {"caps", "history"}
 
 
 def unknown_key_message(key: str) -> str:
@@ -364,6 +406,10 @@ def config_from_raw(raw: dict, path: Path) -> Config:
         limits = replace(limits, max_session_s=parse_duration(flat["caps.max_session"]) / 1000)
     if "caps.heat_auto_off" in flat:
         limits = replace(limits, heat_auto_off_s=parse_duration(flat["caps.heat_auto_off"]) / 1000)
+    if "history.enabled" in flat:
+        config = replace(config, history_enabled=bool(flat["history.enabled"]))
+    if "history.keep" in flat:
+        config = replace(config, history_keep=int(flat["history.keep"]))  # type: ignore[call-overload]
     return replace(config, limits=limits, explicit=frozenset(flat))
 
 

@@ -27,6 +27,11 @@ CASES: dict[str, tuple[list[str], str]] = {
     "config set": (["config", "set", "caps.max_intensity", "60"], "once"),
     "config unset": (["config", "unset", "caps.max_intensity"], "once"),
     "devices": (["devices"], "once"),
+    "history list": (["history", "list"], "once"),
+    "history show": (["history", "show", "1"], "once"),
+    "history export": (["history", "export"], "stream"),
+    "history prune": (["history", "prune", "--keep", "5"], "once"),
+    "history path": (["history", "path"], "once"),
     "profile list": (["profile", "list"], "once"),
     "profile check": (["profile", "check", "quick", "relaxation"], "once"),
     "profile show": (["profile", "show", "quick"], "once"),
@@ -97,6 +102,8 @@ def test_every_line_of_every_commands_json_parses(env, case, where):
     args, kind = CASES[case]
     if case == "config unset":
         invoke(["config", "set", "caps.max_intensity", "60"])
+    if case.startswith("history"):
+        assert invoke(["run", "quick", "--time-scale", "max"]).exit_code == 0
     result = invoke(["--json", *args] if where == "before" else [*args, "--json"])
     assert result.exit_code == 0, result.output
     lines = parse_lines(result.stdout)

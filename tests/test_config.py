@@ -91,9 +91,14 @@ max_heat = "low"
 slew_per_s = 10
 max_session = "45m"
 heat_auto_off = "15m"
+
+[history]
+enabled = false
+keep = 50
 """,
     )
     cfg = load_config(p)
+    assert (cfg.history_enabled, cfg.history_keep) == (False, 50)
     assert cfg.device == "serial:/dev/ttyUSB0"
     assert cfg.profiles_dir == tmp_path / "c" / "mine"  # relative to the config's folder
     assert cfg.limits == SafetyLimits(

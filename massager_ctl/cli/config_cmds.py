@@ -22,6 +22,8 @@ def config() -> None:
       caps.slew_per_s      % per second, above 0, at most 100
       caps.max_session     duration, at most "4h"
       caps.heat_auto_off   duration, at most "4h"
+      history.enabled      true | false: keep a history of sessions
+      history.keep         sessions kept, older ones pruned (default 1000)
     """
 
 

@@ -66,6 +66,7 @@ Options:
 Commands:
   config    Show and change the user config (device and safety caps).
   devices   List the supported device models and what they can do.
+  history   Past sessions: what ran, on which device, for whom, how it ended.
   profile   List, check and show session profiles.
   program   Run the chair's built-in auto program NAME (see --list) until...
   run       Play PROFILE (a file, or a shipped or user profile name) on the...

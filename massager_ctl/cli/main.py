@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "status": "massager_ctl.cli.session_cmds:status",
     "stop": "massager_ctl.cli.session_cmds:stop",
     "devices": "massager_ctl.cli.session_cmds:devices",
+    "history": "massager_ctl.cli.history_cmds:history",
     "program": "massager_ctl.cli.program_cmds:program",
     "scan": "massager_ctl.cli.scan_cmds:scan",
     "simulate": "massager_ctl.cli.simulate_cmds:simulate",
@@ -33,6 +34,7 @@ COMMANDS: dict[str, str] = {
 SHORT_HELP: dict[str, str] = {
     "config": "Show and change the user config (device and safety caps).",
     "devices": "List the supported device models and what they can do.",
+    "history": "Past sessions: what ran, on which device, for whom, how it ended.",
     "profile": "List, check and show session profiles.",
     "program": "Run the chair's built-in auto program NAME (see --list) until its own timer ends it.",
     "run": "Play PROFILE (a file, or a shipped or user profile name) on the device.",

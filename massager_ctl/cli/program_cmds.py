@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from .context import CliContext, pass_cli
-from .session_cmds import TimeScale, _clock, _drive, _uri
+from .session_cmds import TimeScale, _clock, _drive, _uri, history_recorder
 
 #: Shown in --help; the API's DEFAULT_PROGRAM_S (a test keeps the two equal).
 DEFAULT_PROGRAM_MIN = 20
@@ -63,8 +63,9 @@ def _no_programs(model: str):
 @click.option(
     "--time-scale", type=TimeScale(), default=None, help="Simulator only: X times faster, or 'max'."
 )
+@click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
-def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
+def program(cli: CliContext, name, list_, minutes, time_scale, no_history) -> None:
     """Run the chair's built-in auto program NAME (see --list) until its own timer ends it."""
     from ..core.errors import UsageError
     from ..session.governor import SafetyGovernor
@@ -93,18 +94,38 @@ def program(cli: CliContext, name, list_, minutes, time_scale) -> None:
     # Refused before connecting (the API checks it again, by the same rule).
     SafetyGovernor(limits).check_length(length_s, f"program {name}")
     printer = _ProgramPrinter(cli)
+    recorder = history_recorder(cli, not no_history, printer.warn)
 
     async def play():
         from ..api import connect
 
         async with connect(uri, limits=limits, simulate_ble=cli.simulate_ble) as chair:
+            info = {"program": name, "device": uri, "model": chair.model, "length_s": length_s}
+            if recorder is not None:
+                info["history_id"] = recorder.begin(
+                    kind="program",
+                    plan=None,
+                    device=uri,
+                    model=chair.model,
+                    limits=limits,
+                    capabilities=chair.device.capabilities,
+                    writer=chair.writer,
+                    profile_id=name,
+                    profile_name=f"program {name}",
+                    planned_ms=int(length_s * 1000),
+                )
             if cli.json:
-                info = {"program": name, "device": uri, "model": chair.model, "length_s": length_s}
                 cli.record("start", info, t=0.0)
+
+            def on_end(report) -> None:
+                if recorder is not None:
+                    recorder.end(report)
+                printer.end(report)
+
             # The governor's notices (heat auto-off, the cap) reach stderr through its log,
             # as in `run`.
             return await chair.run_program(
-                name, duration=length_s, on_progress=printer, on_warning=printer.warn, on_end=printer.end
+                name, duration=length_s, on_progress=printer, on_warning=printer.warn, on_end=on_end
             )
 
     report = _drive(_clock(uri, time_scale), play)

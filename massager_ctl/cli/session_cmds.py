@@ -151,9 +151,34 @@ def limits_dict(limits) -> dict:
     }
 
 
-def _play(cli: CliContext, uri: str, clock, make_plan, limits, *, strict: bool, id, name, reconnect=False):
-    """Connect, play the plan ``make_plan(chair)`` gives, show it; returns the report."""
+def history_recorder(cli: CliContext, wanted: bool, warn):
+    """A recorder for this session, or None (--no-history, or history.enabled = false)."""
+    if not wanted or not cli.config.history_enabled:
+        return None
+    from ..history import SessionRecorder
+
+    return SessionRecorder(person=None, keep=cli.config.history_keep, warn=warn)
+
+
+def _play(
+    cli: CliContext,
+    uri: str,
+    clock,
+    make_plan,
+    limits,
+    *,
+    strict: bool,
+    id,
+    name,
+    reconnect=False,
+    kind: str = "run",
+    profile_hash: str | None = None,
+    history: bool = True,
+):
+    """Connect, play the plan ``make_plan(chair)`` gives, show it and record it in the
+    history; returns the report."""
     out = _session_output(cli, id=id, name=name)
+    recorder = history_recorder(cli, history, out.warn)
 
     async def play():
         from ..api import connect
@@ -170,9 +195,29 @@ def _play(cli: CliContext, uri: str, clock, make_plan, limits, *, strict: bool, 
                 "duration_ms": plan.duration_ms,
                 "caps": limits_dict(in_force),
             }
+            history_id = None
+            if recorder is not None:
+                history_id = recorder.begin(
+                    kind=kind,
+                    plan=plan,
+                    device=uri,
+                    model=chair.model,
+                    limits=in_force,
+                    capabilities=chair.device.capabilities,
+                    writer=chair.writer,
+                    profile_id=id,
+                    profile_hash=profile_hash,
+                )
+                info["history_id"] = history_id
             out.start(info, chair.device.capabilities)
+
+            def on_end(report) -> None:  # in the path that stopped the device, once it is done
+                if recorder is not None:
+                    recorder.end(report)  # first: the record is kept even if the output fails
+                out.end(report, {"history_id": history_id} if history_id is not None else None)
+
             return await chair.run(
-                plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=out.end
+                plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=on_end
             )
 
     try:
@@ -207,8 +252,9 @@ def _play(cli: CliContext, uri: str, clock, make_plan, limits, *, strict: bool, 
     is_flag=True,
     help="If the link drops, retry (bounded backoff) and resume from zero intensity.",
 )
+@click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
-def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect) -> None:
+def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect, no_history) -> None:
     """Play PROFILE (a file, or a shipped or user profile name) on the device."""
     from ..profile import load_plan
     from ..profile.library import resolve_profile
@@ -221,6 +267,8 @@ def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, re
         return
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
+    from ..history.recorder import file_hash
+
     report = _play(
         cli,
         uri,
@@ -231,6 +279,8 @@ def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, re
         id=path.stem,
         name=plan.name,
         reconnect=reconnect,
+        profile_hash=file_hash(path),
+        history=not no_history,
     )
     _finish(report)
 
@@ -366,9 +416,21 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
     "--time-scale", type=TimeScale(), default=None, help="Simulator only: X times faster, or 'max'."
 )
 @click.option("--strict", is_flag=True, help="Refuse zones or techniques the device lacks.")
+@click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
 def set_(
-    cli: CliContext, technique, zones, intensity, speed, width, heat, airbags, duration, time_scale, strict
+    cli: CliContext,
+    technique,
+    zones,
+    intensity,
+    speed,
+    width,
+    heat,
+    airbags,
+    duration,
+    time_scale,
+    strict,
+    no_history,
 ) -> None:
     """Hold a state by hand, through the safety governor, then stop.
 
@@ -410,7 +472,18 @@ def set_(
                 click.echo(f"massager-ctl: {note}", err=True)
         return replace(manual_plan(held, length_ms), name="set")
 
-    report = _play(cli, uri, clock, make_plan, limits, strict=strict, id=None, name="set")
+    report = _play(
+        cli,
+        uri,
+        clock,
+        make_plan,
+        limits,
+        strict=strict,
+        id=None,
+        name="set",
+        kind="set",
+        history=not no_history,
+    )
     _finish(report)
 
 
