@@ -128,12 +128,19 @@ def _finish(report) -> None:
         raise SystemExit(1)
 
 
-def _session_output(cli: CliContext, *, id: str | None, name: str):
-    """What shows the session: JSON records with --json, else the progress line."""
+def _session_output(cli: CliContext, *, id: str | None, name: str, keys: bool):
+    """What shows the session: JSON records with --json, the live panel on a terminal,
+    else a plain line per change."""
+    import sys
+
     if cli.json:
         from .stream import JsonSessionStream
 
         return JsonSessionStream(cli, id=id, name=name)
+    if sys.stderr.isatty():
+        from .panel import LivePanel
+
+        return LivePanel(name=name, id=id, keys=keys)
     from .progress import ProgressPrinter
 
     return ProgressPrinter(name=name)
@@ -175,9 +182,12 @@ def _play(
     profile_hash: str | None = None,
     history: bool = True,
 ):
-    """Connect, play the plan ``make_plan(chair)`` gives, show it and record it in the
-    history; returns the report."""
-    out = _session_output(cli, id=id, name=name)
+    """Connect, play the plan ``make_plan(chair)`` gives, show it, take keys from the
+    terminal (space, n, -, +, q, Esc) and record it in the history; returns the report."""
+    from .keys import KeyReader
+
+    keys = KeyReader.available()
+    out = _session_output(cli, id=id, name=name, keys=keys)
     recorder = history_recorder(cli, history, out.warn)
 
     async def play():
@@ -193,6 +203,7 @@ def _play(
                 "device": uri,
                 "model": chair.model,
                 "duration_ms": plan.duration_ms,
+                "segments": len(plan.roller),
                 "caps": limits_dict(in_force),
             }
             history_id = None
@@ -216,9 +227,20 @@ def _play(
                     recorder.end(report)  # first: the record is kept even if the output fails
                 out.end(report, {"history_id": history_id} if history_id is not None else None)
 
-            return await chair.run(
-                plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=on_end
-            )
+            chair.on_status(out.on_status)
+            reader = None
+            if keys:
+                from .keys import SessionKeys
+
+                reader = KeyReader(SessionKeys(chair, out))
+                reader.start()
+            try:
+                return await chair.run(
+                    plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=on_end
+                )
+            finally:
+                if reader is not None:
+                    reader.close()  # the terminal as it was, however the session ended
 
     try:
         return _drive(clock, play)
@@ -290,6 +312,7 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool, *, id: str) -> None:
     printing each write (mm:ss.s, the state in % and in the device's steps)."""
     from ..api import dry_run
     from ..connection.open import model_named_by
+    from .progress import format_clock
     from .stream import device_state_dict
 
     device = cli.device_uri
@@ -341,15 +364,6 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool, *, id: str) -> None:
             f"dry run of {plan.name} on {model}: {format_clock(report.plan_ms / 1000)}, {report.reason}",
             err=True,
         )
-
-
-def format_clock(seconds: float) -> str:
-    """mm:ss.s (h:mm:ss.s from an hour on): how a dry run and the panel write times."""
-    tenths = int(round(max(0.0, seconds) * 10))
-    minutes, tenth_s = divmod(tenths, 600)
-    hours, minutes = divmod(minutes, 60)
-    text = f"{minutes:02d}:{tenth_s / 10:04.1f}"
-    return f"{hours}:{text}" if hours else text
 
 
 def _state_text(state, caps=None) -> str:

@@ -89,6 +89,9 @@ class JsonSessionStream:
             self._state = p.device_state
             self.emit("state", {"plan_ms": p.plan_ms, "device": device_state_dict(p.device_state, self.caps)})
 
+    def on_status(self, status: Any) -> None:
+        pass
+
     def warn(self, message: str) -> None:
         self.emit("warning", {"message": message})
 
