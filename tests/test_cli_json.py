@@ -32,9 +32,11 @@ CASES: dict[str, tuple[list[str], str]] = {
     "history export": (["history", "export"], "stream"),
     "history prune": (["history", "prune", "--keep", "5"], "once"),
     "history path": (["history", "path"], "once"),
+    "history plot": (["history", "plot", "1"], "once"),
     "profile list": (["profile", "list"], "once"),
     "profile check": (["profile", "check", "quick", "relaxation"], "once"),
     "profile show": (["profile", "show", "quick"], "once"),
+    "profile plot": (["profile", "plot", "quick", "--device", "sim:rongtai-rt8600s"], "once"),
     "program": (
         ["--device", "sim:rongtai-rt6923", "program", "relax", "--minutes", "10", "--time-scale", "max"],
         "stream",
@@ -104,6 +106,8 @@ def test_every_line_of_every_commands_json_parses(env, case, where):
         invoke(["config", "set", "caps.max_intensity", "60"])
     if case.startswith("history"):
         assert invoke(["run", "quick", "--time-scale", "max"]).exit_code == 0
+    if case.endswith("plot"):
+        args = [*args, "-o", str(env / "picture.svg")]
     result = invoke(["--json", *args] if where == "before" else [*args, "--json"])
     assert result.exit_code == 0, result.output
     lines = parse_lines(result.stdout)

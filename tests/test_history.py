@@ -193,7 +193,7 @@ def test_the_end_row_survives_a_signal_mid_session(tmp_path, signum, code):
         "MASSAGER_CTL_SIM_TRACE": str(tmp_path / "trace.json"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "massager_ctl", "run", "quick", "--time-scale", "20"],
+        [sys.executable, "-m", "massager_ctl", "run", "quick", "--time-scale", "4"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=REPO,
@@ -211,7 +211,8 @@ def test_the_end_row_survives_a_signal_mid_session(tmp_path, signum, code):
                     continue
                 started = found[0] if found else None
         assert started is not None and started.end_reason is None  # the start row, mid-session
-        time.sleep(1.5)  # 30 s of the plan at 20x: some states sent
+        time.sleep(1.5)  # 6 s of the plan at 4x: some states sent (faster would trip the
+        # simulated deadman on a loaded machine: 1.5 s of its time is 375 ms of ours)
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:

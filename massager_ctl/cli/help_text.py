@@ -67,7 +67,7 @@ Commands:
   config    Show and change the user config (device and safety caps).
   devices   List the supported device models and what they can do.
   history   Past sessions: what ran, on which device, for whom, how it ended.
-  profile   List, check and show session profiles.
+  profile   List, check, show and plot session profiles.
   program   Run the chair's built-in auto program NAME (see --list) until...
   run       Play PROFILE (a file, or a shipped or user profile name) on the...
   scan      List serial ports and Bluetooth devices, marking the models

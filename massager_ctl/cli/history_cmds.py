@@ -154,3 +154,25 @@ def prune(cli: CliContext, keep: int) -> None:
         cli.echo_json({"removed": removed, "kept": keep, "path": str(store.path)})
     else:
         click.echo(f"removed {removed} session(s); at most {keep} kept ({store.path})")
+
+
+@history.command("plot")
+@click.argument("session_id", metavar="ID", type=int)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="FILE.svg, .png or .pdf",
+)
+@pass_cli
+def plot(cli: CliContext, session_id: int, output: str) -> None:
+    """Draw what session ID sent (in % of the device's steps) against its plan."""
+    from ..plot import plot_session
+
+    written = plot_session(_store().get(session_id), output)
+    if cli.json:
+        cli.echo_json({"id": session_id, "path": str(written), "bytes": written.stat().st_size})
+    else:
+        click.echo(f"wrote {written}")

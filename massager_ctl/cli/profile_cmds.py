@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def profile() -> None:
-    """List, check and show session profiles."""
+    """List, check, show and plot session profiles."""
 
 
 def _resolve(ref: str, cli: CliContext) -> Path:
@@ -280,3 +280,48 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
     click.echo()
     for line in render_segments(plan):
         click.echo(line)
+
+
+# -- plot ----------------------------------------------------------------------
+
+
+@profile.command("plot")
+@click.argument("file")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="FILE.svg, .png or .pdf",
+)
+@click.option(
+    "--device",
+    "device",
+    metavar="URI",
+    help="Also draw what this device will get (its model's capabilities, mapping and caps).",
+)
+@pass_cli
+def plot(cli: CliContext, file: str, output: str, device: str | None) -> None:
+    """Draw every track of a profile (path or name) into FILE: intensity with a band per
+    technique, airbags, heat; with --device (or the global --device), what that device gets."""
+    from ..plot import plot_plan
+    from ..profile import load_plan
+
+    plan = load_plan(_resolve(file, cli))
+    device = device or cli.device
+    writes = caps = name = None
+    if device:
+        from ..api import dry_run
+        from ..connection.open import model_named_by
+
+        collected: list = []
+        dry_run(plan, limits=cli.config.limits, device=device, on_write=lambda t, s: collected.append((t, s)))
+        definition = model_named_by(device)
+        assert definition is not None  # dry_run refused it otherwise
+        writes, caps, name = collected, definition.static_capabilities(), definition.name
+    written = plot_plan(plan, output, device_writes=writes, capabilities=caps, device_name=name)
+    if cli.json:
+        cli.echo_json({"id": Path(file).stem, "name": plan.name, "path": str(written), "device": name})
+    else:
+        click.echo(f"wrote {written}")

@@ -156,6 +156,12 @@ class SessionRecorder:
             "max_session_s": limits.max_session_s,
             "heat_auto_off_s": limits.heat_auto_off_s,
         }
+        if capabilities is not None:  # the device's steps, to read the states sent back in %
+            caps["steps"] = {
+                "intensity": capabilities.intensity_steps,
+                "speed": capabilities.speed_steps,
+                "airbag": capabilities.airbag_levels,
+            }
         try:
             self.id = self.store.begin(
                 kind=kind,
