@@ -24,6 +24,7 @@ def config() -> None:
       caps.heat_auto_off   duration, at most "4h"
       history.enabled      true | false: keep a history of sessions
       history.keep         sessions kept, older ones pruned (default 1000)
+      people.NAME.KEY      a person's caps (any caps key) and favourites
     """
 
 
@@ -74,7 +75,7 @@ def show(cli: CliContext) -> None:
 def set_cmd(cli: CliContext, key: str, value: str) -> None:
     """Set KEY to VALUE (checked first; the file is rewritten atomically).
 
-    Other keys are kept; comments in the file are not.
+    Other keys, and the comments and layout of the file, are kept.
     """
     from ..config import set_value, show_value
 

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
+#: Who sits in the chair, when --person is not given.
+PERSON_ENV = "MASSAGER_CTL_PERSON"
+
+
 @dataclass
 class CliContext:
     device: str | None = None  # --device URI
@@ -34,6 +38,7 @@ class CliContext:
     json: bool = False  # --json
     verbosity: int = 0  # -v count
     simulate_ble: bool = False  # --simulate-ble: ble: URIs and scan use simulated devices
+    person_option: str | None = None  # --person NAME
     #: When the command started (time.monotonic()): records' ``t`` counts from here.
     started: float = field(default_factory=time.monotonic, repr=False)
     _config: Config | None = field(default=None, init=False, repr=False)
@@ -53,6 +58,22 @@ class CliContext:
         if self.device:
             return self.device
         return self.config.device
+
+    @property
+    def person(self) -> str | None:
+        """--person, else $MASSAGER_CTL_PERSON, else None; checked against the config's
+        [people] (an unknown name is a ConfigError, with a guess)."""
+        import os
+
+        name = self.person_option or os.environ.get(PERSON_ENV, "").strip() or None
+        if name is not None:
+            self.config.person(name)
+        return name
+
+    @property
+    def limits(self):
+        """The caps in force: the config's, tightened by the person's (if one is chosen)."""
+        return self.config.limits_for(self.person)
 
     def echo_json(self, data: Any) -> None:
         """Print ``data`` as JSON on stdout: compact, on one line."""

@@ -56,6 +56,8 @@ Options:
   --device URI    Device to use (default: the config's device).
   --config FILE   Config file (default: $MASSAGER_CTL_CONFIG or the per-user
                   config.toml).
+  --person NAME   Who sits in the chair: caps and favourites from
+                  [people.NAME] (default: $MASSAGER_CTL_PERSON).
   --json          Machine-readable JSON output.
   --simulate-ble  Use simulated Bluetooth devices (no radio needed) for scan
                   and ble: URIs.

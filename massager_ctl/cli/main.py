@@ -276,6 +276,11 @@ def setup_logging(verbosity: int) -> None:
     type=click.Path(dir_okay=False),
     help="Config file (default: $MASSAGER_CTL_CONFIG or the per-user config.toml).",
 )
+@click.option(
+    "--person",
+    metavar="NAME",
+    help="Who sits in the chair: caps and favourites from [people.NAME] (default: $MASSAGER_CTL_PERSON).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @click.option(
     "--simulate-ble",
@@ -285,7 +290,7 @@ def setup_logging(verbosity: int) -> None:
 @click.option("-v", "--verbose", count=True, help="More logging on stderr: -v info, -vv debug.")
 @click.version_option(__version__, "--version", prog_name="massager-ctl")
 @click.pass_context
-def main(ctx: click.Context, device, config_path, json_output, simulate_ble, verbose) -> None:
+def main(ctx: click.Context, device, config_path, person, json_output, simulate_ble, verbose) -> None:
     """Play session profiles on massage chairs, through one safety governor."""
     from pathlib import Path
 
@@ -297,6 +302,7 @@ def main(ctx: click.Context, device, config_path, json_output, simulate_ble, ver
         json=json_output,
         verbosity=verbose,
         simulate_ble=simulate_ble,
+        person_option=person,
     )
     setup_logging(verbose)
 

@@ -93,6 +93,8 @@ def list_cmd(cli: CliContext) -> None:
     from ..profile import load_plan
     from ..profile.library import list_profiles
 
+    person = cli.person
+    favourites = cli.config.person(person).favourites if person else ()
     items = []
     for entry in list_profiles(cli.config):
         item: dict = {
@@ -100,6 +102,7 @@ def list_cmd(cli: CliContext) -> None:
             "path": str(entry.path),
             "source": entry.source,
             "shadowed": entry.shadowed,
+            "favourite": entry.name in favourites and not entry.shadowed,
         }
         try:
             plan = load_plan(entry.path)
@@ -120,7 +123,10 @@ def list_cmd(cli: CliContext) -> None:
     for i in items:
         source = i["source"] + (" (hidden by user)" if i["shadowed"] else "")
         if i["ok"]:
-            rows.append([i["id"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])])
+            star = "*" if i["favourite"] else ""
+            rows.append(
+                [i["id"] + star, i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
+            )
         else:
             more = len(i["_lines"]) - 1
             text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
@@ -131,6 +137,8 @@ def list_cmd(cli: CliContext) -> None:
     for r in [header, *rows]:
         cells = [r[c].ljust(widths[c]) for c in range(4)] + [_clip(r[4], room)]
         click.echo("  ".join(cells).rstrip())
+    if favourites:
+        click.echo(f"* {person}'s favourites (massager-ctl --person {person} run plays the first)")
 
 
 # -- check ---------------------------------------------------------------------
@@ -316,7 +324,7 @@ def plot(cli: CliContext, file: str, output: str, device: str | None) -> None:
         from ..connection.open import model_named_by
 
         collected: list = []
-        dry_run(plan, limits=cli.config.limits, device=device, on_write=lambda t, s: collected.append((t, s)))
+        dry_run(plan, limits=cli.limits, device=device, on_write=lambda t, s: collected.append((t, s)))
         definition = model_named_by(device)
         assert definition is not None  # dry_run refused it otherwise
         writes, caps, name = collected, definition.static_capabilities(), definition.name

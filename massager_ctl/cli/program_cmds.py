@@ -77,7 +77,7 @@ def program(cli: CliContext, name, list_, minutes, time_scale, no_history) -> No
         return
     if not name:
         raise UsageError("say which program to run (massager-ctl program --list shows them)")
-    limits = cli.config.limits
+    limits = cli.limits  # the config's caps, tightened by the person's
     length_s = DEFAULT_PROGRAM_S if minutes is None else minutes * 60
     definition, caps = _static_caps(uri)
     static = _static_programs(uri, (definition, caps))

@@ -116,7 +116,7 @@ def _drive(clock, coro_factory):
 
 
 def _limits(cli: CliContext, max_intensity: float | None):
-    limits = cli.config.limits
+    limits = cli.limits  # the config's caps, tightened by the person's
     if max_intensity is not None:
         limits = limits.tightened(max_intensity=max_intensity)
     return limits
@@ -164,7 +164,7 @@ def history_recorder(cli: CliContext, wanted: bool, warn):
         return None
     from ..history import SessionRecorder
 
-    return SessionRecorder(person=None, keep=cli.config.history_keep, warn=warn)
+    return SessionRecorder(person=cli.person, keep=cli.config.history_keep, warn=warn)
 
 
 def _play(
@@ -205,6 +205,7 @@ def _play(
                 "duration_ms": plan.duration_ms,
                 "segments": len(plan.roller),
                 "caps": limits_dict(in_force),
+                "person": cli.person,
             }
             history_id = None
             if recorder is not None:
@@ -249,7 +250,7 @@ def _play(
 
 
 @click.command()
-@click.argument("profile")
+@click.argument("profile", required=False)
 @click.option(
     "--time-scale",
     type=TimeScale(),
@@ -277,9 +278,20 @@ def _play(
 @click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
 def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect, no_history) -> None:
-    """Play PROFILE (a file, or a shipped or user profile name) on the device."""
+    """Play PROFILE (a file, or a shipped or user profile name) on the device.
+
+    Without PROFILE, the first favourite of the person (--person) is played."""
+    from ..core.errors import UsageError
     from ..profile import load_plan
     from ..profile.library import resolve_profile
+
+    if profile is None:
+        person = cli.person
+        favourites = cli.config.person(person).favourites if person else ()
+        if not favourites:
+            who = f"{person} has no favourites" if person else "no --person given"
+            raise UsageError(f"say which profile to play ({who}; `massager-ctl profile list` shows them)")
+        profile = favourites[0]
 
     path = resolve_profile(profile, cli.config)
     plan = load_plan(path)
