@@ -80,7 +80,11 @@ def build_state(
         try:
             return enum(value)
         except ValueError:
-            raise UsageError(f"{what} {value!r} is not one of {', '.join(enum.names())}") from None
+            import difflib
+
+            close = difflib.get_close_matches(str(value), enum.names(), n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            raise UsageError(f"{what} {value!r} is not one of {', '.join(enum.names())}{hint}") from None
 
     def percent(value, what):
         try:

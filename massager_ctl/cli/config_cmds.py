@@ -48,12 +48,17 @@ def path_cmd(cli: CliContext) -> None:
 @config.command("show")
 @pass_cli
 def show(cli: CliContext) -> None:
-    """Print the effective config: the file's values over the defaults."""
+    """Print the effective config, as TOML: the file's values over the defaults.
+
+    The output is a valid config file: keys at their default say so in a comment, keys
+    that are not set are commented out."""
     from ..config import show_value
 
     cfg = cli.config
     if cli.json:
-        cli.echo_json(cfg.to_dict())
+        data = cfg.to_dict()
+        data["people"] = {name: p.to_dict() for name, p in cfg.people.items()}
+        cli.echo_json(data)
         return
     state = "" if cfg.path.is_file() else "  (no file yet: all defaults)"
     click.echo(f"# {cfg.path}{state}")
@@ -63,9 +68,17 @@ def show(cli: CliContext) -> None:
         if table != section:
             click.echo(f"\n[{table}]")
             section = table
-        shown = show_value(value) if value is not None else "(not set)"
+        if value is None:
+            click.echo(f'# {name or key} = ""  # not set')
+            continue
         note = "" if key in cfg.explicit else "  # default"
-        click.echo(f"{name or key} = {shown}{note}")
+        click.echo(f"{name or key} = {show_value(value)}{note}")
+    for person in cfg.people.values():
+        click.echo(f"\n[people.{person.name}]")
+        for key, value in person.caps.items():
+            click.echo(f"{key} = {show_value(value)}")
+        if person.favourites:
+            click.echo(f"favourites = {show_value(list(person.favourites))}")
 
 
 @config.command("set")

@@ -87,6 +87,14 @@ class LazyGroup(click.Group):
         self.commands[cmd_name] = command
         return command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # guess among all commands, loaded or not
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # Kept so that an error found while parsing a subcommand's own options (before
         # its --json could be read) still comes out as JSON when --json was typed.
@@ -263,12 +271,28 @@ def setup_logging(verbosity: int) -> None:
     handler.setLevel(level)
 
 
+def _complete(name: str):
+    """Completion by :mod:`.completion`'s function ``name``, imported only on a TAB."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str):
+        from . import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+
+    return complete
+
+
 @click.group(
     cls=LazyGroup,
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("--device", metavar="URI", help="Device to use (default: the config's device).")
+@click.option(
+    "--device",
+    metavar="URI",
+    help="Device to use (default: the config's device).",
+    shell_complete=_complete("devices"),
+)
 @click.option(
     "--config",
     "config_path",
@@ -280,6 +304,7 @@ def setup_logging(verbosity: int) -> None:
     "--person",
     metavar="NAME",
     help="Who sits in the chair: caps and favourites from [people.NAME] (default: $MASSAGER_CTL_PERSON).",
+    shell_complete=_complete("people"),
 )
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @click.option(

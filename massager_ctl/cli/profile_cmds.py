@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 
 if TYPE_CHECKING:
@@ -144,14 +145,35 @@ def list_cmd(cli: CliContext) -> None:
 # -- check ---------------------------------------------------------------------
 
 
+def _cap_warnings(cli: CliContext, plan: Plan, display: str) -> list[str]:
+    """What `run` would refuse under the user's (or the person's) caps: a profile longer
+    than the session cap. Nothing when the config cannot be read (check reports profiles)."""
+    from ..core.errors import MassagerError, SafetyError
+    from ..session.governor import SafetyGovernor
+
+    try:
+        limits = cli.limits
+    except MassagerError:
+        return []
+    length_s = plan.duration_ms / 1000
+    if plan.limits.max_length_ms is not None:
+        limits = limits.tightened(max_length_s=plan.limits.max_length_ms / 1000)
+    try:
+        SafetyGovernor(limits).check_length(length_s, display)
+    except SafetyError as exc:
+        return [f"{exc}; `run` refuses it as it is"]
+    return []
+
+
 @profile.command("check")
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...", shell_complete=completion.profiles)
 @pass_cli
 def check(cli: CliContext, files: tuple[str, ...]) -> None:
     """Check profiles (paths or names) and report every problem.
 
     Prints "ok <file>: ..." for good profiles and one line per problem for bad
-    ones. Exit code 0 when all are fine, 2 otherwise.
+    ones. A good profile that your caps would refuse (longer than your session cap) gets
+    a warning line. Exit code 0 when all are fine, 2 otherwise.
     """
     from ..core.errors import MassagerError
     from ..profile import load_plan
@@ -176,11 +198,14 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
                     click.echo(line)
         else:
             summary = _plan_summary(plan)
-            result.update(ok=True, problems=[], **summary)
+            warnings = _cap_warnings(cli, plan, display)
+            result.update(ok=True, problems=[], **summary, warnings=warnings)
             if not cli.json:
                 click.echo(
                     f"ok {display}: {summary['name']}, {summary['duration']}, {summary['steps']} steps"
                 )
+                for warning in warnings:
+                    click.echo(f"warning: {warning}")
         results.append(result)
     if cli.json:
         cli.echo_json(results)
@@ -232,7 +257,7 @@ def _limits_text(plan: Plan) -> str:
 
 
 @profile.command("show")
-@click.argument("file")
+@click.argument("file", shell_complete=completion.profiles)
 @click.option(
     "--width",
     type=click.IntRange(min=1),
@@ -294,7 +319,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
 
 
 @profile.command("plot")
-@click.argument("file")
+@click.argument("file", shell_complete=completion.profiles)
 @click.option(
     "--output",
     "-o",
@@ -308,6 +333,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
     "device",
     metavar="URI",
     help="Also draw what this device will get (its model's capabilities, mapping and caps).",
+    shell_complete=completion.devices,
 )
 @pass_cli
 def plot(cli: CliContext, file: str, output: str, device: str | None) -> None:

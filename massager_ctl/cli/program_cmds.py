@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 from .session_cmds import TimeScale, _clock, _drive, _uri, history_recorder
 
@@ -45,6 +46,49 @@ def _static_programs(uri: str, static=None) -> tuple[str, ...] | None:
     return tuple(caps.programs)
 
 
+def _timer_minutes(ctx: click.Context | None) -> list[int] | None:
+    """The lengths (min) the chosen device's own timer takes, when its URI names the model."""
+    from ..core.errors import MassagerError
+
+    cli = completion._cli(ctx)
+    try:
+        uri = cli.device_uri or "sim:"
+        _definition, caps = _static_caps(uri)
+    except MassagerError:
+        return None
+    if caps is None or not caps.chair_timer_s:
+        return None
+    return sorted(t // 60 for t in caps.chair_timer_s)
+
+
+class Minutes(click.ParamType):
+    """A program length in whole minutes, one the chosen chair's own timer takes."""
+
+    name = "MIN"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            minutes = value
+        else:
+            try:
+                minutes = int(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a whole number of minutes", param, ctx)
+        offered = _timer_minutes(ctx)
+        if offered and minutes not in offered:
+            self.fail(
+                f"{minutes}: the chair's own timer takes {', '.join(map(str, offered))} min", param, ctx
+            )
+        if not offered and not 1 <= minutes <= 240:
+            self.fail(f"{minutes} is not between 1 and 240", param, ctx)
+        return minutes
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(str(m)) for m in _timer_minutes(ctx) or () if str(m).startswith(incomplete)]
+
+
 def _no_programs(model: str):
     from ..core.errors import UsageError
 
@@ -52,13 +96,14 @@ def _no_programs(model: str):
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=completion.programs)
 @click.option("--list", "list_", is_flag=True, help="List the device's built-in programs.")
 @click.option(
     "--minutes",
-    type=click.IntRange(1, 240),
+    type=Minutes(),
     default=None,
-    help=f"Program length; the chair's own timer ends it (default {DEFAULT_PROGRAM_MIN}).",
+    help=f"Program length, one the chair's own timer takes (Rongtai: 10, 20, 30); it ends the program "
+    f"(default {DEFAULT_PROGRAM_MIN}).",
 )
 @click.option(
     "--time-scale", type=TimeScale(), default=None, help="Simulator only: X times faster, or 'max'."

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 
 EXIT_INTERRUPTED = 130
@@ -250,7 +251,7 @@ def _play(
 
 
 @click.command()
-@click.argument("profile", required=False)
+@click.argument("profile", required=False, shell_complete=completion.profiles)
 @click.option(
     "--time-scale",
     type=TimeScale(),
@@ -423,14 +424,29 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 
 @click.command("set")
 @click.option(
-    "--technique", "-t", type=click.Choice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"])
+    "--technique",
+    "-t",
+    type=completion.GuessingChoice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"]),
 )
-@click.option("--zones", "-z", metavar="ZONE[,ZONE]", help="Zones for the rollers, comma separated.")
+@click.option(
+    "--zones",
+    "-z",
+    metavar="ZONE[,ZONE]",
+    help="Zones for the rollers, comma separated (default: the whole back the device reaches).",
+    shell_complete=completion.zone_list,
+)
 @click.option("--intensity", "-i", type=click.FloatRange(0, 100), metavar="PCT")
 @click.option("--speed", "-s", type=click.FloatRange(0, 100), metavar="PCT")
-@click.option("--width", "-w", type=click.Choice(["narrow", "medium", "wide"]))
-@click.option("--heat", type=click.Choice(["off", "low", "high"]))
-@click.option("--airbag", "airbags", multiple=True, metavar="ZONE=PCT", help="Airbag pressure; repeatable.")
+@click.option("--width", "-w", type=completion.GuessingChoice(["narrow", "medium", "wide"]))
+@click.option("--heat", type=completion.GuessingChoice(["off", "low", "high"]))
+@click.option(
+    "--airbag",
+    "airbags",
+    multiple=True,
+    metavar="ZONE=PCT",
+    help="Airbag pressure; repeatable.",
+    shell_complete=completion.airbag,
+)
 @click.option(
     "--for",
     "duration",

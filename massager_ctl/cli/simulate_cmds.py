@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 
 
@@ -58,7 +59,7 @@ async def serve_on_pty(definition, *, faults=None, announce=None):
 
 
 @click.command()
-@click.argument("model")
+@click.argument("model", shell_complete=completion.models)
 @click.option(
     "--link",
     "link_path",
@@ -66,8 +67,13 @@ async def serve_on_pty(definition, *, faults=None, announce=None):
     type=click.Path(dir_okay=False),
     help="Also make a symlink at PATH to the port (a name that stays the same).",
 )
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Show the simulated device's state live (in place on a terminal; a line per change otherwise).",
+)
 @pass_cli
-def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
+def simulate(cli: CliContext, model: str, link_path: str | None, show: bool) -> None:
     """Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port."""
     import asyncio
     import os
@@ -111,7 +117,12 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
             if link_path:
                 _make_link(port.path, link_path)
             announce(port)
-            await done.wait()
+            watcher = loop.create_task(_show(cli, simulator)) if show else None
+            try:
+                await done.wait()
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
         finally:
             await _shutdown(simulator, port, link_path)
 
@@ -122,6 +133,40 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     if cli.json:
         cli.record("end", {"model": definition.name})
     click.echo("massager-ctl: simulator stopped", err=True)
+
+
+#: How often --show looks at the simulated device.
+SHOW_EVERY_S = 0.25
+
+
+async def _show(cli: CliContext, simulator) -> None:
+    """Print the simulated device's state as its physics has it, whenever it changes."""
+    import asyncio
+
+    from .session_cmds import _status_text
+    from .watch import StatusWatchPrinter
+
+    physics = getattr(simulator, "physics", None)
+    if physics is None:
+        click.echo("massager-ctl: this simulator has no state to show", err=True)
+        return
+    printer = StatusWatchPrinter(cli, _status_text, stream=None)
+    loop = asyncio.get_running_loop()
+    while True:
+        printer(_sim_status(physics, loop.time()))
+        await asyncio.sleep(SHOW_EVERY_S)
+
+
+def _sim_status(physics, now: float):
+    """The simulated device's state: its physics' own status where it has one, else what
+    every simulator's physics offers (its target state, motors and heat on)."""
+    from ..core.status import DeviceState, Status
+
+    if hasattr(physics, "status"):
+        return physics.status(now)
+    target = getattr(physics, "target", None)
+    state = target if isinstance(target, DeviceState) else DeviceState()
+    return Status(running=bool(physics.motors_on or physics.heat_on), state=state)
 
 
 def _make_link(target: str, link_path: str) -> None:
