@@ -15,7 +15,6 @@ and the session plays on unrecorded.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -93,6 +92,8 @@ def _thin(states: list[list[Any]], limit: int) -> list[list[Any]]:
 
 
 def _loop_time() -> float | None:
+    import asyncio  # here: reading the history (history list) needs no event loop
+
     try:
         return asyncio.get_running_loop().time()
     except RuntimeError:
