@@ -209,3 +209,36 @@ def test_plain_lines_say_what_the_device_does_when_not_a_terminal(env, monkeypat
     assert len(lines) == len(set(lines))  # each line a change
     assert not any(re.search(r" roll \d|heat", line) for line in lines)  # the gun has neither
     assert any(re.search(r"vibrate \d+% \(\d+/\d+\)", line) for line in lines)
+
+
+def test_the_key_reader_reads_keys_and_gives_the_terminal_back():
+    import asyncio
+    import termios
+
+    from massager_ctl.cli.keys import KeyReader
+
+    master, slave = os.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        actions: list[str] = []
+
+        async def main():
+            reader = KeyReader(actions.append, fd=slave)
+            assert reader.start()
+            during = termios.tcgetattr(slave)
+            os.write(master, b" n-+q")
+            for _ in range(100):
+                if len(actions) == 5:
+                    break
+                await asyncio.sleep(0.01)
+            reader.close()
+            return during
+
+        during = asyncio.run(main())
+        assert actions == ["pause", "skip", "down", "up", "stop"]
+        assert not during[3] & termios.ICANON and not during[3] & termios.ECHO  # keys without Enter
+        assert during[3] & termios.ISIG and during[3] & termios.NOFLSH  # Ctrl-C still SIGINT
+        assert termios.tcgetattr(slave) == before  # given back as it was
+    finally:
+        os.close(master)
+        os.close(slave)

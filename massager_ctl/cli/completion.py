@@ -96,9 +96,12 @@ def people(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[
 
 def programs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     try:
-        from .program_cmds import _static_programs
+        from ..connection.open import model_named_by
 
-        found = _static_programs(_cli(ctx).device_uri or "sim:") or ()
+        definition = model_named_by(_cli(ctx).device_uri or "sim:")
+        caps = definition.static_capabilities() if definition is not None else None
+        can_start = definition is not None and hasattr(definition.load("driver"), "run_program")
+        found = caps.programs if caps is not None and can_start else ()
     except Exception:  # noqa: BLE001 - as above
         return []
     return [CompletionItem(p) for p in found if p.startswith(incomplete)]

@@ -64,19 +64,27 @@ class KeyReader:
         except (AttributeError, ValueError, OSError):
             return False
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Start reading keys; False (and the terminal untouched) if this terminal cannot
+        be put in cbreak mode or read on the loop: the session plays without keys."""
         import termios
         import tty
 
-        self._loop = asyncio.get_running_loop()
-        self._saved = termios.tcgetattr(self.fd)
-        tty.setcbreak(self.fd)  # keeps ISIG: Ctrl-C is still SIGINT
-        # NOFLSH: Ctrl-C must not throw away the panel's output half-drawn; the panel
-        # finishes its drawing and says where the session stopped.
-        mode = termios.tcgetattr(self.fd)
-        mode[3] |= termios.NOFLSH
-        termios.tcsetattr(self.fd, termios.TCSANOW, mode)
-        self._loop.add_reader(self.fd, self._ready)
+        try:
+            self._saved = termios.tcgetattr(self.fd)
+            tty.setcbreak(self.fd)  # keeps ISIG: Ctrl-C is still SIGINT
+            # NOFLSH: Ctrl-C must not throw away the panel's output half-drawn; the panel
+            # finishes its drawing and says where the session stopped.
+            mode = termios.tcgetattr(self.fd)
+            mode[3] |= termios.NOFLSH
+            termios.tcsetattr(self.fd, termios.TCSANOW, mode)
+            loop = asyncio.get_running_loop()
+            loop.add_reader(self.fd, self._ready)
+        except (termios.error, OSError, NotImplementedError, ValueError):
+            self.close()
+            return False
+        self._loop = loop
+        return True
 
     def _ready(self) -> None:
         try:

@@ -235,7 +235,8 @@ def _play(
                 from .keys import SessionKeys
 
                 reader = KeyReader(SessionKeys(chair, out))
-                reader.start()
+                if not reader.start():  # a terminal that cannot give keys: play without them
+                    reader = None
             try:
                 return await chair.run(
                     plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=on_end
