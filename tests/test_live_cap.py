@@ -97,3 +97,45 @@ def test_the_device_steps_follow_the_live_cap_on_a_chair():
     assert lowered and max(lowered) == 3  # 35 % of 10 steps: step 3, never 4
     assert raised and max(raised) == 7 and seen == 7
     assert report.reason == "stopped" and report.stop_confirmed
+
+
+def test_each_key_action_reaches_the_session_and_is_reported():
+    """SessionKeys between the terminal and the session: what each key does, and the
+    control records it reports (the panel shows them; --json prints them)."""
+    from massager_ctl.cli.keys import SessionKeys
+
+    class Out:
+        def __init__(self):
+            self.controls = []
+
+        def control(self, action, **data):
+            self.controls.append((action, data))
+
+    async def main():
+        out = Out()
+        async with massager_ctl.connect("sim:", limits=SafetyLimits(max_intensity=50)) as chair:
+            keys = SessionKeys(chair, out)
+            keys("pause")  # no session yet: nothing happens
+            assert out.controls == []
+            task = asyncio.get_running_loop().create_task(chair.run("quick"))
+            await asyncio.sleep(5)
+            keys("down")
+            keys("up")
+            keys("up")
+            keys("pause")
+            await asyncio.sleep(1)
+            paused = chair.session.paused
+            keys("pause")
+            keys("skip")
+            await asyncio.sleep(1)
+            segment = chair.session.plan_ms(asyncio.get_running_loop().time())
+            keys("stop")
+            report = await task
+        return out.controls, paused, segment, report
+
+    controls, paused, position, report = run_virtual(main())
+    caps = [data["max_intensity"] for action, data in controls if action == "cap"]
+    assert caps == [40, 50, 50]  # down 10, back up, and never above the 50 % the session began with
+    assert [a for a, _ in controls] == ["cap", "cap", "cap", "pause", "resume", "skip", "stop"]
+    assert paused and position >= 40_000  # quick's second segment starts at 0:40
+    assert report.reason == "stopped" and report.stop_confirmed
