@@ -91,7 +91,11 @@ def build_state(
         try:
             return enum(value)
         except ValueError:
-            raise UsageError(f"{what} {value!r} is not one of {', '.join(enum.names())}") from None
+            import difflib
+
+            close = difflib.get_close_matches(str(value), enum.names(), n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            raise UsageError(f"{what} {value!r} is not one of {', '.join(enum.names())}{hint}") from None
 
     def percent(value, what):
         try:
@@ -240,11 +244,15 @@ class Chair:
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         reconnect: ReconnectPolicy | bool | None = None,
+        on_end: Callable[[SessionReport], None] | None = None,
     ) -> SessionReport:
         """Play a profile (a path, a shipped or user profile name, or a Plan) to its end.
 
         ``reconnect``: if the link drops, retry with bounded backoff and resume with
-        intensity ramping up from zero (True for the default policy)."""
+        intensity ramping up from zero (True for the default policy).
+        ``on_end`` gets the final report however the session ends (its end, a stop,
+        a cancel on Ctrl-C or SIGTERM, an error), once the device's stop is done: in the
+        same path that stops the device, so what it records is never lost to a signal."""
         self._require_control("run")
         await self._end_background()
         plan = _as_plan(profile)
@@ -255,6 +263,8 @@ class Chair:
             return await session.run()
         finally:
             self.session = None
+            if on_end is not None:
+                on_end(session.report)
 
     async def run_program(
         self,
@@ -263,6 +273,7 @@ class Chair:
         duration: str | float | None = None,
         on_progress: Callable[[ProgramProgress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        on_end: Callable[[ProgramReport], None] | None = None,
     ) -> ProgramReport:
         """Run the chair's own built-in program ``name`` (see :attr:`programs`) until the
         chair's own timer ends it, and return a :class:`ProgramReport`.
@@ -273,7 +284,7 @@ class Chair:
         off at the heat auto-off time (or at once above the heat cap), and the program
         is stopped at the session cap, or if the chair still runs a little after its
         timer. :meth:`stop` ends it from another task. However it ends, the chair is
-        told to stop and confirm, as after a profile."""
+        told to stop and confirm, as after a profile; then ``on_end`` gets the report."""
         await self._end_background()
         self._busy()
         length_s = None if duration is None else self._duration_ms(duration) / 1000.0
@@ -287,10 +298,13 @@ class Chair:
             on_progress=on_progress,
             on_warning=on_warning,
         )
+        program = self.program
         try:
-            return await self.program.run()
+            return await program.run()
         finally:
             self.program = None
+            if on_end is not None:
+                on_end(program.report)
 
     async def set(self, *, duration: str | float | None = None, **words) -> None:
         """Change the manual state (technique, zones, intensity, speed, width, heat, airbags).
@@ -377,20 +391,44 @@ def dry_run(
     on_write: Callable[[float, DeviceState], None] | None = None,
     on_stop: Callable[[float], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    device: str | None = None,
 ) -> SessionReport:
     """Play a profile against no device, in virtual time: what would be sent, and when.
 
-    The session, governor, mapping and writer run as for a chair (the reference
-    chair's capabilities); every state that would be written reaches ``on_write``
-    (loop time in seconds, the state in device steps), the final stop ``on_stop``.
-    Runs its own virtual-time loop: call it from plain code, not from a running loop."""
+    The session, governor, mapping and writer run as for a chair of the model that
+    ``device`` names (a device URI such as ``sim:rongtai-rt8600s`` or
+    ``serial:/dev/ttyUSB0?model=nlr-hf8``, or a model name; default the reference
+    chair): its capabilities, its mapping, its write gap. Every state that would be
+    written reaches ``on_write`` (loop time in seconds, the state in that model's
+    steps), the final stop ``on_stop``. A device whose model only connecting would
+    tell is refused (say ``?model=NAME``). Runs its own virtual-time loop: call it from
+    plain code, not from a running loop."""
+    from .connection.open import model_named_by
     from .devices.dry_run import DryRunDevice
     from .session.clock import VirtualClock
 
     plan = _as_plan(profile)
+    definition = model_named_by(device)
+    if definition is None:
+        raise UsageError(
+            f"{device}: the model is only known once connected; a dry run needs it named "
+            "(add ?model=NAME, see `massager-ctl devices`)"
+        )
+    capabilities = definition.static_capabilities()
+    if capabilities is None:
+        raise UsageError(
+            f"{definition.name} reports what it can do only when connected; a dry run cannot "
+            "know its capabilities (try --device sim: for the reference chair)"
+        )
 
     async def play() -> SessionReport:
-        device = DryRunDevice(on_write=on_write, on_stop=on_stop)
+        device = DryRunDevice(
+            on_write=on_write,
+            on_stop=on_stop,
+            capabilities=capabilities,
+            model=f"{definition.name} (dry run)",
+            min_write_gap_s=definition.min_write_gap_s,
+        )
         writer = Writer(device)
         session = Session(device, writer, SafetyGovernor(limits), plan, strict=strict, on_warning=on_warning)
         try:
@@ -399,6 +437,37 @@ def dry_run(
             await writer.close()
 
     return VirtualClock().run(play())
+
+
+def describe_connection(uri: str, opened: OpenedDevice) -> str:
+    """What was connected, for the log (``-v``): model, port, firmware, capabilities, timing."""
+    device, definition = opened.device, opened.definition
+    parts = [f"connected to {device.model} ({definition.title}) on {uri}"]
+    port = getattr(getattr(device, "transport", None), "port", None) or getattr(device, "port", None)
+    if isinstance(port, str):
+        parts.append(f"port {port}")
+    info = getattr(device, "info", None)
+    if info is not None and hasattr(info, "version"):
+        parts.append(f"protocol v{info.version}")
+    firmware = getattr(device, "firmware", None) or getattr(device, "firmware_reply", None)
+    if firmware:
+        parts.append(f"firmware {firmware.hex(' ') if isinstance(firmware, bytes) else firmware}")
+    caps = device.capabilities
+    techniques = ",".join(t.value for t in sorted(caps.techniques)) or "none"
+    zones = ",".join(z.value for z in sorted(caps.zones, key=lambda z: list(Zone).index(z))) or "none"
+    parts.append(
+        f"techniques {techniques}; zones {zones}; intensity steps {caps.intensity_steps}, "
+        f"speed steps {caps.speed_steps}, airbag levels {caps.airbag_levels}, "
+        f"heat {','.join(h.value for h in caps.heat_levels) or 'none'}"
+    )
+    timing = f"writes at most every {device.min_write_gap_s * 1000:.0f} ms"
+    if device.keepalive_s:
+        timing += f", keepalive every {device.keepalive_s:g} s"
+    deadman_ms = getattr(device, "deadman_ms", None)
+    if isinstance(deadman_ms, int):
+        timing += f", deadman {deadman_ms} ms"
+    parts.append(timing)
+    return "; ".join(parts)
 
 
 @asynccontextmanager
@@ -425,6 +494,8 @@ async def connect(
     except BaseException:
         await opened.close()
         raise
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", describe_connection(uri or "sim:", opened))
     chair = Chair(opened, limits or SafetyLimits(), strict=strict, control=control)
     try:
         yield chair

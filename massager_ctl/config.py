@@ -16,12 +16,21 @@ max_heat = "low"                # off | low | high
 slew_per_s = 20                 # % per second, above 0, at most 100
 max_session = "45m"             # duration, at most "4h"
 heat_auto_off = "15m"           # duration, at most "4h"
+
+[history]
+enabled = true                  # keep a history of sessions (default true)
+keep = 1000                     # sessions kept, older ones pruned (default 1000)
+
+[people.anna]                   # a person sharing the chair (--person anna)
+max_intensity = 40              # any key of [caps]: only ever tightens [caps]
+max_heat = "low"
+favourites = ["relaxation", "stress"]
 ```
 
 A missing file means the defaults. A bad file is a :class:`ConfigError` that lists
 every problem. :func:`set_value` and :func:`unset_value` rewrite the file atomically,
-keep every other key, and refuse to touch a file that is not valid TOML. Comments in
-the file are not kept when it is rewritten.
+keep every other key and the file's comments and layout (tomlkit), and refuse to touch
+a file that is not valid TOML.
 
 The config sets the safety caps, so it is guarded like a profile: read with the same
 limits (core/toml_text.py: a regular file, a size limit, few dotted key parts, a
@@ -36,6 +45,7 @@ import difflib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -56,6 +66,9 @@ from .core.vocabulary import Heat
 from .session.limits import HARD_MAX_SESSION_S, SafetyLimits
 
 APP_NAME = "massager-ctl"
+#: Sessions the history keeps by default (``history.keep``).
+DEFAULT_HISTORY_KEEP = 1000
+MAX_HISTORY_KEEP = 1_000_000
 ENV_VAR = "MASSAGER_CTL_CONFIG"
 CONFIG_FILENAME = "config.toml"
 
@@ -111,6 +124,27 @@ class Config:
     profiles_dir: Path
     path: Path
     explicit: frozenset[str] = field(default=frozenset())
+    history_enabled: bool = True
+    history_keep: int = DEFAULT_HISTORY_KEEP
+    people: dict[str, Person] = field(default_factory=dict)
+
+    def person(self, name: str) -> Person:
+        """The person called ``name`` in ``[people]``; a ConfigError (with the names there
+        are, and a guess) if there is none."""
+        found = self.people.get(name)
+        if found is not None:
+            return found
+        names = sorted(self.people)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else ""
+        known = f"people in the config: {', '.join(names)}" if names else "the config names no people"
+        raise ConfigError([f"no person {name!r} in [people]{hint} ({known}; add [people.{name}])"], self.path)
+
+    def limits_for(self, person: str | None) -> SafetyLimits:
+        """The caps for ``person`` (None: the config's): theirs can only tighten [caps]."""
+        if person is None:
+            return self.limits
+        return self.person(person).tighten(self.limits)
 
     @classmethod
     def defaults(cls, path: Path) -> Config:
@@ -129,6 +163,8 @@ class Config:
             "caps.slew_per_s": _plain_number(lim.slew_per_s),
             "caps.max_session": format_duration(lim.max_session_s * 1000),
             "caps.heat_auto_off": format_duration(lim.heat_auto_off_s * 1000),
+            "history.enabled": self.history_enabled,
+            "history.keep": self.history_keep,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,12 +187,40 @@ class Config:
                 "heat_auto_off": values["caps.heat_auto_off"],
                 "heat_auto_off_s": lim.heat_auto_off_s,
             },
+            "history": {"enabled": self.history_enabled, "keep": self.history_keep},
             "explicit": sorted(self.explicit),
         }
 
 
 def _plain_number(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person sharing the chair: their own caps (tightening [caps]) and favourite profiles."""
+
+    name: str
+    caps: dict[str, object] = field(default_factory=dict)  # "max_intensity" -> 40, as in the file
+    favourites: tuple[str, ...] = ()
+
+    def tighten(self, limits: SafetyLimits) -> SafetyLimits:
+        out = limits
+        for key in ("max_intensity", "max_speed", "max_airbag", "slew_per_s"):
+            if key in self.caps:
+                out = replace(out, **{key: min(getattr(out, key), float(self.caps[key]))})  # type: ignore[arg-type]
+        if "max_heat" in self.caps:
+            heat = Heat(self.caps["max_heat"])
+            if heat.rank < out.max_heat.rank:
+                out = replace(out, max_heat=heat)
+        for key, attr in (("max_session", "max_session_s"), ("heat_auto_off", "heat_auto_off_s")):
+            if key in self.caps:
+                seconds = parse_duration(self.caps[key]) / 1000  # type: ignore[arg-type]
+                out = replace(out, **{attr: min(getattr(out, attr), seconds)})
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "caps": dict(self.caps), "favourites": list(self.favourites)}
 
 
 # -- values: check and convert ------------------------------------------------
@@ -261,6 +325,34 @@ def _folder(value: object) -> str | None:
     return None
 
 
+def _switch(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    return f"{show_value(value)} is not true or false"
+
+
+def _count(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{show_value(value)} is not a whole number"
+    if not 1 <= value <= MAX_HISTORY_KEEP:
+        return f"{show_value(value)} is outside 1..{MAX_HISTORY_KEEP}"
+    return None
+
+
+def _switch_from_text(text: str) -> object:
+    words = {
+        "true": True,
+        "yes": True,
+        "on": True,
+        "1": True,
+        "false": False,
+        "no": False,
+        "off": False,
+        "0": False,
+    }
+    return words.get(text.strip().lower(), text)
+
+
 def _number_from_text(text: str) -> object:
     t = text.strip()
     try:
@@ -306,13 +398,54 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("caps.slew_per_s", _slew, _number_from_text, "% per second, >0, <=100"),
         KeySpec("caps.max_session", _duration, _text, 'duration, at most "4h"'),
         KeySpec("caps.heat_auto_off", _duration, _text, 'duration, at most "4h"'),
+        KeySpec("history.enabled", _switch, _switch_from_text, "true | false: keep a history of sessions"),
+        KeySpec("history.keep", _count, _number_from_text, f"sessions kept, 1..{MAX_HISTORY_KEEP}"),
     )
 }
 
-_TABLES = {"caps"}
+_TABLES = {"caps", "history"}
+
+#: ``[people.NAME]``: a person's keys are the caps' keys, and their favourite profiles.
+PERSON_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def _favourites(value: object) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return f'{show_value(value)} is not a list of profile names, e.g. ["relaxation", "stress"]'
+    return None
+
+
+def _favourites_from_text(text: str) -> object:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+PERSON_KEYS: dict[str, KeySpec] = {
+    **{name: KEYS[f"caps.{name}"] for name in (k.split(".", 1)[1] for k in KEYS if k.startswith("caps."))},
+    "favourites": KeySpec("favourites", _favourites, _favourites_from_text, "profile names, comma separated"),
+}
+
+
+def key_spec(key: str) -> KeySpec | None:
+    """The spec of a dotted key: one of :data:`KEYS`, or ``people.NAME.KEY``."""
+    spec = KEYS.get(key)
+    if spec is not None:
+        return spec
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "people" and PERSON_NAME.match(parts[1]):
+        return PERSON_KEYS.get(parts[2])
+    return None
 
 
 def unknown_key_message(key: str) -> str:
+    parts = key.split(".")
+    if len(parts) >= 2 and parts[0] == "people":
+        if len(parts) != 3 or not PERSON_NAME.match(parts[1]):
+            keys = ", ".join(PERSON_KEYS)
+            return f"{key}: write people.NAME.KEY (NAME of letters, digits, - and _; KEY one of {keys})"
+        close = difflib.get_close_matches(parts[2][:100], list(PERSON_KEYS), n=1, cutoff=0.6)
+        if close:
+            return f'{key}: unknown key; did you mean "people.{parts[1]}.{close[0]}"?'
+        return f"{key}: unknown key; a person's keys are {', '.join(PERSON_KEYS)}"
     close = difflib.get_close_matches(key[:100], list(KEYS), n=1, cutoff=0.6)
     if close:
         return f'{printable(key)}: unknown key; did you mean "{close[0]}"?'
@@ -321,7 +454,7 @@ def unknown_key_message(key: str) -> str:
 
 def check_value(key: str, value: object) -> str | None:
     """Problem text (``"caps.max_intensity: 140 is above 100"``) or None if fine."""
-    spec = KEYS.get(key)
+    spec = key_spec(key)
     if spec is None:
         return unknown_key_message(key)
     err = spec.check(value)
@@ -330,7 +463,7 @@ def check_value(key: str, value: object) -> str | None:
 
 def value_from_text(key: str, text: str) -> object:
     """Convert a command-line value for ``key`` and check it. Raises ConfigError."""
-    spec = KEYS.get(key)
+    spec = key_spec(key)
     if spec is None:
         raise ConfigError([unknown_key_message(key)])
     value = spec.from_text(text)
@@ -345,6 +478,18 @@ def _flatten(raw: dict[str, Any]) -> tuple[dict[str, object], list[str]]:
     flat: dict[str, object] = {}
     problems: list[str] = []
     for key, value in raw.items():
+        if key == "people":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                problems.append(
+                    "people: write each person as a table, e.g. [people.anna] with max_intensity = 40"
+                )
+                continue
+            for name, table in value.items():
+                if not table:
+                    flat[f"people.{name}"] = {}  # a person with no keys of their own: fine
+                for sub, subvalue in table.items():
+                    flat[f"people.{name}.{sub}"] = subvalue
+            continue
         if key in _TABLES:
             if not isinstance(value, dict):
                 problems.append(
@@ -362,6 +507,10 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
     """Check a parsed config file and build the Config. Raises ConfigError with every problem."""
     flat, problems = _flatten(raw)
     for key, value in flat.items():
+        if key.startswith("people.") and key.count(".") == 1:
+            if not PERSON_NAME.match(key.split(".")[1]):
+                problems.append(f"{key}: a person's name is letters, digits, - and _")
+            continue
         err = check_value(key, value)
         if err:
             problems.append(err)
@@ -396,7 +545,17 @@ def config_from_raw(raw: dict[str, Any], path: Path) -> Config:
         limits = replace(limits, max_session_s=parse_duration(cast(str, flat["caps.max_session"])) / 1000)
     if "caps.heat_auto_off" in flat:
         limits = replace(limits, heat_auto_off_s=parse_duration(cast(str, flat["caps.heat_auto_off"])) / 1000)
-    return replace(config, limits=limits, explicit=frozenset(flat))
+    if "history.enabled" in flat:
+        config = replace(config, history_enabled=bool(flat["history.enabled"]))
+    if "history.keep" in flat:
+        config = replace(config, history_keep=int(flat["history.keep"]))  # type: ignore[call-overload]
+    people: dict[str, Person] = {}
+    for name, table in (raw.get("people") or {}).items():
+        caps = {k: v for k, v in table.items() if k != "favourites"}
+        people[name] = Person(name, caps, tuple(table.get("favourites", ())))
+    return replace(
+        config, limits=limits, people=people, explicit=frozenset(k for k in flat if k.count(".") < 2)
+    )
 
 
 # -- reading and writing ------------------------------------------------------
@@ -639,36 +798,57 @@ def _raw_for_update(path: Path) -> dict[str, Any]:
     return raw if raw is not None else {}
 
 
-def _dump(raw: dict[str, Any]) -> str:
-    import tomli_w
+def _document(path: Path) -> Any:
+    """The file as a tomlkit document (comments and layout kept), once tomllib has read it
+    without error (a file that is not valid TOML is refused, untouched)."""
+    import tomlkit
 
-    return tomli_w.dumps(raw)
+    if _raw_for_update(path) == {} and not path.exists():  # read with the reader's limits
+        return tomlkit.document()
+    # Read again as text for tomlkit: the same guarded read (a regular file, the size
+    # limit, an optional byte-order mark), under the caller's lock.
+    return tomlkit.parse(decode_text(read_regular_file(path, MAX_CONFIG_BYTES)))
+
+
+def _table_at(doc, parts: list[str], path: Path, *, create: bool):
+    """The table holding the last of ``parts`` (made if ``create``), or None if absent."""
+    import tomlkit
+
+    container = doc
+    for i, part in enumerate(parts[:-1]):
+        if part not in container:
+            if not create:
+                return None
+            # [people] only holds [people.NAME] tables: a super table, no header of its own
+            container[part] = tomlkit.table(is_super_table=(i == 0 and len(parts) > 2))
+        section = container[part]
+        if not isinstance(section, dict):
+            where = ".".join(parts[: i + 1])
+            raise ConfigError(
+                [f"{where}: {show_value(section)} is not a table; not changed, fix it by hand"], path
+            )
+        container = section
+    return container
 
 
 def set_value(key: str, text: str, path: str | os.PathLike[str] | None = None) -> object:
     """Set ``key`` (dotted) to the command-line ``text`` and rewrite the file atomically.
 
-    Returns the value as written. Every other key of the file is kept (comments are not).
-    Raises ConfigError for an unknown key, a bad value, or a file that is not valid TOML
-    (which is then left untouched).
+    Returns the value as written. Every other key of the file, its comments and its
+    layout are kept (tomlkit edits the document in place). Raises ConfigError for an
+    unknown key, a bad value, or a file that is not valid TOML (which is then left
+    untouched).
     """
+    import tomlkit
+
     p = config_path(path)
     value = value_from_text(key, text)
     with _locked(p):  # read, change and write as one: concurrent `config set`s lose nothing
-        raw = _raw_for_update(p)
-        table, _, sub = key.rpartition(".")
-        if table:
-            section = raw.get(table)
-            if section is None:
-                section = raw[table] = {}
-            elif not isinstance(section, dict):
-                raise ConfigError(
-                    [f"{table}: {_said(section)} is not a table; not changed, fix it by hand"], p
-                )
-            section[sub] = value
-        else:
-            raw[key] = value
-        write_atomic(p, _dump(raw))
+        doc = _document(p)
+        parts = key.split(".")
+        table = _table_at(doc, parts, p, create=True)
+        table[parts[-1]] = tomlkit.item(value)
+        write_atomic(p, tomlkit.dumps(doc))
     warn_if_others_can_write(p)
     return value
 
@@ -676,26 +856,27 @@ def set_value(key: str, text: str, path: str | os.PathLike[str] | None = None) -
 def unset_value(key: str, path: str | os.PathLike[str] | None = None) -> bool:
     """Remove ``key`` from the file (back to its default). Returns False if it was not set.
 
-    Keys that are not known (e.g. a typo in the file) can be removed too.
+    Keys that are not known (e.g. a typo in the file) can be removed too. Comments and
+    layout are kept; a table left empty is removed.
     """
+    import tomlkit
+
     p = config_path(path)
-    if key not in KEYS and not p.exists():
+    if key_spec(key) is None and not p.exists():
         raise ConfigError([unknown_key_message(key)])
     with _locked(p):
-        raw = _raw_for_update(p)
-        table, _, sub = key.rpartition(".")
-        if table:
-            section = raw.get(table)
-            present = isinstance(section, dict) and sub in section
-        else:
-            section = raw
-            present = key in raw
-        if not present:
-            if key not in KEYS:
+        doc = _document(p)
+        parts = key.split(".")
+        table = _table_at(doc, parts, p, create=False)
+        if table is None or parts[-1] not in table:
+            if key_spec(key) is None:
                 raise ConfigError([unknown_key_message(key)])
             return False
-        del section[sub if table else key]  # type: ignore[union-attr]
-        if table and not section:
-            del raw[table]
-        write_atomic(p, _dump(raw))
+        del table[parts[-1]]
+        for depth in range(len(parts) - 1, 0, -1):  # drop tables the removal left empty
+            parent = _table_at(doc, parts[:depth], p, create=False)
+            name = parts[depth - 1]
+            if parent is not None and name in parent and not parent[name]:
+                del parent[name]
+        write_atomic(p, tomlkit.dumps(doc))
     return True

@@ -346,8 +346,9 @@ def test_cli_scan_with_simulated_radio(new_user):
     for name, (model, _) in SEEDED.items():
         assert name in result.output and model in result.output
     result = CliRunner().invoke(cli_main, ["--simulate-ble", "--json", "scan", "--timeout", "0.5"])
-    data = json.loads(result.output)
-    assert {d["name"] for d in data["devices"] if d["transport"] == "ble"} == set(SEEDED)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[-1]["type"] == "end" and all(d["type"] == "device" for d in lines[:-1])
+    assert {d["name"] for d in lines if d.get("transport") == "ble"} == set(SEEDED)
 
 
 def test_cli_run_status_stop_on_a_simulated_gun(new_user, monkeypatch):

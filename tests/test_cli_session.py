@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import sim_final
+from conftest import records, sim_final
 
 from massager_ctl.cli.main import main
 
@@ -30,14 +30,23 @@ def test_run_quick_plays_to_the_end_and_the_chair_is_stopped(cli):
     assert 0 < final["max_intensity_seen"] <= 5
 
 
-def test_run_json_reports_segments_and_result(cli):
-    result = cli("--json", "run", "quick", "--time-scale", "max")
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_run_json_is_ndjson_ending_with_the_report(cli, where):
+    args = ["run", "quick", "--time-scale", "max"]
+    result = cli(*(["--json", *args] if where == "before" else [*args, "--json"]))
     assert result.exit_code == 0
-    lines = result.stdout.strip().splitlines()
-    segments = [json.loads(line) for line in lines if line.startswith('{"event"')]
+    lines = records(result.stdout)  # every line parses
+    assert all({"type", "t"} <= set(line) for line in lines)
+    first, *middle, end = lines
+    assert first["type"] == "start" and (first["id"], first["name"]) == ("quick", "Quick tour")
+    assert first["model"] == "sim-chair" and first["caps"]["max_intensity"] == 50
+    segments = [r for r in middle if r["type"] == "segment"]
     assert [s["name"] for s in segments][:2] == ["warm-up", "knead"]
-    final = json.loads(result.stdout[result.stdout.index("{\n") :])
-    assert final["reason"] == "finished" and final["stop_confirmed"] is True
+    assert any(r["type"] == "state" and r["device"]["intensity"] > 0 for r in middle)
+    ts = [r["t"] for r in lines]
+    assert ts == sorted(ts)
+    assert end["type"] == "end" and (end["id"], end["name"]) == ("quick", "Quick tour")
+    assert end["reason"] == "finished" and end["stop_confirmed"] is True
 
 
 def test_run_dry_run_prints_writes_without_a_device(cli):
@@ -45,6 +54,31 @@ def test_run_dry_run_prints_writes_without_a_device(cli):
     assert result.exit_code == 0
     assert "roll" in result.output and "stop" in result.output
     assert not cli.trace.exists()  # no simulator was involved
+
+
+def test_dry_run_renders_for_the_chosen_device_in_percent_and_steps(cli):
+    result = cli("--device", "sim:rongtai-rt8600s", "run", "quick", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("00:00.0  ")  # mm:ss.s
+    assert any("(step 2/5)" in line for line in lines)  # the Rongtai's 5 intensity steps
+    assert "on rongtai-rt8600s" in result.stderr
+    reference = cli("run", "quick", "--dry-run")
+    assert "/10)" in reference.stdout  # the reference chair's 10 steps
+    result = cli("--json", "--device", "sim:rongtai-rt8600s", "run", "quick", "--dry-run")
+    start, *middle, end = records(result.stdout)
+    assert start["type"] == "start" and start["model"] == "rongtai-rt8600s" and start["dry_run"]
+    assert {r["type"] for r in middle} <= {"state", "stop", "warning"}
+    assert end["type"] == "end" and end["reason"] == "finished" and end["id"] == "quick"
+
+
+def test_set_without_zones_works_the_whole_back_and_says_so(cli):
+    result = cli("set", "-t", "knead", "-i", "40", "--for", "10s", "--time-scale", "max")
+    assert result.exit_code == 0, result.stderr
+    assert "no --zones given: the rollers work the whole back sim-chair reaches" in result.stderr
+    assert "neck, shoulders, upper_back, mid_back, lower_back, seat" in result.stderr
+    commands = [e for e in sim_final(cli.trace)["trace"] if e["kind"] == "command"]
+    assert commands and "knead" in str(commands)
 
 
 def test_max_intensity_option_only_lowers(cli):
@@ -101,7 +135,7 @@ def test_set_holds_then_stops(cli):
     "args,message",
     [
         ((), "nothing to set"),
-        (("-t", "knead", "-i", "40"), "say which zones"),
+        (("-t", "knead", "-z", "", "-i", "40", "--heat", "warm"), "'warm' is not one of"),
         (("-t", "knead", "-z", "elbow", "-i", "40"), "zone 'elbow' is not one of"),
         (("--airbag", "calves"), "write ZONE=LEVEL"),
         (("--heat", "low", "--for", "soon"), "--for"),
@@ -120,7 +154,8 @@ def test_status_stop_devices(cli):
     result = cli("stop")
     assert result.exit_code == 0 and "stopped (confirmed by the device)" in result.output
     result = cli("--json", "devices")
-    models = {m["name"]: m for m in json.loads(result.stdout)}
+    models = {m["id"]: m for m in json.loads(result.stdout)}
+    assert models["sim-chair"]["name"].startswith("massager-ctl reference")
     assert "knead" in models["sim-chair"]["capabilities"]["techniques"]
     assert cli("devices").exit_code == 0
 
@@ -128,7 +163,7 @@ def test_status_stop_devices(cli):
 def test_devices_shows_each_model_its_own_capabilities_and_safety_facts(cli):
     """A DIY native controller reports its capabilities at connect: `devices` must not show
     the reference chair's (it did, for every model with a simulator)."""
-    models = {m["name"]: m for m in json.loads(cli("--json", "devices").stdout)}
+    models = {m["id"]: m for m in json.loads(cli("--json", "devices").stdout)}
     for name in ("native", "native-nus", "native-ffe0"):
         assert models[name]["capabilities"] == "reported by the device at connect", name
     assert isinstance(models["sim-chair"]["capabilities"], dict)

@@ -62,7 +62,10 @@ def test_program_runs_until_the_chairs_own_timer(cli):
 def test_program_json_result(cli):
     result = cli("--json", "--device", "sim:rongtai-rt6923", "program", "stretch", "--time-scale", "max")
     assert result.exit_code == 0
-    data = json.loads(result.stdout)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["type"] == "start" and lines[0]["model"] == "rongtai-rt6923"
+    data = lines[-1]
+    assert data["type"] == "end"
     assert data["program"] == "stretch" and data["stop_confirmed"] is True
     assert data["length_s"] == 1200 and 1200 <= data["elapsed_s"] <= 1210
     assert data["reason"] == "finished" and data["message"] == "ended by the chair's own timer"

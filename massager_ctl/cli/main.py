@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "status": "massager_ctl.cli.session_cmds:status",
     "stop": "massager_ctl.cli.session_cmds:stop",
     "devices": "massager_ctl.cli.session_cmds:devices",
+    "history": "massager_ctl.cli.history_cmds:history",
     "program": "massager_ctl.cli.program_cmds:program",
     "scan": "massager_ctl.cli.scan_cmds:scan",
     "simulate": "massager_ctl.cli.simulate_cmds:simulate",
@@ -36,7 +37,8 @@ COMMANDS: dict[str, str] = {
 SHORT_HELP: dict[str, str] = {
     "config": "Show and change the user config (device and safety caps).",
     "devices": "List the supported device models and what they can do.",
-    "profile": "List, check and show session profiles.",
+    "history": "Past sessions: what ran, on which device, for whom, how it ended.",
+    "profile": "List, check, show and plot session profiles.",
     "program": "Run the chair's built-in auto program NAME (see --list) until its own timer ends it.",
     "run": "Play PROFILE (a file, or a shipped or user profile name) on the device.",
     "scan": "List serial ports and Bluetooth devices, marking the models they match.",
@@ -88,9 +90,25 @@ class LazyGroup(click.Group):
         target = self.lazy_commands.get(cmd_name)
         if target is None:
             return None
-        command = _import_command(target)
+        command = add_shared_options(_import_command(target))
         self.commands[cmd_name] = command
         return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # guess among all commands, loaded or not
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Kept so that an error found while parsing a subcommand's own options (before
+        # its --json could be read) still comes out as JSON when --json was typed.
+        ctx.meta[RAW_ARGS] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -98,8 +116,9 @@ class LazyGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
             raise  # click handles these (a closed pipe, e.g. `| head`, exits quietly)
         except click.ClickException as exc:
-            if not _cli_of(ctx).json:
+            if not _wants_json(ctx):
                 raise  # click prints usage errors itself (exit 2)
+            _cli_of(ctx).json = True
             code = report_error(ctx, exc, exc.format_message(), exc.exit_code)
         except Exception as exc:  # the one place that turns errors into lines
             from ..core.errors import MassagerError
@@ -155,6 +174,61 @@ def silence_output() -> None:
         pass
 
 
+RAW_ARGS = "massager_ctl.raw_args"
+
+
+def _wants_json(ctx: click.Context) -> bool:
+    if _cli_of(ctx).json:
+        return True
+    args = ctx.meta.get(RAW_ARGS, [])
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _cli_of(ctx).json = True
+
+
+def _add_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        cli = _cli_of(ctx)
+        cli.verbosity += value
+        setup_logging(cli.verbosity)
+
+
+def add_shared_options(command: click.Command) -> click.Command:
+    """Give ``command`` (and every command of a group, at any depth) ``--json`` and
+    ``-v``, so that both work after the command as well as before it:
+    ``massager-ctl profile list --json`` is ``massager-ctl --json profile list``."""
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    if "--json" not in names:
+        command.params.append(
+            click.Option(
+                ["--json"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,  # set before the other parameters are checked: their errors are JSON too
+                callback=_set_json,
+                help="Machine-readable JSON output (also accepted before the command).",
+            )
+        )
+    if "-v" not in names and "--verbose" not in names:
+        command.params.append(
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_add_verbosity,
+                help="More logging on stderr: -v info, -vv debug (also accepted before the command).",
+            )
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_shared_options(sub)
+    return command
+
+
 def _import_command(target: str) -> click.Command:
     import importlib
 
@@ -175,7 +249,9 @@ def _cli_of(ctx: click.Context) -> CliContext:
     from .context import CliContext
 
     obj = ctx.find_object(CliContext)
-    return obj if obj is not None else CliContext()
+    if obj is None:  # a command run outside the group: keep one context for the whole run
+        obj = ctx.ensure_object(CliContext)
+    return obj
 
 
 def report_error(
@@ -185,8 +261,9 @@ def report_error(
 
     Human mode: every line of the message as ``massager-ctl: <line>`` on stderr, then a
     hint about -v (not for exit code 2, bad input: its message says what to fix).
-    JSON mode: ``{"error": ..., "exit_code": N}`` on stdout (plus ``"problems"`` when
-    the error carries Problem objects, i.e. a ProfileError).
+    JSON mode: one record on stdout, ``{"type": "error", "t": ..., "error": ...,
+    "exit_code": N}`` (plus ``"problems"`` when the error carries Problem objects, i.e.
+    a ProfileError); in a stream it is the last line.
     -v logs the chain of causes, -vv the traceback (stderr).
     """
     import logging
@@ -205,7 +282,7 @@ def report_error(
         if problems and all(hasattr(p, "to_dict") for p in problems):
             data["problems"] = [p.to_dict() for p in problems]
         try:
-            cli.echo_json(data)
+            cli.record("error", data)
             return exit_code
         except OSError as err:  # stdout broken too: the error goes to stderr after all
             silence_output()
@@ -242,9 +319,28 @@ def setup_logging(verbosity: int) -> None:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("massager-ctl: %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
+    if verbosity >= 2:  # -vv: every frame; the wall-clock time of each line tells their pace
+        handler.setFormatter(
+            logging.Formatter(
+                "massager-ctl: %(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("massager-ctl: %(levelname)s %(name)s: %(message)s"))
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logger.setLevel(level)
     handler.setLevel(level)
+
+
+def _complete(name: str):
+    """Completion by :mod:`.completion`'s function ``name``, imported only on a TAB."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str):
+        from . import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+
+    return complete
 
 
 @click.group(
@@ -252,13 +348,24 @@ def setup_logging(verbosity: int) -> None:
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("--device", metavar="URI", help="Device to use (default: the config's device).")
+@click.option(
+    "--device",
+    metavar="URI",
+    help="Device to use (default: the config's device).",
+    shell_complete=_complete("devices"),
+)
 @click.option(
     "--config",
     "config_path",
     metavar="FILE",
     type=click.Path(dir_okay=False),
     help="Config file (default: $MASSAGER_CTL_CONFIG or the per-user config.toml).",
+)
+@click.option(
+    "--person",
+    metavar="NAME",
+    help="Who sits in the chair: caps and favourites from [people.NAME] (default: $MASSAGER_CTL_PERSON).",
+    shell_complete=_complete("people"),
 )
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @click.option(
@@ -273,6 +380,7 @@ def main(
     ctx: click.Context,
     device: str | None,
     config_path: str | None,
+    person: str | None,
     json_output: bool,
     simulate_ble: bool,
     verbose: int,
@@ -288,6 +396,7 @@ def main(
         json=json_output,
         verbosity=verbose,
         simulate_ble=simulate_ble,
+        person_option=person,
     )
     setup_logging(verbose)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def profile() -> None:
-    """List, check and show session profiles."""
+    """List, check, show and plot session profiles."""
 
 
 def _resolve(ref: str, cli: CliContext) -> Path:
@@ -96,13 +97,16 @@ def list_cmd(cli: CliContext) -> None:
     from ..profile import load_plan
     from ..profile.library import list_profiles, shown_name
 
+    person = cli.person
+    favourites = cli.config.person(person).favourites if person else ()
     items = []
     for entry in list_profiles(cli.config):
         item: dict[str, Any] = {
-            "name": entry.name if cli.json else shown_name(entry.name),
+            "id": entry.name,
             "path": str(entry.path),
             "source": entry.source,
             "shadowed": entry.shadowed,
+            "favourite": entry.name in favourites and not entry.shadowed,
         }
         if entry.name_problem is not None:
             line = f"{shown_name(entry.path.name)}: {entry.name_problem}"
@@ -115,9 +119,7 @@ def list_cmd(cli: CliContext) -> None:
             lines, dicts = _problems(exc, entry.path.name)
             item.update(ok=False, problems=dicts, _lines=lines)
         else:
-            summary = _plan_summary(plan)
-            summary["title"] = summary.pop("name")
-            item.update(ok=True, **summary, problems=[])
+            item.update(ok=True, **_plan_summary(plan), problems=[])
         items.append(item)
 
     if cli.json:
@@ -130,32 +132,56 @@ def list_cmd(cli: CliContext) -> None:
     for i in items:
         source = i["source"] + (" (hidden by user)" if i["shadowed"] else "")
         if i["ok"]:
+            star = "*" if i["favourite"] else ""
             rows.append(
-                [i["name"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
+                [i["id"] + star, i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
             )
         else:
             more = len(i["problems"]) - 1
             text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
-            rows.append([i["name"], "-", "-", source, text])
+            rows.append([i["id"], "-", "-", source, text])
     header = ["NAME", "BENEFIT", "LENGTH", "SOURCE", "DESCRIPTION"]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
     room = max(20, _terminal_width() - sum(widths) - 2 * 4)
     for r in [header, *rows]:
         cells = [r[c].ljust(widths[c]) for c in range(4)] + [_clip(r[4], room)]
         click.echo("  ".join(cells).rstrip())
+    if favourites:
+        click.echo(f"* {person}'s favourites (massager-ctl --person {person} run plays the first)")
 
 
 # -- check ---------------------------------------------------------------------
 
 
+def _cap_warnings(cli: CliContext, plan: Plan, display: str) -> list[str]:
+    """What `run` would refuse under the user's (or the person's) caps: a profile longer
+    than the session cap. Nothing when the config cannot be read (check reports profiles)."""
+    from ..core.errors import MassagerError, SafetyError
+    from ..session.governor import SafetyGovernor
+
+    try:
+        limits = cli.limits
+    except MassagerError:
+        return []
+    length_s = plan.duration_ms / 1000
+    if plan.limits.max_length_ms is not None:
+        limits = limits.tightened(max_length_s=plan.limits.max_length_ms / 1000)
+    try:
+        SafetyGovernor(limits).check_length(length_s, display)
+    except SafetyError as exc:
+        return [f"{exc}; `run` refuses it as it is"]
+    return []
+
+
 @profile.command("check")
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...", shell_complete=completion.profiles)
 @pass_cli
 def check(cli: CliContext, files: tuple[str, ...]) -> None:
     """Check profiles (paths or names) and report every problem.
 
     Prints "ok <file>: ..." for good profiles and one line per problem for bad
-    ones. Exit code 0 when all are fine, 2 otherwise.
+    ones. A good profile that your caps would refuse (longer than your session cap) gets
+    a warning line. Exit code 0 when all are fine, 2 otherwise.
     """
     from ..core.errors import MassagerError
     from ..profile import load_plan
@@ -163,11 +189,12 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
     results = []
     all_ok = True
     for ref in files:
-        result: dict[str, Any] = {"file": ref, "path": None}
+        result: dict[str, Any] = {"ref": ref, "id": None, "path": None}
         display = Path(ref).name or ref
         try:
             path = _resolve(ref, cli)
             result["path"] = str(path)
+            result["id"] = path.stem
             display = path.name
             plan = load_plan(path)
         except MassagerError as exc:
@@ -179,11 +206,14 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
                     click.echo(line)
         else:
             summary = _plan_summary(plan)
-            result.update(ok=True, problems=[], **summary)
+            warnings = _cap_warnings(cli, plan, display)
+            result.update(ok=True, problems=[], **summary, warnings=warnings)
             if not cli.json:
                 click.echo(
                     f"ok {display}: {summary['name']}, {summary['duration']}, {summary['steps']} steps"
                 )
+                for warning in warnings:
+                    click.echo(f"warning: {warning}")
         results.append(result)
     if cli.json:
         cli.echo_json(results)
@@ -238,7 +268,7 @@ def _limits_text(plan: Plan) -> str:
 
 
 @profile.command("show")
-@click.argument("file")
+@click.argument("file", shell_complete=completion.profiles)
 @click.option(
     "--width",
     type=click.IntRange(1, MAX_SHOW_WIDTH),
@@ -260,7 +290,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
         from ..core.durations import format_duration
 
         limits = plan.limits
-        data = {"file": file, "path": str(path), **summary}
+        data = {"id": path.stem, "path": str(path), **summary}
         data["limits"] = {
             "max_intensity": limits.max_intensity,
             "max_length_ms": limits.max_length_ms,
@@ -294,3 +324,49 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
     click.echo()
     for line in render_segments(plan):
         click.echo(line)
+
+
+# -- plot ----------------------------------------------------------------------
+
+
+@profile.command("plot")
+@click.argument("file", shell_complete=completion.profiles)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="FILE.svg, .png or .pdf",
+)
+@click.option(
+    "--device",
+    "device",
+    metavar="URI",
+    help="Also draw what this device will get (its model's capabilities, mapping and caps).",
+    shell_complete=completion.devices,
+)
+@pass_cli
+def plot(cli: CliContext, file: str, output: str, device: str | None) -> None:
+    """Draw every track of a profile (path or name) into FILE: intensity with a band per
+    technique, airbags, heat; with --device (or the global --device), what that device gets."""
+    from ..plot import plot_plan
+    from ..profile import load_plan
+
+    plan = load_plan(_resolve(file, cli))
+    device = device or cli.device
+    writes = caps = name = None
+    if device:
+        from ..api import dry_run
+        from ..connection.open import model_named_by
+
+        collected: list = []
+        dry_run(plan, limits=cli.limits, device=device, on_write=lambda t, s: collected.append((t, s)))
+        definition = model_named_by(device)
+        assert definition is not None  # dry_run refused it otherwise
+        writes, caps, name = collected, definition.static_capabilities(), definition.name
+    written = plot_plan(plan, output, device_writes=writes, capabilities=caps, device_name=name)
+    if cli.json:
+        cli.echo_json({"id": Path(file).stem, "name": plan.name, "path": str(written), "device": name})
+    else:
+        click.echo(f"wrote {written}")

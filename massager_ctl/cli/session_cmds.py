@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 from .params import percent
 
@@ -133,28 +134,143 @@ def _drive(clock: _LoopClock, coro_factory: Callable[[], Awaitable[T]], *, contr
 
 
 def _limits(cli: CliContext, max_intensity: float | None):
-    limits = cli.config.limits
+    limits = cli.limits  # the config's caps, tightened by the person's
     if max_intensity is not None:
         limits = limits.tightened(max_intensity=max_intensity)
     return limits
 
 
-def _finish(cli: CliContext, report, name: str, printer) -> None:
-    from .progress import summary
-
-    printer.finish()
-    if cli.json:
-        data = report.to_dict()
-        data["profile"] = name
-        cli.echo_json(data)
-    else:
-        click.echo(summary(report, name), err=True)
+def _finish(report) -> None:
+    """Exit 1 when the stop could not even be sent, or the device did not do as it was
+    told (stopped or not, that is a failure); the summary or end record said which."""
     if not report.stop_sent or report.reason == "device-disobeyed":
-        raise SystemExit(1)  # a device that did not do as it was told is a failure, stopped or not
+        raise SystemExit(1)
+
+
+def _session_output(cli: CliContext, *, id: str | None, name: str, keys: bool):
+    """What shows the session: JSON records with --json, the live panel on a terminal,
+    else a plain line per change."""
+    import sys
+
+    if cli.json:
+        from .stream import JsonSessionStream
+
+        return JsonSessionStream(cli, id=id, name=name)
+    if sys.stderr.isatty():
+        from .panel import LivePanel
+
+        return LivePanel(name=name, id=id, keys=keys)
+    from .progress import ProgressPrinter
+
+    return ProgressPrinter(name=name)
+
+
+def limits_dict(limits) -> dict:
+    return {
+        "max_intensity": limits.max_intensity,
+        "max_speed": limits.max_speed,
+        "max_airbag": limits.max_airbag,
+        "max_heat": limits.max_heat.value,
+        "slew_per_s": limits.slew_per_s,
+        "max_session_s": limits.max_session_s,
+        "heat_auto_off_s": limits.heat_auto_off_s,
+    }
+
+
+def history_recorder(cli: CliContext, wanted: bool, warn):
+    """A recorder for this session, or None (--no-history, or history.enabled = false)."""
+    if not wanted or not cli.config.history_enabled:
+        return None
+    from ..history import SessionRecorder
+
+    return SessionRecorder(person=cli.person, keep=cli.config.history_keep, warn=warn)
+
+
+def _play(
+    cli: CliContext,
+    uri: str,
+    clock,
+    make_plan,
+    limits,
+    *,
+    strict: bool,
+    id,
+    name,
+    reconnect=False,
+    kind: str = "run",
+    profile_hash: str | None = None,
+    history: bool = True,
+):
+    """Connect, play the plan ``make_plan(chair)`` gives, show it, take keys from the
+    terminal (space, n, -, +, q, Esc) and record it in the history; returns the report."""
+    from .keys import KeyReader
+
+    keys = KeyReader.available()
+    out = _session_output(cli, id=id, name=name, keys=keys)
+    recorder = history_recorder(cli, history, out.warn)
+
+    async def play():
+        from ..api import connect
+
+        async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
+            plan = make_plan(chair)
+            in_force = limits.tightened(
+                max_intensity=plan.limits.max_intensity,
+                max_length_s=None if plan.limits.max_length_ms is None else plan.limits.max_length_ms / 1000,
+            )
+            info = {
+                "device": uri,
+                "model": chair.model,
+                "duration_ms": plan.duration_ms,
+                "segments": len(plan.roller),
+                "caps": limits_dict(in_force),
+                "person": cli.person,
+            }
+            history_id = None
+            if recorder is not None:
+                history_id = recorder.begin(
+                    kind=kind,
+                    plan=plan,
+                    device=uri,
+                    model=chair.model,
+                    limits=in_force,
+                    capabilities=chair.device.capabilities,
+                    writer=chair.writer,
+                    profile_id=id,
+                    profile_hash=profile_hash,
+                )
+                info["history_id"] = history_id
+            out.start(info, chair.device.capabilities)
+
+            def on_end(report) -> None:  # in the path that stopped the device, once it is done
+                if recorder is not None:
+                    recorder.end(report)  # first: the record is kept even if the output fails
+                out.end(report, {"history_id": history_id} if history_id is not None else None)
+
+            chair.on_status(out.on_status)
+            reader = None
+            if keys:
+                from .keys import SessionKeys
+
+                reader = KeyReader(SessionKeys(chair, out))
+                if not reader.start():  # a terminal that cannot give keys: play without them
+                    reader = None
+            try:
+                return await chair.run(
+                    plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=on_end
+                )
+            finally:
+                if reader is not None:
+                    reader.close()  # the terminal as it was, however the session ended
+
+    try:
+        return _drive(clock, play)
+    finally:
+        out.finish()
 
 
 @click.command()
-@click.argument("profile")
+@click.argument("profile", required=False, shell_complete=completion.profiles)
 @click.option(
     "--time-scale",
     type=TimeScale(),
@@ -179,92 +295,134 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
     is_flag=True,
     help="If the link drops, retry (bounded backoff) and resume from zero intensity.",
 )
+@click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
-def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect) -> None:
+def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect, no_history) -> None:
     """Play PROFILE (a file, or a shipped or user profile name) on the device.
 
     Takes control of the device, and stops it however the run ends (its end, Ctrl-C,
-    an error); `massager-ctl status` only looks.
-    """
+    an error); `massager-ctl status` only looks. Without PROFILE, the first favourite
+    of the person (--person) is played."""
+    from ..core.errors import UsageError
     from ..profile import load_plan
     from ..profile.library import resolve_profile
-    from .progress import ProgressPrinter
 
-    plan = load_plan(resolve_profile(profile, cli.config))
+    if profile is None:
+        person = cli.person
+        favourites = cli.config.person(person).favourites if person else ()
+        if not favourites:
+            who = f"{person} has no favourites" if person else "no --person given"
+            raise UsageError(f"say which profile to play ({who}; `massager-ctl profile list` shows them)")
+        profile = favourites[0]
+
+    path = resolve_profile(profile, cli.config)
+    plan = load_plan(path)
     limits = _limits(cli, max_intensity)
     if dry_run:
-        _dry_run(cli, plan, limits, strict)
+        _dry_run(cli, plan, limits, strict, id=path.stem)
         return
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
-    printer = ProgressPrinter(json_lines=cli.json)
+    from ..history.recorder import file_hash
 
-    async def play():
-        from ..api import connect
+    report = _play(
+        cli,
+        uri,
+        clock,
+        lambda chair: plan,
+        limits,
+        strict=strict,
+        id=path.stem,
+        name=plan.name,
+        reconnect=reconnect,
+        profile_hash=file_hash(path),
+        history=not no_history,
+    )
+    _finish(report)
 
-        async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
-            return await chair.run(plan, on_progress=printer, on_warning=printer.warn, reconnect=reconnect)
 
-    try:
-        report = _drive(clock, play)
-    finally:
-        printer.finish()
-    _finish(cli, report, plan.name, printer)
-
-
-def _dry_run(cli: CliContext, plan, limits, strict: bool) -> None:
-    """Play the plan in virtual time through the governor and mapping, printing each write."""
-    import json
-
+def _dry_run(cli: CliContext, plan, limits, strict: bool, *, id: str) -> None:
+    """Play the plan in virtual time through the governor and the chosen model's mapping,
+    printing each write (mm:ss.s, the state in % and in the device's steps)."""
     from ..api import dry_run
-    from ..core.durations import format_duration
+    from ..connection.open import model_named_by
+    from .progress import format_clock
+    from .stream import device_state_dict
+
+    device = cli.device_uri
+    definition = model_named_by(device)
+    caps = definition.static_capabilities() if definition is not None else None
+    model = definition.name if definition is not None else device
+    if cli.json:
+        cli.record(
+            "start",
+            {
+                "id": id,
+                "name": plan.name,
+                "device": device,
+                "model": model,
+                "duration_ms": plan.duration_ms,
+                "caps": limits_dict(limits),
+                "dry_run": True,
+            },
+            t=0.0,
+        )
 
     def write(t: float, state) -> None:
         if cli.json:
-            click.echo(json.dumps({"t_ms": round(t * 1000), "state": _state_dict(state)}))
+            cli.record("state", {"device": device_state_dict(state, caps)}, t=t)
         else:
-            click.echo(f"{format_duration(round(t * 1000)):>10}  {_state_text(state)}")
+            click.echo(f"{format_clock(t)}  {_state_text(state, caps)}")
 
     def stop(t: float) -> None:
-        if not cli.json:
-            click.echo(f"{'':>10}  stop")
+        if cli.json:
+            cli.record("stop", {}, t=t)
+        else:
+            click.echo(f"{format_clock(t)}  stop")
+
+    def warn(message: str) -> None:
+        if cli.json:
+            cli.record("warning", {"message": message}, t=0.0)
+        else:
+            click.echo(f"massager-ctl: warning: {message}", err=True)
 
     report = dry_run(
-        plan,
-        limits=limits,
-        strict=strict,
-        on_write=write,
-        on_stop=stop,
-        on_warning=lambda m: click.echo(f"massager-ctl: warning: {m}", err=True),
+        plan, limits=limits, strict=strict, on_write=write, on_stop=stop, on_warning=warn, device=device
     )
-    if not cli.json:
-        click.echo(f"dry run of {plan.name}: {format_duration(report.plan_ms)}, {report.reason}", err=True)
+    if cli.json:
+        cli.record(
+            "end", {"id": id, "name": plan.name, "dry_run": True, **report.to_dict()}, t=report.elapsed_s
+        )
+    else:
+        click.echo(
+            f"dry run of {plan.name} on {model}: {format_clock(report.plan_ms / 1000)}, {report.reason}",
+            err=True,
+        )
 
 
-def _state_dict(state) -> dict:
-    return {
-        "technique": state.technique.value if state.technique else None,
-        "zones": sorted(z.value for z in state.zones),
-        "intensity": state.intensity,
-        "speed": state.speed,
-        "width": state.width.value if state.width else None,
-        "airbags": {z.value: level for z, level in state.airbags},
-        "heat": state.heat.value,
-    }
-
-
-def _state_text(state) -> str:
+def _state_text(state, caps=None) -> str:
+    """A device state for people: intensity in % (when the model's steps are known) and steps."""
     if state.is_stopped:
         return "all off"
+
+    def level(value: int, steps: int | None) -> str:
+        if steps:
+            return f"{100 * value / steps:.0f}% (step {value}/{steps})"
+        return f"step {value}"
+
     parts = []
     if state.technique:
-        zones = ",".join(sorted(z.value for z in state.zones))
-        parts.append(
-            f"{state.technique} {zones} intensity {state.intensity} speed {state.speed}"
-            f" {state.width.value if state.width else ''}".rstrip()
-        )
+        from ..core.target import zone_order
+
+        zones = ",".join(z.value for z in sorted(state.zones, key=zone_order))
+        text = f"{state.technique} {zones} intensity {level(state.intensity, caps and caps.intensity_steps)}"
+        text += f" speed {level(state.speed, caps and caps.speed_steps)}"
+        if state.width:
+            text += f" {state.width.value}"
+        parts.append(text)
     if state.airbags:
-        parts.append("airbags " + " ".join(f"{z}={lvl}" for z, lvl in state.airbags))
+        steps = caps.airbag_levels if caps else None
+        parts.append("airbags " + " ".join(f"{z}={level(lvl, steps)}" for z, lvl in state.airbags))
     if state.heat.value != "off":
         parts.append(f"heat {state.heat}")
     return "; ".join(parts)
@@ -287,14 +445,29 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 
 @click.command("set")
 @click.option(
-    "--technique", "-t", type=click.Choice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"])
+    "--technique",
+    "-t",
+    type=completion.GuessingChoice(["knead", "shiatsu", "tap", "knock", "roll", "vibrate", "none"]),
 )
-@click.option("--zones", "-z", metavar="ZONE[,ZONE]", help="Zones for the rollers, comma separated.")
+@click.option(
+    "--zones",
+    "-z",
+    metavar="ZONE[,ZONE]",
+    help="Zones for the rollers, comma separated (default: the whole back the device reaches).",
+    shell_complete=completion.zone_list,
+)
 @click.option("--intensity", "-i", type=percent(), metavar="PCT")
 @click.option("--speed", "-s", type=percent(), metavar="PCT")
-@click.option("--width", "-w", type=click.Choice(["narrow", "medium", "wide"]))
-@click.option("--heat", type=click.Choice(["off", "low", "high"]))
-@click.option("--airbag", "airbags", multiple=True, metavar="ZONE=PCT", help="Airbag pressure; repeatable.")
+@click.option("--width", "-w", type=completion.GuessingChoice(["narrow", "medium", "wide"]))
+@click.option("--heat", type=completion.GuessingChoice(["off", "low", "high"]))
+@click.option(
+    "--airbag",
+    "airbags",
+    multiple=True,
+    metavar="ZONE=PCT",
+    help="Airbag pressure; repeatable.",
+    shell_complete=completion.airbag,
+)
 @click.option(
     "--for",
     "duration",
@@ -309,48 +482,90 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
     help="Simulator only: X (1 to 10000) times faster, or 'max'.",
 )
 @click.option("--strict", is_flag=True, help="Refuse zones or techniques the device lacks.")
+@click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
 def set_(
-    cli: CliContext, technique, zones, intensity, speed, width, heat, airbags, duration, time_scale, strict
+    cli: CliContext,
+    technique,
+    zones,
+    intensity,
+    speed,
+    width,
+    heat,
+    airbags,
+    duration,
+    time_scale,
+    strict,
+    no_history,
 ) -> None:
     """Hold a state by hand, through the safety governor, then stop.
 
-    Takes control of the device, and stops it however the command ends.
+    Takes control of the device, and stops it however the command ends. Without --zones,
+    a technique works the whole back the device reaches (said at the start).
     """
     from ..api import build_state
     from ..core.errors import UsageError
+    from ..core.target import zone_order
+    from ..core.vocabulary import BACK_ZONES
     from ..session.runner import manual_plan
-    from .progress import ProgressPrinter
 
-    state = build_state(
+    zone_list = [z.strip() for z in zones.split(",") if z.strip()] if zones else None
+    whole_back = technique not in (None, "none") and not zone_list
+    words = dict(
         technique=technique,
-        zones=[z.strip() for z in zones.split(",") if z.strip()] if zones else None,
+        zones=[z.value for z in BACK_ZONES] if whole_back else zone_list,
         intensity=intensity,
         speed=speed,
         width=width,
         heat=heat,
         airbags=_parse_airbags(airbags) if airbags else None,
     )
+    state = build_state(**words)  # checked before connecting
     if state.is_stopped:
-        raise UsageError("nothing to set: give a technique with zones and intensity, heat or an airbag")
+        raise UsageError("nothing to set: give a technique with intensity, heat or an airbag")
     limits = _limits(cli, None)
     length_ms = duration if duration is not None else int(limits.max_session_s * 1000)
-    plan = replace(manual_plan(state, length_ms), name="set")
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
-    printer = ProgressPrinter(json_lines=cli.json)
 
-    async def hold():
-        from ..api import connect
+    def make_plan(chair):
+        held = state
+        if whole_back:
+            held = state.with_(zones=whole_back_zones(chair.device.capabilities))
+            names = ", ".join(z.value for z in sorted(held.zones, key=zone_order))
+            note = f"no --zones given: the rollers work the whole back {chair.model} reaches ({names})"
+            if cli.json:
+                cli.record("note", {"message": note})
+            else:
+                click.echo(f"massager-ctl: {note}", err=True)
+        return replace(manual_plan(held, length_ms), name="set")
 
-        async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
-            return await chair.run(plan, on_progress=printer, on_warning=printer.warn)
+    report = _play(
+        cli,
+        uri,
+        clock,
+        make_plan,
+        limits,
+        strict=strict,
+        id=None,
+        name="set",
+        kind="set",
+        history=not no_history,
+    )
+    _finish(report)
 
-    try:
-        report = _drive(clock, hold)
-    finally:
-        printer.finish()
-    _finish(cli, report, "set", printer)
+
+def whole_back_zones(caps) -> frozenset:
+    """The back zones a device's rollers reach (all its zones if it names no back zone)."""
+    from ..core.errors import UsageError
+    from ..core.vocabulary import BACK_ZONES
+
+    back = frozenset(z for z in BACK_ZONES if z in caps.zones)
+    if back:
+        return back
+    if caps.zones:
+        return frozenset(caps.zones)
+    raise UsageError("this device names no zones its rollers reach; give --zones")
 
 
 def _status_text(status) -> str:
@@ -402,7 +617,9 @@ def _fault_of(status) -> str | None:
 
 
 @click.command()
-@click.option("--watch", is_flag=True, help="Keep printing the status until Ctrl-C.")
+@click.option(
+    "--watch", is_flag=True, help="Keep showing the status until Ctrl-C: redrawn in place, or only changes."
+)
 @click.option(
     "--interval",
     type=click.FloatRange(0.1, 60),
@@ -424,10 +641,11 @@ def status(cli: CliContext, watch, interval, count) -> None:
     a Theragun that does not answer) show it as unknown. Exit 1 if the device
     reports a fault.
     """
-    import json
+    from .watch import StatusWatchPrinter
 
     uri = _uri(cli)
     faults: list[str] = []
+    show = StatusWatchPrinter(cli, _status_text)
 
     async def read():
         from ..api import observe
@@ -436,17 +654,17 @@ def status(cli: CliContext, watch, interval, count) -> None:
             if not watch:
                 return await chair.status()
             n = 0
-            async for st in chair.watch(interval):
-                n += 1
-                fault = _fault_of(st)
-                if fault and fault not in faults:
-                    faults.append(fault)
-                if cli.json:
-                    click.echo(json.dumps(st.to_dict()))
-                else:
-                    click.echo(_status_text(st).replace("\n", "; "))
-                if count is not None and n >= count:
-                    break
+            try:
+                async for st in chair.watch(interval):
+                    n += 1
+                    fault = _fault_of(st)
+                    if fault and fault not in faults:
+                        faults.append(fault)
+                    show(st)
+                    if count is not None and n >= count:
+                        break
+            finally:
+                show.end()
             return None
 
     result = _drive(_clock(uri, None), read, controlling=False)
@@ -526,8 +744,12 @@ def devices(cli: CliContext) -> None:
     """List the supported device models and what they can do."""
     from ..devices.registry import MODELS
 
-    if cli.json:
-        cli.echo_json([m.to_dict() for m in MODELS.values()])
+    if cli.json:  # one naming scheme: "id" is what you type (the model), "name" its title
+        models = []
+        for m in MODELS.values():
+            d = m.to_dict()
+            models.append({"id": d.pop("name"), "name": d.pop("title"), **d})
+        cli.echo_json(models)
         return
     for m in MODELS.values():
         d = m.to_dict()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 
 if TYPE_CHECKING:  # imported where used: the CLI starts fast
@@ -76,7 +77,7 @@ async def serve_on_pty(
 
 
 @click.command()
-@click.argument("model")
+@click.argument("model", shell_complete=completion.models)
 @click.option(
     "--link",
     "link_path",
@@ -84,11 +85,15 @@ async def serve_on_pty(
     type=click.Path(dir_okay=False),
     help="Also make a symlink at PATH to the port (a name that stays the same).",
 )
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Show the simulated device's state live (in place on a terminal; a line per change otherwise).",
+)
 @pass_cli
-def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
+def simulate(cli: CliContext, model: str, link_path: str | None, show: bool) -> None:
     """Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port."""
     import asyncio
-    import json
     import os
 
     from ..core.errors import UsageError
@@ -109,9 +114,7 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     def announce(port: PtyPort) -> None:
         uri = f"serial:{port.path}?model={definition.name}"
         if cli.json:
-            click.echo(
-                json.dumps({"model": definition.name, "port": port.path, "uri": uri, "link": link_path})
-            )
+            cli.record("ready", {"model": definition.name, "port": port.path, "uri": uri, "link": link_path})
             return
         click.echo(f"simulating {definition.name} on {port.path}")
         if link_path:
@@ -129,13 +132,54 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
                 if link_path:
                     _make_link(port.path, link_path)
                 announce(port)
-                await done.wait()
+                watcher = asyncio.get_running_loop().create_task(_show(cli, simulator)) if show else None
+                try:
+                    await done.wait()
+                finally:
+                    if watcher is not None:
+                        watcher.cancel()
             finally:
                 await _shutdown(simulator, port, link_path)
 
     with guard() as signals:
         asyncio.run(serve())
+    if cli.json:
+        cli.record("end", {"model": definition.name})
     click.echo("massager-ctl: simulator stopped", err=True)
+
+
+#: How often --show looks at the simulated device.
+SHOW_EVERY_S = 0.25
+
+
+async def _show(cli: CliContext, simulator) -> None:
+    """Print the simulated device's state as its physics has it, whenever it changes."""
+    import asyncio
+
+    from .session_cmds import _status_text
+    from .watch import StatusWatchPrinter
+
+    physics = getattr(simulator, "physics", None)
+    if physics is None:
+        click.echo("massager-ctl: this simulator has no state to show", err=True)
+        return
+    printer = StatusWatchPrinter(cli, _status_text, stream=None)
+    loop = asyncio.get_running_loop()
+    while True:
+        printer(_sim_status(physics, loop.time()))
+        await asyncio.sleep(SHOW_EVERY_S)
+
+
+def _sim_status(physics, now: float):
+    """The simulated device's state: its physics' own status where it has one, else what
+    every simulator's physics offers (its target state, motors and heat on)."""
+    from ..core.status import DeviceState, Status
+
+    if hasattr(physics, "status"):
+        return physics.status(now)
+    target = getattr(physics, "target", None)
+    state = target if isinstance(target, DeviceState) else DeviceState()
+    return Status(running=bool(physics.motors_on or physics.heat_on), state=state)
 
 
 def _make_link(target: str, link_path: str) -> None:

@@ -112,6 +112,23 @@ async def open_device(
     return await opener(parsed, faults=faults, simulate_ble=simulate_ble)
 
 
+def model_named_by(device: str | None) -> ModelDefinition | None:
+    """The model a device URI (or a bare model name) names, without opening anything.
+
+    ``None`` (no device) and ``sim:`` are the reference chair; ``sim:MODEL`` and
+    ``serial:PORT?model=NAME`` name theirs; a URI that does not (``ble:ADDRESS``,
+    ``serial:PORT`` of unknown USB id) gives None: only connecting would tell."""
+    if not device:
+        return get_model(DEFAULT_SIM_MODEL)
+    if ":" not in device:
+        return get_model(device)
+    parsed = parse_uri(device)
+    if parsed.scheme == "sim":
+        return get_model(parsed.target or DEFAULT_SIM_MODEL)
+    name = parsed.options.get("model")
+    return get_model(name) if name else None
+
+
 async def open_simulated(parsed: DeviceURI, *, faults: Any = None, **_options: Any) -> OpenedDevice:
     """``sim:`` / ``sim:MODEL``: the model's simulator on an in-memory link, in this process."""
     definition = get_model(parsed.target or DEFAULT_SIM_MODEL)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 
 from ..core.durations import format_duration
 from ..core.errors import SafetyError
@@ -41,6 +42,7 @@ class SafetyGovernor:
     def __init__(self, limits: SafetyLimits | None = None) -> None:
         self.limits = limits or SafetyLimits()
         self._session_limits = self.limits
+        self._begun_limits = self.limits  # the session's limits as it began: the live cap's ceiling
         self._live_since: float | None = None
         self._last_time: float | None = None
         self._last_out: TargetState = STOPPED
@@ -82,6 +84,7 @@ class SafetyGovernor:
     ) -> None:
         """Start a live session. Raises SafetyError if it would be too long."""
         self._session_limits = self.limits.tightened(max_intensity=max_intensity, max_length_s=max_length_s)
+        self._begun_limits = self._session_limits
         if length_s is not None:
             self.check_length(length_s)
         self._live_since = now
@@ -98,7 +101,34 @@ class SafetyGovernor:
         self._resumed_at = None
         self._last_out = STOPPED
         self._session_limits = self.limits
+        self._begun_limits = self.limits
         return STOPPED
+
+    @property
+    def intensity_ceiling(self) -> float:
+        """The highest the live intensity cap may be raised to: the cap the session began
+        with (the user's caps, tightened by the profile and the command line)."""
+        return self._begun_limits.max_intensity
+
+    def set_intensity_cap(self, percent: float) -> float:
+        """Lower or raise the live session's intensity cap (a person turning it down or up
+        while it plays). Never above :attr:`intensity_ceiling`, never below 0; a value that
+        is not a finite number changes nothing. Lowering takes hold at the next
+        :meth:`regulate`; raising lets the intensity climb back only at ``slew_per_s``.
+        Returns the cap in force."""
+        if not self.live:
+            return self._session_limits.max_intensity
+        try:
+            value = float(percent)
+        except (TypeError, ValueError):
+            return self._session_limits.max_intensity
+        if not math.isfinite(value):
+            return self._session_limits.max_intensity
+        value = min(max(0.0, value), self.intensity_ceiling)
+        if value != self._session_limits.max_intensity:
+            self._session_limits = replace(self._session_limits, max_intensity=value)
+            log.info("intensity cap now %g %%", value)
+        return value
 
     def _notice(self, message: str) -> None:
         if message not in self.notices:

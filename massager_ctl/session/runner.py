@@ -154,6 +154,7 @@ class Session:
         self._fault: str | None = None
         self._stopped_by_device: str | None = None
         self._t0: float | None = None
+        self._mapper: CapabilityMapper | None = None
         self._roller_starts = [s.start_ms for s in plan.roller]
 
     # -- control from outside -----------------------------------------------------
@@ -186,6 +187,21 @@ class Session:
     def stop(self) -> None:
         self._stop_requested = True
         self._poke.set()
+
+    @property
+    def intensity_cap(self) -> float:
+        """The intensity cap in force now (%)."""
+        return self.governor.session_limits.max_intensity
+
+    def set_intensity_cap(self, percent: float) -> float:
+        """Turn the intensity cap down or up while the session plays, never above the cap
+        it began with (see :meth:`SafetyGovernor.set_intensity_cap`); the device's steps
+        follow it (a step above the new cap is never sent). Returns the cap in force."""
+        cap = self.governor.set_intensity_cap(percent)
+        if self._mapper is not None:
+            self._mapper.max_intensity = cap
+        self._poke.set()
+        return cap
 
     def _on_disconnect(self, reason: str) -> None:
         self._lost = reason or "link lost"
@@ -275,6 +291,7 @@ class Session:
             max_airbag=lim.max_airbag,
             max_speed=lim.max_speed,
         )
+        self._mapper = mapper
         self.device.events.disconnect.append(self._on_disconnect)
         self.device.events.fault.append(self._on_fault)
         if self.device.reports_own_stop:

@@ -24,10 +24,29 @@ from dataclasses import dataclass
 
 from ..core.errors import DeviceError
 from ..core.status import DeviceState, Status
+from ..core.target import zone_order
 from ..devices.base import Device
 from .clock import Alarm, sleep_until
 
 log = logging.getLogger(__name__)
+
+
+def describe_state(state: DeviceState) -> str:
+    """A device state in its steps, for the log (``-v``)."""
+    if state.is_stopped:
+        return "all off"
+    parts = []
+    if state.technique is not None and state.intensity:
+        zones = ",".join(z.value for z in sorted(state.zones, key=zone_order))
+        width = f" {state.width.value}" if state.width else ""
+        parts.append(
+            f"{state.technique.value} {zones} intensity {state.intensity} speed {state.speed}{width}"
+        )
+    if state.airbags:
+        parts.append("airbags " + " ".join(f"{z.value}={level}" for z, level in state.airbags))
+    if state.heat.value != "off":
+        parts.append(f"heat {state.heat.value}")
+    return "; ".join(parts) or "all off"
 
 
 @dataclass
@@ -173,6 +192,8 @@ class Writer:
                 self.keepalive_held = False  # the device took a state: the host is in control
                 self.stats.written += 1
                 self.written_log.append((self._last_write_at, state))
+                if log.isEnabledFor(logging.INFO):
+                    log.info("%s: sent %s", self.device.model, describe_state(state))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported through failed()

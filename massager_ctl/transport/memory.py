@@ -50,6 +50,7 @@ class MemoryTransport(Transport):
         self.peer: MemoryTransport | None = None
         self.opened = False
         self.record = record
+        self.host_side = name == "host"
         self.writes: list[tuple[str, bytes]] = []  # every write (if recorded), for golden tests
         self._in_flight: deque[bytes] = deque()
 

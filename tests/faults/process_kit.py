@@ -120,7 +120,7 @@ async def _wait_for_segment(proc, index: int, lines: list[str]) -> None:
             event = json.loads(line)
         except ValueError:
             continue
-        if event.get("event") == "segment" and event.get("index") == index:
+        if event.get("type") == "segment" and event.get("index") == index:
             return
 
 
