@@ -344,7 +344,10 @@ class RongtaiDevice(LinkedDevice, Device):
             else:
                 why = "it was switched off at the chair"
             self._chair_ended = why
-            self._emit(self.events.emit_fault, f"{self.name}: the chair ended the session ({why})")
+            # Not a fault event: a fault ends a session as an error. The person's stop
+            # reaches the session through the status itself (``reports_own_stop``: this
+            # frame is judged against :attr:`acknowledged`) and ends it "device-stopped".
+            log.info("%s: the chair ended the session (%s)", self.name, why)
         if status.fault and not self._fault_seen:
             self._emit(self.events.emit_fault, f"{self.name}: the chair reports a fault")
         self._fault_seen = status.fault
