@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from massager_ctl.api import connect
-from massager_ctl.core.errors import DeviceError, SafetyError, UsageError
+from massager_ctl.core.errors import DeviceError, DeviceFault, SafetyError, UsageError
 from massager_ctl.core.vocabulary import Heat
 from massager_ctl.devices.rongtai.firmware import (
     KEY_CHAIR_AUTO,
@@ -22,6 +22,7 @@ from massager_ctl.devices.rongtai.firmware import (
     KEY_WORK_TIME,
     MODE_AUTO,
     STATE_OFF,
+    STATE_PROBLEM,
 )
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.limits import SafetyLimits
@@ -225,6 +226,57 @@ def test_a_program_ended_at_the_chair_is_reported_so():
     assert report.reason == "device-stopped" and report.message == "ended at the chair"
     assert 90 <= report.elapsed_s <= 92
     assert_chair_stopped(sim)
+
+
+def test_the_persons_stop_while_the_host_switches_the_heat_off_ends_it_as_the_chair_did():
+    """The governor's heat-off is on its way when the person stops the chair at its remote:
+    the driver refuses to press on (the chair is resetting), and the program ends as the
+    chair ended it, not as an error; no key reaches the board after the person's stop."""
+
+    async def main():
+        async with connect(CHAIR, limits=SafetyLimits(max_heat=Heat.OFF)) as chair:
+            sim = chair.simulator
+            task = asyncio.create_task(chair.run_program("relax", duration="10m"))
+            await asyncio.sleep(30)
+            sim.press(KEY_HEAT)  # above the heat cap: the host will switch it off
+            while not chair.device._lock.locked():  # the heat-off under way
+                await asyncio.sleep(0.01)
+            stop_at = asyncio.get_running_loop().time()
+            sim.press(KEY_POWER_SWITCH)  # the person's stop
+            report = await task
+            keys_after = [k for t, k in sim.received if t >= stop_at]
+        await let_the_airbags_vent(sim)
+        return report, keys_after, sim
+
+    report, keys_after, sim = run_virtual(main())
+    assert report.reason == "device-stopped" and report.message == "ended at the chair", report
+    assert keys_after == []
+    assert report.stop_confirmed
+    assert_chair_stopped(sim)
+
+
+def test_a_fault_the_chair_reports_ends_the_program_as_a_fault():
+    """The board goes to its fault state mid-program: a fault, not "ended at the chair";
+    nothing is pressed on a faulted chair (power would take it to ready)."""
+    heard = []
+
+    async def main():
+        async with connect(CHAIR) as chair:
+            sim = chair.simulator
+            chair.on_fault(heard.append)
+            task = asyncio.create_task(chair.run_program("relax", duration="10m"))
+            await asyncio.sleep(30)
+            fault_at = asyncio.get_running_loop().time()
+            sim.trip_fault()
+            with pytest.raises(DeviceFault, match="reports a fault"):
+                await task
+            keys_after = [k for t, k in sim.received if t >= fault_at]
+            await asyncio.sleep(VENT_S)
+            return keys_after, sim
+
+    keys_after, sim = run_virtual(main())
+    assert heard and keys_after == []
+    assert sim.board.state == STATE_PROBLEM and sim.physics.stopped
 
 
 # -- every way out leaves the chair stopped ---------------------------------------------
