@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from massager_ctl.api import connect
+from massager_ctl.api import connect, observe
 from massager_ctl.core.errors import DeviceError, DeviceFault, SafetyError, UsageError
 from massager_ctl.core.vocabulary import Heat
 from massager_ctl.devices.rongtai.firmware import (
@@ -380,6 +380,16 @@ def test_refused_requests_send_nothing(uri, name, kwargs, error, message):
 
     before, after = run_virtual(main())
     assert before == after  # nothing reached the chair
+
+
+def test_an_observing_chair_refuses_a_program_and_presses_nothing():
+    async def main():
+        async with observe(CHAIR) as chair:
+            with pytest.raises(UsageError, match="observe only"):
+                await chair.run_program("relax", duration="10m")
+            return chair.simulator.keys()
+
+    assert run_virtual(main()) == []
 
 
 def test_a_second_program_or_session_is_refused_while_one_plays():
