@@ -371,11 +371,12 @@ class RongtaiDevice(LinkedDevice, Device):
         if deadline is not None and deadline - loop.time() < wait:
             wait, by_deadline = max(0.0, deadline - loop.time()), True
         try:
-            return await self._waiters.wait(wait)
+            status: RongtaiStatus = await self._waiters.wait(wait)
         except TimeoutError:
             if by_deadline:
                 raise _Deadline() from None
             raise DeviceTimeout(self._no_status_text()) from None
+        return status
 
     def _no_status_text(self) -> str:
         if self.frames_seen == 0 and self.rx_bytes >= _NOISE_BYTES:
