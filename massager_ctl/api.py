@@ -139,7 +139,8 @@ class Chair:
 
     ``control`` False: opened to observe only (:func:`observe`): :meth:`status`,
     :meth:`watch`, :meth:`on_status` and :meth:`on_fault` work; :meth:`run`,
-    :meth:`set` and :meth:`stop` raise UsageError; closing leaves the device as it is."""
+    :meth:`run_program`, :meth:`set` and :meth:`stop` raise UsageError; closing leaves
+    the device as it is."""
 
     def __init__(
         self, opened: OpenedDevice, limits: SafetyLimits, *, strict: bool = False, control: bool = True
@@ -285,6 +286,7 @@ class Chair:
         is stopped at the session cap, or if the chair still runs a little after its
         timer. :meth:`stop` ends it from another task. However it ends, the chair is
         told to stop and confirm, as after a profile; then ``on_end`` gets the report."""
+        self._require_control("run_program")
         await self._end_background()
         self._busy()
         length_s = None if duration is None else self._duration_ms(duration) / 1000.0

@@ -533,6 +533,91 @@ def test_stop_when_the_chair_hears_nothing_is_not_confirmed():
     assert sim.board.state == STATE_RUN  # really not stopped: the error was right
 
 
+# ------------------------------------------------------------------ stop from a fresh process; looking
+
+
+def _fresh_process(monkeypatch, *keys: int) -> dict:
+    """Make the API's open_device hand over a simulated chair the person has just worked
+    at its own remote (``keys``, 0.3 s apart), as ``massager-ctl stop`` or ``status``
+    in a new process meets it. Returns a dict that receives the simulator."""
+    from massager_ctl import api
+
+    seen: dict = {}
+    real_open = api.open_device
+
+    async def open_device(uri=None, **kwargs):
+        opened = await real_open(uri, **kwargs)
+        seen["sim"] = sim = opened.simulator
+        sim.board.timing = Timing(knead_park_s=3.0)  # a reset that lasts a few seconds
+        for key in keys:
+            sim.press(key)
+            await asyncio.sleep(0.3)
+        seen["t"] = now()
+        return opened
+
+    monkeypatch.setattr(api, "open_device", open_device)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "keys,pressed,returns_home",
+    [
+        ((), [], False),  # off: power would switch it on
+        ((POWER,), [POWER], True),  # ready
+        ((POWER, KNEAD, HEAT), [POWER], True),  # running, started at its remote
+        ((POWER, KNEAD, HEAT, POWER), [], True),  # resetting: a key would cut the return home short
+    ],
+    ids=["off", "ready", "running", "resetting"],
+)
+def test_stop_from_a_fresh_process_reads_the_chair_before_it_presses_power(
+    keys, pressed, returns_home, monkeypatch
+):
+    import massager_ctl
+
+    seen = _fresh_process(monkeypatch, *keys)
+    phases = []
+
+    async def main():
+        status = await massager_ctl.stop(
+            "sim:rongtai-rt8600s", on_progress=lambda phase, _status: phases.append(phase)
+        )
+        return status, seen["sim"].keys()
+
+    status, keys_heard = run_virtual(main())
+    assert keys_heard == pressed
+    assert status.stopped and status.confirmed and status.extra["run_state"] == "off"
+    assert (RETURNING_HOME in phases) == returns_home  # a reset is waited through, not cut short
+    assert seen["sim"].board.state == STATE_OFF and seen["sim"].keys_in_reset == 0
+
+
+def test_looking_at_a_chair_running_its_own_program_presses_nothing(monkeypatch):
+    """`status` (observe) on a chair started at its remote: it reads the program, refuses
+    every key on that connection, and leaves the chair running when it closes."""
+    import massager_ctl
+
+    seen = _fresh_process(monkeypatch, POWER, 0x12)  # power, relax
+
+    async def main():
+        statuses = []
+        async with massager_ctl.observe("sim:rongtai-rt8600s") as chair:
+            async for status in chair.watch(0.5):
+                statuses.append(status)
+                if len(statuses) >= 20:
+                    break
+            for call in (chair.device.apply(TAP_BACK), chair.device.run_program("relax")):
+                with pytest.raises(DeviceError, match="observe only"):
+                    await call
+            with pytest.raises(StopNotConfirmed, match="observe only"):
+                await chair.device.stop()
+        await asyncio.sleep(5)
+        return statuses, seen["sim"]
+
+    statuses, sim = run_virtual(main())
+    assert all(s.running and s.extra["program"] == "relax" for s in statuses)
+    assert sim.keys() == []  # not one key frame reached the board
+    assert sim.board.state == STATE_RUN and sim.physics.motors_on
+
+
 def test_stopped_target_powers_the_chair_off_once():
     async def body(device, sim):
         await device.apply(TAP_BACK)

@@ -72,6 +72,7 @@ def test_ble_status_reads_off_ready_running_resetting():
 def test_ble_info_and_one_byte_notifications_first_are_not_a_wrong_device():
     from bleak.backends.device import BLEDevice
 
+    from massager_ctl.connection.simulated_ble import default_devices
     from massager_ctl.devices.registry import MODELS
     from massager_ctl.sim.ble_backend import SimulatedRadio
     from massager_ctl.transport.ble import BleTransport
@@ -79,7 +80,7 @@ def test_ble_info_and_one_byte_notifications_first_are_not_a_wrong_device():
     definition = MODELS["rongtai-rt8600s"]
 
     async def main():
-        radio = SimulatedRadio()
+        radio = SimulatedRadio(default_devices())
         peripheral = radio.by_name("RT8600S")
         early = [bytes.fromhex("f085000100020000000000"), b"\x00", bytes.fromhex("f0850001000200000000")]
         # the first notifications the host hears are an 11-byte info frame, a 1-byte frame

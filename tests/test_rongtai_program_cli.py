@@ -20,6 +20,14 @@ def test_list_names_the_chairs_programs(cli):
     ]
 
 
+def test_list_asks_a_chair_the_uri_does_not_name_by_looking_only(cli):
+    """A BLE name does not say the model: the chair is asked, on a connection that only
+    looks (the programs come from the model it turns out to be)."""
+    result = cli("--simulate-ble", "--device", "ble:RT8600S", "program", "--list")
+    assert result.exit_code == 0, result.output
+    assert "relax" in result.stdout.split()
+
+
 def test_a_device_without_programs_is_a_clear_error(cli):
     for args in (("program", "--list"), ("program", "relax")):
         result = cli("--device", "sim:", *args)

@@ -233,12 +233,12 @@ def _list(cli: CliContext, uri: str) -> None:
     if programs is None:  # the URI does not name the model: ask the device
 
         async def ask():
-            from ..api import connect
+            from ..api import observe
 
-            async with connect(uri, simulate_ble=cli.simulate_ble) as chair:
+            async with observe(uri, simulate_ble=cli.simulate_ble) as chair:  # only looks
                 return chair.model, chair.programs
 
-        model, programs = _drive(_clock(uri, None), ask)
+        model, programs = _drive(_clock(uri, None), ask, controlling=False)
     if not programs:
         raise _no_programs(model)
     if cli.json:

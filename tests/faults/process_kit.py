@@ -295,8 +295,14 @@ async def program_signal_run(model: str, program: str, signame: str, tmp_path: P
         await asyncio.sleep(5 / SIGNAL_TIME_SCALE)  # 5 s of the chair's time
         sent = time.monotonic()
         proc.send_signal(sig)
+        if signame == "SIGTSTP":
+            # Ctrl-Z: suspended only once the chair is stopped; `fg` lets it say so and exit.
+            await wait_for_state(proc.pid, "T", PROCESS_TIMEOUT_S)
+            took = time.monotonic() - sent
+            proc.send_signal(signal.SIGCONT)
         _, err = await asyncio.wait_for(proc.communicate(), PROCESS_TIMEOUT_S)
-        took = time.monotonic() - sent
+        if signame != "SIGTSTP":
+            took = time.monotonic() - sent
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -61,6 +61,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from types import MappingProxyType
+from typing import Any
 
 FRAME_START = 0xF0
 FRAME_END = 0xF1
@@ -281,7 +282,7 @@ class KeyTable:
         return names
 
 
-_COMMON: dict = dict(
+_COMMON: dict[str, Any] = dict(
     programs={name: 0x10 + i for i, name in enumerate(PROGRAM_NAMES)},
     techniques={
         "knead": 0x20,

@@ -27,6 +27,9 @@ Safety (the board's behaviour: wangqian2528/RT6923 ``Application/src/main.c``):
   by its own timer: :attr:`acknowledged` still holds the state it was told, so the
   session ends ``device-stopped`` (``reports_own_stop``), and ``apply`` refuses to press
   anything until a ``stop()``.
+* **Looking presses nothing; a stop never presses power blind.** ``observe()`` opens the
+  link and refuses every key on it. ``open_and_stop()`` (``massager-ctl stop``) reads the
+  status the chair sends by itself before it decides: the power key is a toggle.
 * A technique key toggles: the running technique is never pressed again, and a chair that
   answers a technique key with another technique code is refused, not pressed again.
 * At the start of a session the chair's own timer (10/20/30 min: the smallest covering
@@ -272,6 +275,7 @@ class RongtaiDevice(LinkedDevice, Device):
         self._timer_armed = False
         self._power_off_pressed_at = float("-inf")  # when this host last pressed power on a powered chair
         self._chair_ended: str | None = None
+        self._observing = False  # opened by observe(): no key is pressed
         self._fault_seen = False
         self._stop_frames: dict[int, bytes] = {}
         self._walks = 0  # roller walks in the current apply
@@ -344,7 +348,10 @@ class RongtaiDevice(LinkedDevice, Device):
             else:
                 why = "it was switched off at the chair"
             self._chair_ended = why
-            self._emit(self.events.emit_fault, f"{self.name}: the chair ended the session ({why})")
+            # Not a fault event: a fault ends a session as an error. The person's stop
+            # reaches the session through the status itself (``reports_own_stop``: this
+            # frame is judged against :attr:`acknowledged`) and ends it "device-stopped".
+            log.info("%s: the chair ended the session (%s)", self.name, why)
         if status.fault and not self._fault_seen:
             self._emit(self.events.emit_fault, f"{self.name}: the chair reports a fault")
         self._fault_seen = status.fault
@@ -364,11 +371,12 @@ class RongtaiDevice(LinkedDevice, Device):
         if deadline is not None and deadline - loop.time() < wait:
             wait, by_deadline = max(0.0, deadline - loop.time()), True
         try:
-            return await self._waiters.wait(wait)
+            status: RongtaiStatus = await self._waiters.wait(wait)
         except TimeoutError:
             if by_deadline:
                 raise _Deadline() from None
             raise DeviceTimeout(self._no_status_text()) from None
+        return status
 
     def _no_status_text(self) -> str:
         if self.frames_seen == 0 and self.rx_bytes >= _NOISE_BYTES:
@@ -399,6 +407,8 @@ class RongtaiDevice(LinkedDevice, Device):
 
     async def _send_key(self, key: int) -> None:
         """Press one key, keeping the minimum gap between key frames."""
+        if self._observing:
+            raise DeviceError(f"{self.name}: opened to observe only: no key is pressed")
         self._check_link()
         loop = asyncio.get_running_loop()
         wait = self._last_write_at + self.min_write_gap_s - loop.time()
@@ -634,7 +644,11 @@ class RongtaiDevice(LinkedDevice, Device):
     # -- Device API ---------------------------------------------------------------
 
     async def connect(self) -> None:
+        """Open the link and wait for a status frame the chair sends by itself; nothing is
+        written (not a key: each one is a press on the chair). After :meth:`observe`,
+        this takes control on the same link."""
         if self.connected:
+            self._observing = False
             return
         # After a lost link, connecting again reopens the transport and waits for status
         # frames again (used by --reconnect); the chair may have changed meanwhile.
@@ -660,8 +674,33 @@ class RongtaiDevice(LinkedDevice, Device):
         self._timer_armed = False
         self._chair_ended = None
         self.commanded = False
+        self._observing = False
         self._connected = True
         self._ever_connected = True
+
+    async def observe(self) -> None:
+        """Open the link to look only. The chair sends its status by itself, so looking
+        writes nothing at all: this is :meth:`connect` (which presses nothing), and then
+        every key is refused on this connection (``apply``, ``run_program``, ``heat_off``,
+        ``move``, ``zero_gravity``, ``stop``): the power key is a toggle, and a look must
+        never switch off a chair someone started at its remote, nor start one."""
+        if self.connected:
+            return
+        await self.connect()
+        self._observing = True
+
+    async def open_and_stop(self, timeout: float = 2.0) -> Status:
+        """Stop a chair this process has not been talking to (``massager-ctl stop``).
+
+        The Rongtai exception to "stop bytes first" (issue 12): the power key is a toggle,
+        so a blind press would start a chair that is off, and any key during a reset
+        switches the board off at once, abandoning the return home. So the stop reads
+        the status the chair sends by itself first (:meth:`connect` waits for a frame and
+        writes nothing), and :meth:`stop` judges the next frame: off, resetting or faulted,
+        nothing is pressed (a resetting chair is waited for until off); ready or running,
+        the stop keys of moving actuators, then power once, then the reset is waited for."""
+        await self.connect()
+        return await self.stop(timeout=timeout)
 
     async def apply(self, state: DeviceState) -> None:
         self._require_connected()
@@ -737,6 +776,8 @@ class RongtaiDevice(LinkedDevice, Device):
         loop = asyncio.get_running_loop()
         if not self._ever_connected:
             raise StopNotConfirmed(f"{self.name}: cannot stop: never connected")
+        if self._observing:
+            raise StopNotConfirmed(f"{self.name}: opened to observe only: nothing pressed, not stopped")
         self._refuse_stop_if_lost()
         deadline = loop.time() + timeout
         try:

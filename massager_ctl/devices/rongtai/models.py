@@ -9,6 +9,7 @@ response), BLE_NOTIFY_CHAR, endpoint names "tx" and "status".
 
 from __future__ import annotations
 
+from ...core.capabilities import Capabilities
 from ...transport.ble import BleEndpoint, BleLayout
 from ...transport.serial import SerialSettings
 from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
@@ -73,7 +74,7 @@ def _model(
     title: str,
     *,
     simulator: str,
-    capabilities,
+    capabilities: Capabilities,
     status_length: int,
     recognise: Recognise,
     notes: str,
