@@ -26,7 +26,6 @@ EXEMPT = frozenset({"native"})
 KNOWN_DEBT = {
     "nlr": "the NLR simulator still parses lines with nlr/codec.py",
     "pulsetto": "the Pulsetto simulator still splits lines with pulsetto/codec.py",
-    "theragun": "the Theragun simulator still decodes frames with theragun/codec.py",
 }
 
 
