@@ -25,7 +25,6 @@ EXEMPT = frozenset({"native"})
 #: test says so; strict: the mark must go when the debt is paid).
 KNOWN_DEBT = {
     "nlr": "the NLR simulator still parses lines with nlr/codec.py",
-    "pulsetto": "the Pulsetto simulator still splits lines with pulsetto/codec.py",
 }
 
 
