@@ -173,27 +173,12 @@ class TheragunDevice(LinkedDevice, Device):
         await self._open_link(self.open_timeout_s)
 
     async def connect(self) -> None:
-        if self.connected and not self._observing:
-            return
-        if not self.connected:
-            await self._open()
-        try:
-            await self._identify()
-        except BaseException:
-            self._connected = False
-            await self._close_quietly(self.write_timeout_s)
-            raise
-        self._stop_frame = STOP_FRAME
-        self._observing = False
-        self._connected = True
+        if await self._open_to_drive(self._identify, self.write_timeout_s):
+            self._stop_frame = STOP_FRAME
 
     async def observe(self) -> None:
         """Open the link and send nothing; :meth:`read_status` asks the status request."""
-        if self.connected:
-            return
-        await self._open()
-        self._observing = True
-        self._connected = True
+        await self._open_to_observe()
 
     async def open_and_stop(self, timeout: float = 2.0) -> Status:
         """Open the link and send 0 rpm first; the status request only after it."""
