@@ -333,3 +333,60 @@ def test_keepalives_go_on_after_a_confirmed_stop():
     after = [t for t in dev.keepalives if t > dev.stops[-1]]
     assert len(after) >= 5
     assert all(b - a == pytest.approx(0.5) for a, b in zip(after, after[1:], strict=False))
+
+
+# -- a due state goes before a due heartbeat ---------------------------------------------
+
+
+def _heartbeat_race(expected_at: float, state_at: float, same_state: bool = False):
+    """A state written at 0; the heartbeat falls due at 0.5; the session says it wakes at
+    ``expected_at`` and submits at ``state_at``. Returns the device and the writer."""
+
+    async def main():
+        dev = RecordingDevice(keepalive_s=0.5, min_write_gap_s=0.02)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(1))
+        await asyncio.sleep(0)
+        w.expect(expected_at)
+        await asyncio.sleep(state_at)
+        w.submit(level(1 if same_state else 2))
+        w.expect(state_at + 1.0)
+        await asyncio.sleep(0.3)
+        await w.close()
+        return dev
+
+    return run_virtual(main())
+
+
+def test_a_state_due_with_the_heartbeat_is_written_first_and_no_heartbeat_goes():
+    """The heartbeat and the next state fall due at the same instant (the session's
+    boundary is exactly one keepalive period after the last write): the state goes out
+    at its time, not a gap later behind a heartbeat, and it is the proof of life."""
+    dev = _heartbeat_race(expected_at=0.5, state_at=0.5)
+    assert [(t, s.intensity) for t, s in dev.applied] == [(0.0, 1), (0.5, 2)]
+    assert [t for t in dev.keepalives if t < 0.8] == []
+
+
+def test_a_heartbeat_due_within_a_gap_before_a_state_waits_for_it():
+    """Written 10 ms before the state, the heartbeat would hold the state back for the
+    rest of the 20 ms gap: it is put off, and the state goes out on time."""
+    dev = _heartbeat_race(expected_at=0.51, state_at=0.51)
+    assert [(round(t, 6), s.intensity) for t, s in dev.applied] == [(0.0, 1), (0.51, 2)]
+    assert [t for t in dev.keepalives if t < 0.8] == []
+
+
+def test_a_put_off_heartbeat_still_goes_when_the_state_is_unchanged():
+    """The session woke but nothing changed: the heartbeat goes out just after, at most
+    a gap (and a millisecond) late, far inside the deadman's three keepalive periods."""
+    dev = _heartbeat_race(expected_at=0.51, state_at=0.51, same_state=True)
+    assert [s.intensity for _, s in dev.applied] == [1]
+    first = dev.keepalives[0]
+    assert 0.51 <= first <= 0.5 + 0.02 + 0.001 + 1e-9
+
+
+def test_a_heartbeat_well_before_the_next_state_is_not_put_off():
+    """Only a heartbeat that would make the state wait is moved."""
+    dev = _heartbeat_race(expected_at=0.6, state_at=0.6)
+    assert dev.keepalives[0] == pytest.approx(0.5)
+    assert [(round(t, 6), s.intensity) for t, s in dev.applied] == [(0.0, 1), (0.6, 2)]

@@ -70,6 +70,7 @@ class SessionReport:
     warnings: list[str] = field(default_factory=list)
     boundary_errors_s: list[float] = field(default_factory=list)
     reconnects: int = 0
+    started_at: float | None = None  # loop time at which the plan's clock started (its 0 ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -259,7 +260,7 @@ class Session:
             self.device.plan_session(
                 min(plan.duration_ms / 1000.0, self.governor.session_limits.max_session_s)
             )
-            self._t0 = loop.time()
+            self._t0 = self.report.started_at = loop.time()
             await self._loop(mapper)
         except asyncio.CancelledError:
             self.report.reason = "cancelled"
@@ -274,6 +275,7 @@ class Session:
             self.report.message = str(exc)
             raise
         finally:
+            self.writer.expect(None)
             self._failed.cancel()
             if self._t0 is not None:
                 self.report.elapsed_s = loop.time() - self._t0
@@ -359,6 +361,7 @@ class Session:
             if not busy and not self.paused and plan.is_ramping(pos):
                 deadline = self._next_change(now, state, target, mapper, deadline)
             self._poke.clear()
+            self.writer.expect(deadline)  # a heartbeat due just before it waits for it
             if not await self._poke.wait_until(deadline) and deadline == boundary_deadline:
                 self.report.boundary_errors_s.append(loop.time() - deadline)
 

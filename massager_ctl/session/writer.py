@@ -7,6 +7,13 @@
 * An identical repeat of the last written state is not sent.
 * Keepalive: when nothing was written for ``keepalive_s``, the device's
   keepalive is called (the native protocol's deadman heartbeat).
+* A due state goes before a due heartbeat: a state is itself proof of life, and
+  a heartbeat written just before it would make it wait the minimum gap. The
+  session says when it next wakes (:meth:`Writer.expect`); a heartbeat that
+  falls due within one gap before that is put off until just after it (at most
+  one gap plus :data:`EXPECT_GRACE_S` late, against a deadman of three
+  keepalive periods), and a heartbeat whose time came together with a state is
+  dropped for the state.
 * After a stop that failed (refused, timed out, raised, cancelled) keepalives
   are held: the device may still be running, and heartbeats would feed the
   deadman that can stop it. The next successful write (a state, or a stop the
@@ -28,6 +35,10 @@ from ..devices.base import Device
 from .clock import Alarm, sleep_until
 
 log = logging.getLogger(__name__)
+
+#: A heartbeat put off for a state expected at time t waits until t + this: the session,
+#: woken at t, submits first (its timer is earlier), so the heartbeat is not needed.
+EXPECT_GRACE_S = 0.001
 
 
 @dataclass
@@ -55,6 +66,8 @@ class Writer:
         self._wake = Alarm()
         self._lock = asyncio.Lock()
         self._last_write_at = float("-inf")
+        self._expected: float | None = None  # when the session next wakes (may submit)
+        self._keepalive_due: float | None = None  # what the idle wait waits for, if anything
         self.keepalive_held = False  # a stop failed: no keepalive until the next good write
         self._task: asyncio.Task[None] | None = None
         self._applying: asyncio.Task[None] | None = None
@@ -110,6 +123,25 @@ class Writer:
         self._idle.clear()
         self._wake.set()
 
+    def expect(self, at: float | None) -> None:
+        """The session next wakes at ``at`` (loop time; None: not known) and may submit
+        a state then. A heartbeat due within one gap before ``at`` is put off until
+        just after it, so that the state is not kept waiting the gap behind it."""
+        if at == self._expected:
+            return
+        self._expected = at
+        waiting = self._keepalive_due
+        if waiting is not None and self.keepalive_s:
+            if self._heartbeat_time(self._last_write_at + self.keepalive_s) != waiting:
+                self._wake.set()  # the idle wait plans again with this
+
+    def _heartbeat_time(self, due: float) -> float:
+        """When to send a heartbeat due at ``due``, given the state expected next."""
+        at = self._expected
+        if at is not None and due <= at < due + self.min_gap_s:
+            return at + EXPECT_GRACE_S
+        return due
+
     @property
     def settled(self) -> bool:
         """Nothing waits and nothing is being written: :attr:`last_written` is what the
@@ -138,8 +170,15 @@ class Writer:
                     self._wake.clear()
                     due = None
                     if self.keepalive_s and not self.keepalive_held:
-                        due = self._last_write_at + self.keepalive_s
-                    if not await self._wake.wait_until(due) and due is not None:
+                        due = self._heartbeat_time(self._last_write_at + self.keepalive_s)
+                    self._keepalive_due = due
+                    try:
+                        woken = await self._wake.wait_until(due)
+                    finally:
+                        self._keepalive_due = None
+                    if not woken and due is not None:
+                        if self._pending is not None:
+                            continue  # a state came due with the heartbeat: it goes instead
                         async with self._lock:
                             if self.keepalive_held:
                                 continue  # a stop failed while this waited for the lock
