@@ -31,6 +31,7 @@ import logging
 from dataclasses import dataclass
 
 from ..core.errors import DeviceError
+from ..core.recent import RecentLog
 from ..core.status import DEVICE_STOPPED, DeviceState, Status
 from ..devices.base import Device
 from .clock import Alarm, sleep_until
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 #: A heartbeat put off for a state expected at time t waits until t + this: the session,
 #: woken at t, submits first (its timer is earlier), so the heartbeat is not needed.
 EXPECT_GRACE_S = 0.001
+
+#: States kept in Writer.written_log (the newest).
+WRITTEN_KEPT = 1000
 
 
 @dataclass
@@ -62,7 +66,8 @@ class Writer:
         self.stats = WriterStats()
         self.error: BaseException | None = None
         self.last_written: DeviceState | None = None
-        self.written_log: list[tuple[float, DeviceState]] = []  # for tests and traces
+        # The newest writes, for tests and traces (``written_log.total`` counts them all).
+        self.written_log: RecentLog[tuple[float, DeviceState]] = RecentLog(WRITTEN_KEPT)
         self._pending: DeviceState | None = None
         self._wake = Alarm()
         self._lock = asyncio.Lock()

@@ -39,6 +39,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ...core.capabilities import Capabilities
+from ...core.recent import RecentLog
 from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
 from ...sim.physics import ChairPhysics, UnsupportedValue
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 _HOST_TYPES = (Hello, SetState, Stop, Heartbeat, GetStatus)
 SENT_KEPT = 100  # frames kept in SimulatedNativeChair.sent: the last 10 s of STATUS
+RECEIVED_KEPT = 1000  # host frames kept in SimulatedNativeChair.received (8 min of heartbeats)
 
 
 class SimulatedNativeChair(SimulatedDevice):
@@ -94,7 +96,8 @@ class SimulatedNativeChair(SimulatedDevice):
         self.ready = False  # a HELLO has been answered
         self.deadman_ms: int | None = None  # negotiated at HELLO
         self.deadman_trips = 0
-        self.received: list[tuple[float, Message]] = []  # host frames that reached the chair
+        # Host frames that reached the chair: the newest RECEIVED_KEPT, and a count of all.
+        self.received: RecentLog[tuple[float, Message]] = RecentLog(RECEIVED_KEPT)
         # What the chair tried to send: the most recent frames only (at 10 Hz of STATUS
         # a whole log would grow without end on a simulator that runs for hours, and
         # every entry is more for the garbage collector to walk), and a count of all.
