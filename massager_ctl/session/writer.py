@@ -31,7 +31,6 @@ import logging
 from dataclasses import dataclass
 
 from ..core.errors import DeviceError
-from ..core.recent import RecentLog
 from ..core.status import DEVICE_STOPPED, DeviceState, Status
 from ..devices.base import Device
 from .clock import Alarm, sleep_until
@@ -41,9 +40,6 @@ log = logging.getLogger(__name__)
 #: A heartbeat put off for a state expected at time t waits until t + this: the session,
 #: woken at t, submits first (its timer is earlier), so the heartbeat is not needed.
 EXPECT_GRACE_S = 0.001
-
-#: States kept in Writer.written_log (the newest).
-WRITTEN_KEPT = 1000
 
 
 @dataclass
@@ -66,8 +62,6 @@ class Writer:
         self.stats = WriterStats()
         self.error: BaseException | None = None
         self.last_written: DeviceState | None = None
-        # The newest writes, for tests and traces (``written_log.total`` counts them all).
-        self.written_log: RecentLog[tuple[float, DeviceState]] = RecentLog(WRITTEN_KEPT)
         self._pending: DeviceState | None = None
         self._wake = Alarm()
         self._lock = asyncio.Lock()
@@ -223,7 +217,6 @@ class Writer:
                 self._last_write_at = loop.time()
                 self.keepalive_held = False  # the device took a state: the host is in control
                 self.stats.written += 1
-                self.written_log.append((self._last_write_at, state))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported through failed()

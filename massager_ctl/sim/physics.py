@@ -43,7 +43,7 @@ from ..core.status import DEVICE_STOPPED, DeviceState, Status
 from ..core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
 
 #: Trace events kept (the newest; ``trace.total`` counts them all).
-TRACE_KEPT = 500
+TRACE_KEPT = 100
 
 #: An airbag below this pressure (% of full) counts as empty.
 EMPTY_PRESSURE = 2.0

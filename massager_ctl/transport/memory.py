@@ -14,7 +14,7 @@ from ..core.recent import RecentLog
 from .base import Transport
 
 #: Writes kept by a recording end (the newest; ``writes.total`` counts them all).
-WRITES_KEPT = 1000
+WRITES_KEPT = 200
 
 
 class MemoryLink:

@@ -67,8 +67,8 @@ from .reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 log = logging.getLogger(__name__)
 
 _HOST_TYPES = (Hello, SetState, Stop, Heartbeat, GetStatus)
-SENT_KEPT = 100  # frames kept in SimulatedNativeChair.sent: the last 10 s of STATUS
-RECEIVED_KEPT = 1000  # host frames kept in SimulatedNativeChair.received (8 min of heartbeats)
+SENT_KEPT = 10  # frames kept in SimulatedNativeChair.sent: the last second of STATUS
+RECEIVED_KEPT = 200  # host frames kept in SimulatedNativeChair.received (100 s of heartbeats)
 
 
 class SimulatedNativeChair(SimulatedDevice):
