@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.capabilities import Capabilities
 
 if TYPE_CHECKING:
-    from ..transport.serial import SerialSettings
+    from ..transport.serial_settings import SerialSettings
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class ModelDefinition:
     def serial_settings(self) -> SerialSettings:
         """Its line settings on a serial port: its own ``serial``, else the native protocol's
         115200 8N1."""
-        from ..transport.serial import NATIVE_SERIAL, SerialSettings
+        from ..transport.serial_settings import NATIVE_SERIAL, SerialSettings
 
         if self.serial is None:
             return NATIVE_SERIAL
