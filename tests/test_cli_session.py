@@ -188,3 +188,24 @@ def test_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     for name in ("run", "set", "status", "stop", "devices", "profile", "config"):
         assert name in result.output
+
+
+def test_a_session_the_chair_ended_by_itself_exits_3(capsys):
+    """Not a failure (the chair was stopped and confirmed it), not done either: a script
+    polling the exit code must be able to tell (docs/cli.md, exit codes)."""
+    from massager_ctl.cli.session_cmds import EXIT_DEVICE_STOPPED, _finish
+    from massager_ctl.session.runner import SessionReport
+
+    class Quiet:
+        json = False
+
+    class Printer:
+        def finish(self) -> None:
+            pass
+
+    report = SessionReport(reason="device-stopped", stop_sent=True, stop_confirmed=True, message="stopped")
+    with pytest.raises(SystemExit) as done:
+        _finish(Quiet(), report, "quick", Printer())
+    assert done.value.code == EXIT_DEVICE_STOPPED == 3
+    finished = SessionReport(reason="finished", stop_sent=True, stop_confirmed=True)
+    _finish(Quiet(), finished, "quick", Printer())  # no exit: 0

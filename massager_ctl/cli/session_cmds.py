@@ -15,6 +15,9 @@ import click
 from .context import CliContext, pass_cli
 
 EXIT_INTERRUPTED = 130
+#: The chair stopped by itself mid-session (its own button or timer, or its deadman) and
+#: the session ended there: not what was asked, though nothing failed (docs/cli.md).
+EXIT_DEVICE_STOPPED = 3
 EXIT_TERMINATED = 143
 
 
@@ -135,6 +138,8 @@ def _finish(cli: CliContext, report, name: str, printer) -> None:
         click.echo(summary(report, name), err=True)
     if not report.stop_sent:
         raise SystemExit(1)
+    if report.reason == "device-stopped":
+        raise SystemExit(EXIT_DEVICE_STOPPED)
 
 
 @click.command()
