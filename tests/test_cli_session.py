@@ -209,3 +209,14 @@ def test_a_session_the_chair_ended_by_itself_exits_3(capsys):
     assert done.value.code == EXIT_DEVICE_STOPPED == 3
     finished = SessionReport(reason="finished", stop_sent=True, stop_confirmed=True)
     _finish(Quiet(), finished, "quick", Printer())  # no exit: 0
+
+
+def test_run_takes_its_set_up_out_of_the_collectors_walk(cli):
+    """After connecting, the CLI freezes what set-up built (massager_ctl.api.freeze_setup):
+    full collections in a long session then walk only what the session makes."""
+    import gc
+
+    gc.unfreeze()
+    result = cli("run", "quick", "--time-scale", "max")
+    assert result.exit_code == 0
+    assert gc.get_freeze_count() > 1000  # modules, the device, its simulator, the session

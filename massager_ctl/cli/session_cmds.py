@@ -185,9 +185,10 @@ def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, re
     printer = ProgressPrinter(json_lines=cli.json)
 
     async def play():
-        from ..api import connect
+        from ..api import connect, freeze_setup
 
         async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
+            freeze_setup()
             return await chair.run(plan, on_progress=printer, on_warning=printer.warn, reconnect=reconnect)
 
     try:
@@ -320,9 +321,10 @@ def set_(
     printer = ProgressPrinter(json_lines=cli.json)
 
     async def hold():
-        from ..api import connect
+        from ..api import connect, freeze_setup
 
         async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
+            freeze_setup()
             return await chair.run(plan, on_progress=printer, on_warning=printer.warn)
 
     try:
