@@ -6,7 +6,6 @@ the same Chair, safety governor and writer as a Python script would.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from dataclasses import replace
 
@@ -82,6 +81,8 @@ class _Terminated(Exception):
 def _drive(clock, coro_factory):
     """Run a device coroutine: SIGTERM and Ctrl-C cancel it (its finally stops the
     device), then the CLI exits 143 / 130."""
+    import asyncio  # here, not at the top: devices and the other read commands never load it
+
     terminated = False
 
     async def main():
@@ -368,6 +369,8 @@ def status(cli: CliContext, watch, count) -> None:
     uri = _uri(cli)
 
     async def read():
+        import asyncio
+
         from ..api import connect
         from ..core.status import Status
 
