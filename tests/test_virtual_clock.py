@@ -116,3 +116,43 @@ def test_a_profile_plays_correctly_at_ten_thousand_times_real_time():
 
     report, trips = ScaledClock(10_000).run(main())
     assert report.reason == "finished" and report.stop_confirmed and trips == 0
+
+
+# -- the real clock's selector ----------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "pipe"), reason="POSIX pipes")
+def test_the_real_clock_selector_moves_to_the_default_one_beyond_select_reach():
+    """select() waits to the microsecond but cannot watch a descriptor past FD_SETSIZE: a
+    descriptor that high moves every registration to the platform's selector, still heard."""
+    import selectors
+
+    from massager_ctl.session.clock import _FineSelector
+
+    sel = _FineSelector()
+    low_r, low_w = os.pipe()
+    high_r, high_w = os.pipe()
+    high = os.dup2(high_r, 1010)
+    try:
+        sel.register(low_r, selectors.EVENT_READ, "low")
+        assert isinstance(sel._inner, selectors.SelectSelector)
+        sel.register(high, selectors.EVENT_READ, "high")
+        assert not isinstance(sel._inner, selectors.SelectSelector)
+        os.write(low_w, b"x")
+        os.write(high_w, b"y")
+        assert sorted(key.data for key, _ in sel.select(1.0)) == ["high", "low"]
+    finally:
+        sel.close()
+        for fd in (low_r, low_w, high_r, high_w, high):
+            os.close(fd)
+
+
+def test_the_real_clock_runs_on_the_fine_selector():
+    from massager_ctl.session.clock import RealClock, _FineSelector
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0.001)
+        return loop._selector  # type: ignore[attr-defined]
+
+    assert isinstance(RealClock().run(main()), _FineSelector)
