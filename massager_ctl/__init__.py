@@ -5,7 +5,8 @@ Scripting entry point::
     async with massager_ctl.connect("sim:") as chair:
         await chair.run("quick")
 
-``connect`` is imported lazily so that ``import massager_ctl`` (and the CLI's
+``massager_ctl.observe(uri)`` only looks; ``await massager_ctl.stop(uri)`` stops a
+device now. They are imported lazily so that ``import massager_ctl`` (and the CLI's
 start-up) stays cheap.
 """
 
@@ -17,12 +18,12 @@ if TYPE_CHECKING:  # imported lazily at run time, by __getattr__ below
     from .api import connect
 
 __version__ = "0.1.0"
-__all__ = ["connect", "__version__"]
+__all__ = ["connect", "observe", "stop", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "connect":
-        from .api import connect
+    if name in ("connect", "observe", "stop"):
+        from . import api
 
-        return connect
+        return getattr(api, name)
     raise AttributeError(f"module 'massager_ctl' has no attribute {name!r}")

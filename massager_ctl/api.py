@@ -18,19 +18,30 @@
 
 Every command, whether from a profile or from ``set``, goes through the same
 safety governor and writer; a chair's own program is watched by that governor.
-Leaving the ``async with`` block, by any route, stops the device and waits for
-it to confirm before disconnecting.
+Leaving the ``async with`` block, by any route,
+stops the device and waits for it to confirm before disconnecting (unless this
+host never commanded it: ``Device.commanded`` is False, e.g. a chair started at
+its own remote that this connection only looked at).
+
+Two other ways in, for the two other things a person does with a device:
+
+* ``connect(uri, control=False)`` (or :func:`observe`) only looks: it sends
+  nothing that changes the device (no command, no session that arms a
+  deadman) and leaves it as it was on the way out;
+* :func:`stop` stops it now: the stop's bytes go on the line before anything
+  waits on what the device says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .connection.open import OpenedDevice, open_device
 from .core.durations import DurationError, parse_length
@@ -51,8 +62,11 @@ log = logging.getLogger(__name__)
 #: The longest ``set`` waits for the device to take its state before returning anyway.
 SETTLE_S = 2.0
 
+#: The vocabulary a loose word in build_state is read as.
+_Word = TypeVar("_Word", Technique, Zone, Width, Heat)
 
-def _as_plan(profile: str | PathLike | Plan) -> Plan:
+
+def _as_plan(profile: str | PathLike[str] | Plan) -> Plan:
     """A Plan as given, or a profile file / shipped or user profile name, compiled."""
     if isinstance(profile, Plan):
         return profile
@@ -80,17 +94,23 @@ def build_state(
 ) -> TargetState:
     """A target state from loose words, checked like a profile would be."""
 
-    def word(enum, value, what):
+    def word(enum: type[_Word], value: str, what: str) -> _Word:
         try:
             return enum(value)
         except ValueError:
-            raise UsageError(f"{what} {value!r} is not one of {', '.join(enum.names())}") from None
+            import difflib
 
-    def percent(value, what):
+            close = difflib.get_close_matches(str(value), enum.names(), n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            raise UsageError(f"{what} {value!r} is not one of {', '.join(enum.names())}{hint}") from None
+
+    def percent(value: float, what: str) -> float:
         try:
             v = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"{what} {value!r} is not a number") from None
+        if isinstance(value, bool) or not math.isfinite(v):
+            raise UsageError(f"{what} {value!r} is not a number")
         if not 0 <= v <= 100:
             raise UsageError(f"{what} {value!r} is outside 0..100")
         return v
@@ -122,31 +142,68 @@ def build_state(
 
 
 class Chair:
-    """A connected device behind the safety governor. Get one from :func:`connect`."""
+    """A connected device behind the safety governor. Get one from :func:`connect`.
 
-    def __init__(self, opened: OpenedDevice, limits: SafetyLimits, *, strict: bool = False) -> None:
+    ``control`` False: opened to observe only (:func:`observe`): :meth:`status`,
+    :meth:`watch`, :meth:`on_status` and :meth:`on_fault` work; :meth:`run`,
+    :meth:`run_program`, :meth:`set` and :meth:`stop` raise UsageError; closing leaves
+    the device as it is."""
+
+    def __init__(
+        self, opened: OpenedDevice, limits: SafetyLimits, *, strict: bool = False, control: bool = True
+    ) -> None:
         self._opened = opened
         self.device = opened.device
         self.governor = SafetyGovernor(limits)
         self.writer = Writer(self.device)
         self.strict = strict
+        self.control = control
         self.session: Session | None = None
         self.program: ProgramSession | None = None
         self._manual: TargetState = STOPPED
-        self._background: asyncio.Task | None = None
-        self._ending: asyncio.Task | None = None  # a hold stop() ended, still confirming
+        self._background: asyncio.Task[SessionReport] | None = None
+        self._ending: asyncio.Task[SessionReport] | None = None  # a hold stop() ended, still confirming
 
     @property
     def model(self) -> str:
         return self.device.model
 
     @property
-    def simulator(self):
+    def simulator(self) -> Any:
         """The simulated device behind a ``sim:`` URI (None for real hardware)."""
         return self._opened.simulator
 
     def on_status(self, callback: Callable[[Status], None]) -> None:
         self.device.events.status.append(callback)
+
+    def on_fault(self, callback: Callable[[str], None]) -> None:
+        """Called with one line for every fault the device reports (its fault text, a
+        refusal nobody asked for, its status stopping). A session playing ends on one."""
+        self.device.events.fault.append(callback)
+
+    def _require_control(self, what: str) -> None:
+        if not self.control:
+            raise UsageError(
+                f"{self.device.model}: opened to observe only (control=False): {what} needs "
+                "massager_ctl.connect(uri), which takes control"
+            )
+
+    async def watch(self, interval_s: float = 0.5) -> AsyncIterator[Status]:
+        """The device's status every ``interval_s`` (on the loop clock, no drift), until the
+        caller stops iterating. Each is a :meth:`status` call: on an observing chair, a query
+        that changes nothing on the device."""
+        if not interval_s > 0:
+            raise UsageError(f"watch interval must be above 0 s, not {interval_s!r}")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        k = 0
+        while True:
+            yield await self.status()
+            k += 1
+            now = loop.time()
+            while start + k * interval_s <= now:
+                k += 1  # a slow answer: skip the ticks it took, do not bunch up
+            await asyncio.sleep(start + k * interval_s - now)
 
     async def status(self, timeout: float = 2.0) -> Status:
         """Ask the device for its status.
@@ -174,7 +231,13 @@ class Chair:
         if (self.session is not None and self._background is None) or self.program is not None:
             raise DeviceError("a session is already playing on this device")
 
-    def _session(self, plan: Plan, on_progress, on_warning, reconnect=None) -> Session:
+    def _session(
+        self,
+        plan: Plan,
+        on_progress: Callable[[Progress], None] | None,
+        on_warning: Callable[[str], None] | None,
+        reconnect: ReconnectPolicy | None = None,
+    ) -> Session:
         self._busy()
         self.session = Session(
             self.device,
@@ -185,21 +248,27 @@ class Chair:
             on_progress=on_progress,
             on_warning=on_warning,
             reconnect=reconnect,
+            tolerance=getattr(self._opened.definition, "status_tolerance", None),
         )
         return self.session
 
     async def run(
         self,
-        profile: str | PathLike | Plan,
+        profile: str | PathLike[str] | Plan,
         *,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         reconnect: ReconnectPolicy | bool | None = None,
+        on_end: Callable[[SessionReport], None] | None = None,
     ) -> SessionReport:
         """Play a profile (a path, a shipped or user profile name, or a Plan) to its end.
 
         ``reconnect``: if the link drops, retry with bounded backoff and resume with
-        intensity ramping up from zero (True for the default policy)."""
+        intensity ramping up from zero (True for the default policy).
+        ``on_end`` gets the final report however the session ends (its end, a stop,
+        a cancel on Ctrl-C or SIGTERM, an error), once the device's stop is done: in the
+        same path that stops the device, so what it records is never lost to a signal."""
+        self._require_control("run")
         await self._end_background()
         plan = _as_plan(profile)
         if reconnect is True:
@@ -209,6 +278,8 @@ class Chair:
             return await session.run()
         finally:
             self.session = None
+            if on_end is not None:
+                on_end(session.report)
 
     async def run_program(
         self,
@@ -217,6 +288,7 @@ class Chair:
         duration: str | float | None = None,
         on_progress: Callable[[ProgramProgress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        on_end: Callable[[ProgramReport], None] | None = None,
     ) -> ProgramReport:
         """Run the chair's own built-in program ``name`` (see :attr:`programs`) until the
         chair's own timer ends it, and return a :class:`ProgramReport`.
@@ -227,7 +299,8 @@ class Chair:
         off at the heat auto-off time (or at once above the heat cap), and the program
         is stopped at the session cap, or if the chair still runs a little after its
         timer. :meth:`stop` ends it from another task. However it ends, the chair is
-        told to stop and confirm, as after a profile."""
+        told to stop and confirm, as after a profile; then ``on_end`` gets the report."""
+        self._require_control("run_program")
         await self._end_background()
         self._busy()
         length_s = None if duration is None else self._duration_ms(duration) / 1000.0
@@ -241,12 +314,15 @@ class Chair:
             on_progress=on_progress,
             on_warning=on_warning,
         )
+        program = self.program
         try:
-            return await self.program.run()
+            return await program.run()
         finally:
             self.program = None
+            if on_end is not None:
+                on_end(program.report)
 
-    async def set(self, *, duration: str | float | None = None, **words) -> None:
+    async def set(self, *, duration: str | float | None = None, **words: Any) -> None:
         """Change the manual state (technique, zones, intensity, speed, width, heat, airbags).
 
         The state is held in the background, through the governor (slew, caps, heat
@@ -260,6 +336,7 @@ class Chair:
         the slew limit. (Devices that time a session on their own side, the Rongtai
         chairs, start a new hold instead, so that their timer is armed for its length.)
         """
+        self._require_control("set")
         state = build_state(self._manual, **words)
         length_ms = self._duration_ms(duration)
         plan = manual_plan(state, length_ms)
@@ -347,6 +424,7 @@ class Chair:
         status here and returns it. Devices that do not acknowledge before confirming
         return their confirmation either way. Raises DeviceError if the stop was not
         acknowledged (or, with ``confirm``, not confirmed) within ``timeout``."""
+        self._require_control("stop")
         self._manual = STOPPED
         program = self.program
         if program is not None:  # its own finally stops the chair; then confirm here
@@ -383,10 +461,12 @@ class Chair:
                 self.session = None
 
     async def close(self) -> None:
+        """Controlling: stop the device (confirmed), then disconnect. Observing: disconnect
+        only, leaving the device as it is."""
         try:
-            if self._background is not None:
+            if self._background is not None or self._ending is not None:
                 await self._end_background()
-            if self.device.connected:
+            if self.control and self.device.connected and self.device.commanded:
                 try:
                     await self.stop(confirm=True)
                 except DeviceError as exc:
@@ -415,27 +495,51 @@ def freeze_setup() -> None:
 
 
 def dry_run(
-    profile: str | PathLike | Plan,
+    profile: str | PathLike[str] | Plan,
     *,
     limits: SafetyLimits | None = None,
     strict: bool = False,
     on_write: Callable[[float, DeviceState], None] | None = None,
     on_stop: Callable[[float], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    device: str | None = None,
 ) -> SessionReport:
     """Play a profile against no device, in virtual time: what would be sent, and when.
 
-    The session, governor, mapping and writer run as for a chair (the reference
-    chair's capabilities); every state that would be written reaches ``on_write``
-    (loop time in seconds, the state in device steps), the final stop ``on_stop``.
-    Runs its own virtual-time loop: call it from plain code, not from a running loop."""
+    The session, governor, mapping and writer run as for a chair of the model that
+    ``device`` names (a device URI such as ``sim:rongtai-rt8600s`` or
+    ``serial:/dev/ttyUSB0?model=nlr-hf8``, or a model name; default the reference
+    chair): its capabilities, its mapping, its write gap. Every state that would be
+    written reaches ``on_write`` (loop time in seconds, the state in that model's
+    steps), the final stop ``on_stop``. A device whose model only connecting would
+    tell is refused (say ``?model=NAME``). Runs its own virtual-time loop: call it from
+    plain code, not from a running loop."""
+    from .connection.open import model_named_by
     from .devices.dry_run import DryRunDevice
     from .session.clock import VirtualClock
 
     plan = _as_plan(profile)
+    definition = model_named_by(device)
+    if definition is None:
+        raise UsageError(
+            f"{device}: the model is only known once connected; a dry run needs it named "
+            "(add ?model=NAME, see `massager-ctl devices`)"
+        )
+    capabilities = definition.static_capabilities()
+    if capabilities is None:
+        raise UsageError(
+            f"{definition.name} reports what it can do only when connected; a dry run cannot "
+            "know its capabilities (try --device sim: for the reference chair)"
+        )
 
     async def play() -> SessionReport:
-        device = DryRunDevice(on_write=on_write, on_stop=on_stop)
+        device = DryRunDevice(
+            on_write=on_write,
+            on_stop=on_stop,
+            capabilities=capabilities,
+            model=f"{definition.name} (dry run)",
+            min_write_gap_s=definition.min_write_gap_s,
+        )
         writer = Writer(device)
         session = Session(device, writer, SafetyGovernor(limits), plan, strict=strict, on_warning=on_warning)
         try:
@@ -446,24 +550,101 @@ def dry_run(
     return VirtualClock().run(play())
 
 
+def describe_connection(uri: str, opened: OpenedDevice) -> str:
+    """What was connected, for the log (``-v``): model, port, firmware, capabilities, timing."""
+    device, definition = opened.device, opened.definition
+    parts = [f"connected to {device.model} ({definition.title}) on {uri}"]
+    port = getattr(getattr(device, "transport", None), "port", None) or getattr(device, "port", None)
+    if isinstance(port, str):
+        parts.append(f"port {port}")
+    info = getattr(device, "info", None)
+    if info is not None and hasattr(info, "version"):
+        parts.append(f"protocol v{info.version}")
+    firmware = getattr(device, "firmware", None) or getattr(device, "firmware_reply", None)
+    if firmware:
+        parts.append(f"firmware {firmware.hex(' ') if isinstance(firmware, bytes) else firmware}")
+    caps = device.capabilities
+    techniques = ",".join(t.value for t in sorted(caps.techniques)) or "none"
+    zones = ",".join(z.value for z in sorted(caps.zones, key=lambda z: list(Zone).index(z))) or "none"
+    parts.append(
+        f"techniques {techniques}; zones {zones}; intensity steps {caps.intensity_steps}, "
+        f"speed steps {caps.speed_steps}, airbag levels {caps.airbag_levels}, "
+        f"heat {','.join(h.value for h in caps.heat_levels) or 'none'}"
+    )
+    timing = f"writes at most every {device.min_write_gap_s * 1000:.0f} ms"
+    if device.keepalive_s:
+        timing += f", keepalive every {device.keepalive_s:g} s"
+    deadman_ms = getattr(device, "deadman_ms", None)
+    if isinstance(deadman_ms, int):
+        timing += f", deadman {deadman_ms} ms"
+    parts.append(timing)
+    return "; ".join(parts)
+
+
 @asynccontextmanager
 async def connect(
     uri: str | None = None,
     *,
+    control: bool = True,
     limits: SafetyLimits | None = None,
     strict: bool = False,
     faults: Any = None,
     simulate_ble: bool = False,
 ) -> AsyncIterator[Chair]:
-    """Connect to a device (default: the built-in simulated chair) behind the governor."""
+    """Connect to a device (default: the built-in simulated chair) behind the governor.
+
+    ``control`` True (the default): take control of it (the native protocol's HELLO, the
+    stop prepared); leaving the block stops it and waits for the confirmation.
+    ``control`` False: only look (:func:`observe`)."""
     opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
     try:
-        await opened.device.connect()
+        if control:
+            await opened.device.connect()
+        else:
+            await opened.device.observe()
     except BaseException:
         await opened.close()
         raise
-    chair = Chair(opened, limits or SafetyLimits(), strict=strict)
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", describe_connection(uri or "sim:", opened))
+    chair = Chair(opened, limits or SafetyLimits(), strict=strict, control=control)
     try:
         yield chair
     finally:
         await chair.close()
+
+
+def observe(
+    uri: str | None = None, *, faults: Any = None, simulate_ble: bool = False
+) -> AbstractAsyncContextManager[Chair]:
+    """``connect(uri, control=False)``: a Chair that only looks. It sends nothing that
+    changes the device (queries only: GET_STATUS, ``P``, ``Q``, the gun's status request;
+    no HELLO, so no deadman is armed) and does not stop it on the way out."""
+    return connect(uri, control=False, faults=faults, simulate_ble=simulate_ble)
+
+
+async def stop(
+    uri: str | None = None,
+    *,
+    timeout: float = 2.0,
+    faults: Any = None,
+    simulate_ble: bool = False,
+    on_progress: Callable[[str, Status], None] | None = None,
+) -> Status:
+    """Stop the device a URI names, now: the stop's bytes go on the line as soon as the
+    link is open, before anything waits on what the device says (its identification, its
+    answers); confirmation comes after and never holds the stop back. Returns the status
+    confirming it (``status.confirmed`` False when the device cannot say); raises
+    StopNotConfirmed when the stop could not be sent, or a device that reports its state
+    did not confirm it. ``on_progress`` hears a chair that returns home before it goes
+    off (a Rongtai chair's reset): the phase and the status that shows it."""
+    opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
+    if on_progress is not None and hasattr(opened.device, "on_stop_progress"):
+        opened.device.on_stop_progress = on_progress
+    try:
+        return await opened.device.open_and_stop(timeout=timeout)
+    finally:
+        try:
+            await opened.device.disconnect()
+        finally:
+            await opened.close()

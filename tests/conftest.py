@@ -13,6 +13,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from massager_ctl.cli.main import main  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _private_data_folder(tmp_path_factory, monkeypatch):
+    """Sessions a test plays are recorded in a history of its own, never the user's
+    (child processes inherit it through the environment)."""
+    monkeypatch.setenv("MASSAGER_CTL_DATA", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     """Invoke massager-ctl with a private config and a simulator trace file (cli.trace)."""
@@ -27,6 +34,16 @@ def cli(tmp_path, monkeypatch):
     invoke.trace = trace
     invoke.tmp = tmp_path
     return invoke
+
+
+def records(stdout: str) -> list[dict]:
+    """Every line of a command's JSON output, parsed (each must be one JSON object)."""
+    out = []
+    for line in stdout.splitlines():
+        data = json.loads(line)
+        assert isinstance(data, dict), line
+        out.append(data)
+    return out
 
 
 def sim_final(trace: Path) -> dict:

@@ -213,7 +213,7 @@ def test_writer_keeps_to_the_model_gap_over_ble_with_the_latest_value():
     plan = Plan(name="ramp", roller=tuple(up_down))
 
     async def main():
-        limits = SafetyLimits(slew_per_s=1000)
+        limits = SafetyLimits(slew_per_s=100)  # the most any limits allow
         async with connect("ble:Pro", simulate_ble=True, limits=limits) as chair:
             peripheral = chair._opened.link
             session = Session(chair.device, chair.writer, chair.governor, plan, tick_s=0.01)
@@ -224,8 +224,8 @@ def test_writer_keeps_to_the_model_gap_over_ble_with_the_latest_value():
 
     report, writes, stats, t0, latency = run_virtual(main())
     assert report.reason == "finished"
-    speeds = [(w.t, tg.decode_command(w.data).rpm) for w in writes]
     assert all(w.response for w in writes)
+    speeds = [(w.t, c.rpm) for w in writes if (c := tg.decode_command(w.data)).kind == "speed"]
     *running, (_, stop_rpm) = speeds
     assert stop_rpm == 0
     assert stats.submitted >= 600 and stats.max_waiting == 1
@@ -240,8 +240,8 @@ def test_writer_keeps_to_the_model_gap_over_ble_with_the_latest_value():
 
     def offered(t: float) -> float:  # the plan's intensity at loop time t
         p = (t - t0) * 1000
-        if p >= 6000:
-            return 37.0
+        if p >= 6000:  # up from 0 at the slew limit (100 %/s), then held
+            return min(37.0, (p - 6000) / 10)
         c = p % 2000
         return c / 10 if c < 1000 else 100 - (c - 1000) / 10
 
@@ -346,8 +346,9 @@ def test_cli_scan_with_simulated_radio(new_user):
     for name, (model, _) in SEEDED.items():
         assert name in result.output and model in result.output
     result = CliRunner().invoke(cli_main, ["--simulate-ble", "--json", "scan", "--timeout", "0.5"])
-    data = json.loads(result.output)
-    assert {d["name"] for d in data["devices"] if d["transport"] == "ble"} == set(SEEDED)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[-1]["type"] == "end" and all(d["type"] == "device" for d in lines[:-1])
+    assert {d["name"] for d in lines if d.get("transport") == "ble"} == set(SEEDED)
 
 
 def test_cli_run_status_stop_on_a_simulated_gun(new_user, monkeypatch):
@@ -360,7 +361,7 @@ def test_cli_run_status_stop_on_a_simulated_gun(new_user, monkeypatch):
     assert result.exit_code == 0, result.output
     final = json.loads(trace.read_text())
     assert final["target_stopped"] and not final["motors_on"]
-    kinds = [e["kind"] for e in final["trace"]]
+    kinds = [e["kind"] for e in final["trace"] if e["kind"] != "query"]
     assert "command" in kinds and kinds[-1] == "stop"
     assert final["max_intensity_seen"] == 30
 
@@ -392,7 +393,9 @@ def test_a_chair_sending_status_of_the_wrong_length_fails_at_connect_with_a_clea
     async def main():
         radio = SimulatedRadio(default_devices())
         peripheral = radio.by_name("RT8600S")
-        peripheral.mangle = lambda frame: frame[:12]  # e.g. another firmware's status
+        # e.g. another firmware's status (1 byte and 10-12 bytes are this chair's own
+        # info frames, taken as they come)
+        peripheral.mangle = lambda frame: frame[:13]
         await peripheral.power_on()
         transport = BleTransport(
             BLEDevice(peripheral.address, "RT8600S", {}),
@@ -409,7 +412,7 @@ def test_a_chair_sending_status_of_the_wrong_length_fails_at_connect_with_a_clea
     with pytest.raises(DeviceError) as info:
         run_virtual(main())
     text = str(info.value)
-    assert "notification of 12 bytes" in text and "expected 17 bytes" in text
+    assert "notification of 13 bytes" in text and "or 17 bytes" in text
     assert "\n" not in text
 
 
@@ -440,60 +443,3 @@ def test_missing_ble_packages_are_a_usage_error(monkeypatch):
     )
     with pytest.raises(UsageError, match="pip install bleak-retry-connector"):
         run_virtual(_open("ble:Pro"))
-
-
-# ------------------------------------------------- Rongtai reconciliation over BLE
-
-
-def _rongtai_over_ble(prepare):
-    """Connect to the simulated RT8600S through the real BleakClient, let ``prepare``
-    put the chair in some state with its own remote, then reconcile to a target."""
-    from massager_ctl.core.status import DeviceState
-    from massager_ctl.core.vocabulary import Heat, Width
-
-    target = DeviceState(
-        technique=Technique.KNEAD,
-        zones=frozenset({Zone.SHOULDERS}),
-        intensity=2,
-        speed=4,
-        width=Width.WIDE,
-        heat=Heat.LOW,
-    )
-
-    async def main():
-        async with connect("ble:RT8600S", simulate_ble=True) as chair:
-            sim = chair.simulator
-            await prepare(sim, asyncio.get_running_loop().time)
-            await chair.device.apply(target)
-            status = await chair.status()
-            return status, sim.physics.target, list(sim.keys()), sim.dropped_keys
-
-    return target, run_virtual(main())
-
-
-def test_rongtai_over_ble_reconciles_from_a_chair_in_another_state():
-    from massager_ctl.devices.rongtai.codec import RT8600S_KEYS as K
-
-    async def prepare(sim, now):
-        for key in (K.power, 0x21, K.heat_toggle, 0x2B, 0x32):  # on, knock, heat, narrow, speed 5
-            sim.chair.press(key, now())
-            await asyncio.sleep(1.2 if key == K.power else 0.2)
-
-    target, (status, chair_target, keys, dropped) = _rongtai_over_ble(prepare)
-    assert status.state.technique is Technique.KNEAD and status.state.zones == {Zone.SHOULDERS}
-    assert (status.state.intensity, status.state.speed, status.state.width) == (2, 4, target.width)
-    assert chair_target.technique is Technique.KNEAD
-    # heat and power already on: the host never pressed their toggles
-    assert K.heat_toggle not in keys and K.power not in keys
-
-
-def test_rongtai_over_ble_reconciles_from_a_resetting_chair():
-    from massager_ctl.devices.rongtai.codec import RT8600S_KEYS as K
-
-    async def prepare(sim, now):
-        sim.chair.press(K.power, now())  # powering on: the chair resets for about a second
-
-    target, (status, chair_target, keys, dropped) = _rongtai_over_ble(prepare)
-    assert status.state.technique is Technique.KNEAD and status.state.heat is target.heat
-    assert dropped == 0  # nothing was pressed while the chair could not take it
-    assert K.power not in keys  # not toggled off again

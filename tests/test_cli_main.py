@@ -189,10 +189,17 @@ def test_unexpected_error_is_one_line_exit_1_without_traceback(extra_commands):
 def test_json_errors_go_to_stdout(extra_commands):
     r = run("--json", "fail", "device")
     assert r.exit_code == 1
-    assert json.loads(r.stdout) == {"error": "the chair stopped answering", "exit_code": 1}
+    data = json.loads(r.stdout)
+    assert data.pop("t") >= 0
+    assert data == {"type": "error", "error": "the chair stopped answering", "exit_code": 1}
     assert r.stderr == ""
     r = run("--json", "fail", "bug")
-    assert json.loads(r.stdout) == {"error": "unexpected error: ValueError: boom", "exit_code": 1}
+    data = json.loads(r.stdout)
+    assert (data["type"], data["error"], data["exit_code"]) == (
+        "error",
+        "unexpected error: ValueError: boom",
+        1,
+    )
 
 
 def test_usage_errors_are_clicks_exit_2(extra_commands):

@@ -165,7 +165,10 @@ def test_check_json(env):
     r = run("--json", "profile", "check", "good.toml", "bad.toml")
     assert r.exit_code == 2
     data = json.loads(r.stdout)
-    assert [(d["file"], d["ok"]) for d in data] == [("good.toml", True), ("bad.toml", False)]
+    assert [(d["ref"], d["id"], d["ok"]) for d in data] == [
+        ("good.toml", "good", True),
+        ("bad.toml", "bad", False),
+    ]
     assert data[0]["problems"] == []
     assert data[0]["duration_ms"] == 90_000
     assert [p["text"] for p in data[1]["problems"]] == problems_of(bad)
@@ -221,13 +224,14 @@ def test_list_json(env):
     r = run("--json", "profile", "list")
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    names = [(d["name"], d["source"]) for d in data]
+    names = [(d["id"], d["source"]) for d in data]
     assert names[:2] == [("broken", "user"), ("quick", "user")]
     assert sorted(n for n, s in names if s == "shipped") == SHIPPED
     broken = data[0]
     assert broken["ok"] is False
     assert [p["text"] for p in broken["problems"]] == problems_of(bad)
-    shipped_quick = next(d for d in data if d["name"] == "quick" and d["source"] == "shipped")
+    shipped_quick = next(d for d in data if d["id"] == "quick" and d["source"] == "shipped")
+    assert shipped_quick["name"] == "Quick tour"  # "id": what you type; "name": the title
     assert shipped_quick["shadowed"] is True
     assert shipped_quick["ok"] is True
     assert shipped_quick["duration_ms"] == 180_000

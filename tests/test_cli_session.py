@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import sim_final
+from conftest import records, sim_final
 
 from massager_ctl.cli.main import main
 
@@ -30,14 +31,23 @@ def test_run_quick_plays_to_the_end_and_the_chair_is_stopped(cli):
     assert 0 < final["max_intensity_seen"] <= 5
 
 
-def test_run_json_reports_segments_and_result(cli):
-    result = cli("--json", "run", "quick", "--time-scale", "max")
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_run_json_is_ndjson_ending_with_the_report(cli, where):
+    args = ["run", "quick", "--time-scale", "max"]
+    result = cli(*(["--json", *args] if where == "before" else [*args, "--json"]))
     assert result.exit_code == 0
-    lines = result.stdout.strip().splitlines()
-    segments = [json.loads(line) for line in lines if line.startswith('{"event"')]
+    lines = records(result.stdout)  # every line parses
+    assert all({"type", "t"} <= set(line) for line in lines)
+    first, *middle, end = lines
+    assert first["type"] == "start" and (first["id"], first["name"]) == ("quick", "Quick tour")
+    assert first["model"] == "sim-chair" and first["caps"]["max_intensity"] == 50
+    segments = [r for r in middle if r["type"] == "segment"]
     assert [s["name"] for s in segments][:2] == ["warm-up", "knead"]
-    final = json.loads(result.stdout[result.stdout.index("{\n") :])
-    assert final["reason"] == "finished" and final["stop_confirmed"] is True
+    assert any(r["type"] == "state" and r["device"]["intensity"] > 0 for r in middle)
+    ts = [r["t"] for r in lines]
+    assert ts == sorted(ts)
+    assert end["type"] == "end" and (end["id"], end["name"]) == ("quick", "Quick tour")
+    assert end["reason"] == "finished" and end["stop_confirmed"] is True
 
 
 def test_run_dry_run_prints_writes_without_a_device(cli):
@@ -45,6 +55,31 @@ def test_run_dry_run_prints_writes_without_a_device(cli):
     assert result.exit_code == 0
     assert "roll" in result.output and "stop" in result.output
     assert not cli.trace.exists()  # no simulator was involved
+
+
+def test_dry_run_renders_for_the_chosen_device_in_percent_and_steps(cli):
+    result = cli("--device", "sim:rongtai-rt8600s", "run", "quick", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("00:00.0  ")  # mm:ss.s
+    assert any("(step 2/5)" in line for line in lines)  # the Rongtai's 5 intensity steps
+    assert "on rongtai-rt8600s" in result.stderr
+    reference = cli("run", "quick", "--dry-run")
+    assert "/10)" in reference.stdout  # the reference chair's 10 steps
+    result = cli("--json", "--device", "sim:rongtai-rt8600s", "run", "quick", "--dry-run")
+    start, *middle, end = records(result.stdout)
+    assert start["type"] == "start" and start["model"] == "rongtai-rt8600s" and start["dry_run"]
+    assert {r["type"] for r in middle} <= {"state", "stop", "warning"}
+    assert end["type"] == "end" and end["reason"] == "finished" and end["id"] == "quick"
+
+
+def test_set_without_zones_works_the_whole_back_and_says_so(cli):
+    result = cli("set", "-t", "knead", "-i", "40", "--for", "10s", "--time-scale", "max")
+    assert result.exit_code == 0, result.stderr
+    assert "no --zones given: the rollers work the whole back sim-chair reaches" in result.stderr
+    assert "neck, shoulders, upper_back, mid_back, lower_back, seat" in result.stderr
+    commands = [e for e in sim_final(cli.trace)["trace"] if e["kind"] == "command"]
+    assert commands and "knead" in str(commands)
 
 
 def test_max_intensity_option_only_lowers(cli):
@@ -101,7 +136,7 @@ def test_set_holds_then_stops(cli):
     "args,message",
     [
         ((), "nothing to set"),
-        (("-t", "knead", "-i", "40"), "say which zones"),
+        (("-t", "knead", "-z", "", "-i", "40", "--heat", "warm"), "'warm' is not one of"),
         (("-t", "knead", "-z", "elbow", "-i", "40"), "zone 'elbow' is not one of"),
         (("--airbag", "calves"), "write ZONE=LEVEL"),
         (("--heat", "low", "--for", "soon"), "--for"),
@@ -120,7 +155,8 @@ def test_status_stop_devices(cli):
     result = cli("stop")
     assert result.exit_code == 0 and "stopped (confirmed by the device)" in result.output
     result = cli("--json", "devices")
-    models = {m["name"]: m for m in json.loads(result.stdout)}
+    models = {m["id"]: m for m in json.loads(result.stdout)}
+    assert models["sim-chair"]["name"].startswith("massager-ctl reference")
     assert "knead" in models["sim-chair"]["capabilities"]["techniques"]
     assert cli("devices").exit_code == 0
 
@@ -128,7 +164,7 @@ def test_status_stop_devices(cli):
 def test_devices_shows_each_model_its_own_capabilities_and_safety_facts(cli):
     """A DIY native controller reports its capabilities at connect: `devices` must not show
     the reference chair's (it did, for every model with a simulator)."""
-    models = {m["name"]: m for m in json.loads(cli("--json", "devices").stdout)}
+    models = {m["id"]: m for m in json.loads(cli("--json", "devices").stdout)}
     for name in ("native", "native-nus", "native-ffe0"):
         assert models[name]["capabilities"] == "reported by the device at connect", name
     assert isinstance(models["sim-chair"]["capabilities"], dict)
@@ -190,25 +226,24 @@ def test_help_lists_every_command():
         assert name in result.output
 
 
-def test_a_session_the_chair_ended_by_itself_exits_3(capsys):
+def test_a_session_the_chair_ended_by_itself_exits_3():
     """Not a failure (the chair was stopped and confirmed it), not done either: a script
-    polling the exit code must be able to tell (docs/cli.md, exit codes)."""
+    polling the exit code must be able to tell (docs/cli.md, exit codes). A stop that
+    could not be sent, or a device that disobeyed, is a failure: 1."""
     from massager_ctl.cli.session_cmds import EXIT_DEVICE_STOPPED, _finish
     from massager_ctl.session.runner import SessionReport
 
-    class Quiet:
-        json = False
+    def code(**report: Any) -> object:
+        try:
+            _finish(SessionReport(**report))
+        except SystemExit as done:
+            return done.code
+        return 0
 
-    class Printer:
-        def finish(self) -> None:
-            pass
-
-    report = SessionReport(reason="device-stopped", stop_sent=True, stop_confirmed=True, message="stopped")
-    with pytest.raises(SystemExit) as done:
-        _finish(Quiet(), report, "quick", Printer())
-    assert done.value.code == EXIT_DEVICE_STOPPED == 3
-    finished = SessionReport(reason="finished", stop_sent=True, stop_confirmed=True)
-    _finish(Quiet(), finished, "quick", Printer())  # no exit: 0
+    assert code(reason="device-stopped", stop_sent=True, stop_confirmed=True) == EXIT_DEVICE_STOPPED == 3
+    assert code(reason="device-stopped", stop_sent=False) == 1
+    assert code(reason="device-disobeyed", stop_sent=True, stop_confirmed=True) == 1
+    assert code(reason="finished", stop_sent=True, stop_confirmed=True) == 0
 
 
 def test_run_takes_its_set_up_out_of_the_collectors_walk(cli):
@@ -220,3 +255,34 @@ def test_run_takes_its_set_up_out_of_the_collectors_walk(cli):
     result = cli("run", "quick", "--time-scale", "max")
     assert result.exit_code == 0
     assert gc.get_freeze_count() > 1000  # modules, the device, its simulator, the session
+
+
+def test_a_heater_fault_during_run_is_one_line_and_exit_1(cli, monkeypatch):
+    """The chair's heater overshoots its cut-out during quick's "warmer" minute: the chair
+    stops and reports it; `run` says so in one line and exits 1 (not "stopped by itself")."""
+    from massager_ctl.devices.native import sim as native_sim
+    from massager_ctl.sim.physics import ChairPhysics, PhysicsParams
+
+    hot = PhysicsParams(heater_high_c=60.0, heater_tau_s=20.0)
+    monkeypatch.setattr(native_sim, "ChairPhysics", lambda caps: ChairPhysics(caps, hot))
+    result = cli("run", "quick", "--time-scale", "max")
+    assert result.exit_code == 1, result.output + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("massager-ctl: ")]
+    fault = [line for line in errors if "heater over temperature" in line]
+    assert len(fault) == 1 and "told to stop" in fault[0]
+    assert "stopped by itself" not in result.stderr and "Traceback" not in result.stderr
+    final = sim_final(cli.trace)
+    assert final["target_stopped"] and not final["heat_on"] and not final["motors_on"]
+
+
+@pytest.mark.parametrize("fault, code", [("roller stalled", 1), ("deadman", 0), (None, 0)])
+def test_status_shows_a_fault_and_exits_1_for_it(cli, monkeypatch, fault, code):
+    """A fault the chair reports is one line and exit 1; "deadman" says why it stopped (0)."""
+    from massager_ctl.devices.native.sim import SimulatedNativeChair
+
+    monkeypatch.setattr(SimulatedNativeChair, "fault", property(lambda self: fault))
+    result = cli("status")
+    assert result.exit_code == code, result.output + result.stderr
+    if fault:
+        assert f"FAULT: {fault}" in result.stdout
+    assert ("reports a fault: roller stalled" in result.stderr) == (code == 1)

@@ -91,9 +91,14 @@ max_heat = "low"
 slew_per_s = 10
 max_session = "45m"
 heat_auto_off = "15m"
+
+[history]
+enabled = false
+keep = 50
 """,
     )
     cfg = load_config(p)
+    assert (cfg.history_enabled, cfg.history_keep) == (False, 50)
     assert cfg.device == "serial:/dev/ttyUSB0"
     assert cfg.profiles_dir == tmp_path / "c" / "mine"  # relative to the config's folder
     assert cfg.limits == SafetyLimits(
@@ -313,7 +318,7 @@ def test_write_is_atomic_when_replace_fails(tmp_path, monkeypatch):
         raise OSError("disk on fire")
 
     monkeypatch.setattr(cfgmod.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk on fire"):
+    with pytest.raises(ConfigError, match=r"cannot write: disk on fire \(.*\); not changed"):
         set_value("caps.max_intensity", "60", p)
     assert p.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["config.toml"]  # no temp file left behind
@@ -405,10 +410,9 @@ def test_cli_bad_value_is_one_line_and_exit_2(tmp_path):
     assert not p.exists()
     r = run("--config", str(p), "--json", "config", "set", "caps.max_heat", "warm")
     assert r.exit_code == 2
-    assert json.loads(r.stdout) == {
-        "error": 'caps.max_heat: "warm" is not one of off, low, high',
-        "exit_code": 2,
-    }
+    data = json.loads(r.stdout)
+    assert data["type"] == "error" and data["exit_code"] == 2
+    assert data["error"] == 'caps.max_heat: "warm" is not one of off, low, high'
 
 
 def test_cli_show_with_a_broken_file_lists_every_problem(tmp_path):

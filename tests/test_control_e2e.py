@@ -252,6 +252,39 @@ def test_reconnect_resumes_with_a_ramp_from_zero():
     assert report.plan_ms == busy_plan().duration_ms
 
 
+def test_reconnect_brings_airbags_and_heat_back_slowly_too():
+    """Not only intensity: after the gap the airbags rise again from zero at the slew rate,
+    and heat stays low until a full ramp would have ended (busy_plan: 80 %, heat high)."""
+
+    async def main():
+        async with connect("sim:", limits=SafetyLimits(slew_per_s=10)) as chair:
+            sim = chair.simulator
+            link = chair._opened.link
+            loop = asyncio.get_running_loop()
+            loop.call_later(40, link.cut, "cable pulled")
+            loop.call_later(43, link.restore)
+            report = await chair.run(busy_plan(), reconnect=True)
+            return sim, report
+
+    sim, report = run_virtual(main())
+    assert report.reason == "finished" and report.reconnects == 1
+    levels = sim.physics.capabilities.airbag_levels
+    commands = [e for e in sim.physics.trace if e.kind == "command"]
+    before = [e for e in commands if e.t < 40]
+    assert (
+        before[-1].snapshot["heat"] == "high" and before[-1].snapshot["airbags"]["calves"] == levels * 8 // 10
+    )
+    after = [e for e in commands if e.t > 43]
+    back = after[0].t
+    assert after[0].snapshot["heat"] == "low"
+    assert after[0].snapshot["airbags"].get("calves", 0) <= 1
+    # 10 %/s: 80 % pressure again after 8 s, heat high again after 10 s, not at once
+    early = [e for e in after if e.t < back + 5]
+    assert all(e.snapshot["airbags"].get("calves", 0) < levels * 8 // 10 for e in early)
+    assert all(e.snapshot["heat"] != "high" for e in early)
+    assert any(e.snapshot["heat"] == "high" for e in after if e.t > back + 11)
+
+
 def test_a_chair_that_comes_back_stopped_is_not_taken_for_one_that_stopped_by_itself():
     """The cable is out long enough for the chair's deadman to stop it; when it is back,
     its INFO is slow, so STATUS frames (stopped, as the deadman left it) arrive while the
@@ -425,3 +458,24 @@ def test_after_a_refused_stop_status_requests_do_not_keep_the_chair_alive():
     assert sim.deadman_trips >= 1
     deadman = [e for e in sim.physics.trace if e.kind == "stop" and e.detail == "deadman"]
     assert deadman and deadman[0].t <= failed_at + 1.5 + 1e-6
+
+
+def test_closing_after_only_looking_stops_nothing_a_device_that_cannot_tell_is_stopped():
+    """Leaving ``connect()`` stops the device only if this host commanded it (a key-press
+    chair's stop is its power key: ``status`` must not switch a running chair off)."""
+    from fakes import RecordingDevice
+
+    from massager_ctl.api import Chair
+    from massager_ctl.connection.open import OpenedDevice
+    from massager_ctl.session.limits import SafetyLimits as Limits
+
+    async def close_after_status(commanded: bool) -> list[float]:
+        device = RecordingDevice()
+        device.commanded = commanded
+        chair = Chair(OpenedDevice(device, None), Limits())  # type: ignore[arg-type]
+        await chair.status()
+        await chair.close()
+        return device.stops
+
+    assert run_virtual(close_after_status(False)) == []
+    assert len(run_virtual(close_after_status(True))) == 1

@@ -73,3 +73,38 @@ def test_the_device_records_writes_for_a_session_of_ones_own():
     assert report.stop_confirmed
     assert device.writes[-1][1] is None  # the stop, last
     assert all(state is not None for _, state in device.writes[:-1])
+
+
+# -- the chosen device (issue 15: a dry run renders for the device it names) -------------
+
+
+def test_a_dry_run_renders_through_the_named_models_capabilities_and_gap():
+    from massager_ctl.devices.registry import get_model
+
+    rongtai = get_model("rongtai-rt8600s").static_capabilities()
+    writes, warnings = [], []
+    dry_run(
+        "quick",
+        device="sim:rongtai-rt8600s",
+        on_write=lambda t, s: writes.append((t, s)),
+        on_warning=warnings.append,
+    )
+    assert max(s.intensity for _, s in writes) <= rongtai.intensity_steps
+    assert all(s.technique in rongtai.techniques for _, s in writes if s.technique)
+    times = [t for t, _ in writes]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= get_model("rongtai-rt8600s").min_write_gap_s - 1e-9
+    # a massage gun has no airbags, rollers or heat: what it will really get
+    gun, notes = [], []
+    dry_run("quick", device="theragun-pro", on_write=lambda t, s: gun.append(s), on_warning=notes.append)
+    assert all(not s.airbags and s.heat is Heat.OFF for s in gun)
+    assert any("no airbag" in n for n in notes)
+
+
+def test_a_dry_run_refuses_a_device_whose_model_only_connecting_tells():
+    from massager_ctl.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="model=NAME"):
+        dry_run("quick", device="ble:AA:BB:CC:DD:EE:FF")
+    with pytest.raises(UsageError, match="only when connected"):
+        dry_run("quick", device="serial:/dev/null?model=native")

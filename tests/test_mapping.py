@@ -131,3 +131,48 @@ def test_width_and_airbags():
     )
     assert out.width is Width.MEDIUM
     assert out.airbags == ((Zone.CALVES, 3),)  # 60 % cap of 5 levels
+
+
+KEY_PRESS_CHAIR = Capabilities(
+    zones=frozenset({Zone.SHOULDERS, Zone.UPPER_BACK}),
+    techniques=frozenset({Technique.KNEAD, Technique.KNOCK, Technique.SHIATSU, Technique.TAP}),
+    intensity_steps=5,
+    speed_steps=6,
+    widths=frozenset(Width),
+    width_techniques=frozenset({Technique.KNOCK, Technique.SHIATSU, Technique.TAP}),
+    speed_techniques=frozenset({Technique.KNEAD, Technique.KNOCK, Technique.TAP}),
+)
+
+
+def _rollers(technique: Technique, width: Width = Width.MEDIUM):
+    return STOPPED.with_(
+        technique=technique, zones=frozenset({Zone.SHOULDERS}), intensity=60, speed=50, width=width
+    )
+
+
+def test_width_only_for_the_techniques_that_take_it_and_the_user_is_told():
+    warnings: list[str] = []
+    mapper = CapabilityMapper(KEY_PRESS_CHAIR, warn=warnings.append)
+    assert mapper.map(_rollers(Technique.KNOCK, Width.WIDE)).width is Width.WIDE
+    assert mapper.map(_rollers(Technique.KNEAD)).width is None and warnings == []  # medium: no wish
+    knead = mapper.map(_rollers(Technique.KNEAD, Width.WIDE))
+    assert knead.width is None and knead.technique is Technique.KNEAD
+    assert len(warnings) == 1 and "width only during knock, shiatsu, tap" in warnings[0]
+    mapper.map(_rollers(Technique.KNEAD, Width.WIDE))
+    assert len(warnings) == 1  # once
+
+
+def test_speed_is_the_devices_own_during_a_technique_that_does_not_take_it():
+    warnings: list[str] = []
+    mapper = CapabilityMapper(KEY_PRESS_CHAIR, warn=warnings.append)
+    assert mapper.map(_rollers(Technique.TAP)).speed == 4
+    shiatsu = mapper.map(_rollers(Technique.SHIATSU))
+    assert shiatsu.speed == 0 and shiatsu.technique is Technique.SHIATSU and shiatsu.intensity == 3
+    assert len(warnings) == 1 and "shiatsu runs at its own speed" in warnings[0]
+    with pytest.raises(CapabilityError):
+        CapabilityMapper(KEY_PRESS_CHAIR, strict=True).map(_rollers(Technique.SHIATSU))
+
+
+def test_a_device_without_such_limits_keeps_width_and_speed():
+    state = CapabilityMapper(CHAIR).map(_rollers(Technique.KNEAD, Width.NARROW))
+    assert state.width is Width.NARROW and state.speed == 4

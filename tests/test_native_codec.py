@@ -37,7 +37,7 @@ from massager_ctl.devices.native.codec import (
     encode,
     stuff,
 )
-from massager_ctl.devices.native.examples import EXAMPLES
+from massager_ctl.devices.native.examples import EXAMPLES, markdown
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 
@@ -426,17 +426,11 @@ BAD_STATE = bytes.fromhex("01 0006 03 02 02 01 00")
         (MsgType.SET, BAD_STATE[:6] + b"\x03" + BAD_STATE[7:], NakCode.BAD_VALUE),  # heat 3
         (MsgType.SET, BAD_STATE[:-1] + b"\x01\x0c\x01", NakCode.BAD_VALUE),  # airbag zone 12
         (MsgType.SET, BAD_STATE[:-1] + b"\x02\x06\x01\x06\x02", NakCode.BAD_VALUE),  # twice
-        (MsgType.HELLO, b"\x00\x05\xdc", NakCode.BAD_VALUE),  # version 0
         (MsgType.HELLO, b"\x01\x00\x00", NakCode.BAD_VALUE),  # deadman 0
         (MsgType.NAK, b"\x00", NakCode.BAD_VALUE),
         (MsgType.NAK, b"\x08", NakCode.BAD_VALUE),
-        (MsgType.STATUS, b"\x02" + BAD_STATE + bytes(6) + b"\x00\x00", NakCode.BAD_VALUE),  # flag
-        (  # roller position 1001
-            MsgType.STATUS,
-            b"\x00" + BAD_STATE + b"\x03\xe9" + bytes(4) + b"\x00\x00",
-            NakCode.BAD_VALUE,
-        ),
-        (MsgType.STATUS, b"\x00" + BAD_STATE + bytes(6) + b"\x00\x02\xff\xfe", NakCode.BAD_VALUE),
+        (MsgType.STATUS, b"\x00" + b"\x07" + BAD_STATE[1:] + bytes(7) + b"\x00", NakCode.BAD_VALUE),
+        (MsgType.STATUS, b"\x00" + BAD_STATE + bytes(6) + b"\x02\x06\x00\x01\x00", NakCode.BAD_FRAME),
     ],
 )
 def test_malformed_bodies_are_counted_not_raised(kind, body, code):
@@ -447,6 +441,84 @@ def test_malformed_bodies_are_counted_not_raised(kind, body, code):
     assert d.bad_frames == 1
     (rej,) = d.take_rejected()
     assert (rej.seq, rej.code) == (3, code)
+
+
+# --- what the host tolerates (docs/protocol.md sections 5.2 and 5.7) -------------------------
+
+
+def test_hello_with_version_0_decodes_for_the_device_to_refuse():
+    """Version 0 is a version the device does not speak: NAK UNSUPPORTED (section 8.1), which
+    the device can only send if the codec hands it the HELLO rather than refusing the frame."""
+    d = Decoder()
+    assert d.feed(raw_frame(MsgType.HELLO, 3, b"\x00\x05\xdc")) == [Hello(3, 0, 1500)]
+    assert d.take_rejected() == []
+
+
+def _info_body(**masks: int) -> bytes:
+    body = bytearray(encode(Info(0, 1, 1500, "ab", Capabilities()))[4:-2])
+    for name, (at, size) in {
+        "zones": (3, 2),
+        "techniques": (5, 1),
+        "widths": (8, 1),
+        "airbags": (9, 2),
+    }.items():
+        if name in masks:
+            body[at : at + size] = masks[name].to_bytes(size, "big")
+    if "heat" in masks:
+        body[12] = masks["heat"]
+    return bytes(body)
+
+
+def test_info_bits_this_version_does_not_know_are_ignored():
+    """A newer device may offer more: unknown mask bits are not a reason to drop INFO (the
+    user would see "no answer to HELLO" from a chair that answered)."""
+    body = _info_body(zones=0xFC01, techniques=0xC1, widths=0xF9, airbags=0x8402, heat=0xFD)
+    (info,) = Decoder().feed(raw_frame(MsgType.INFO, 0, body))
+    caps = info.capabilities
+    assert caps.zones == {Zone.NECK}
+    assert caps.techniques == {Technique.KNEAD}
+    assert caps.widths == {Width.NARROW}
+    assert caps.airbag_zones == {Zone.SHOULDERS}
+    assert caps.heat_levels == (Heat.LOW,)
+
+
+def _status_body(
+    *, flags: int = 1, roller: bytes = b"\x01\xf4", pressures: bytes = b"", fault: bytes = b""
+) -> bytes:
+    count = len(pressures) // 3
+    return (
+        bytes((flags,))
+        + BAD_STATE
+        + roller
+        + b"\x01\x7b\xff\xff"
+        + bytes((count,))
+        + pressures
+        + bytes((len(fault),))
+        + fault
+    )
+
+
+@pytest.mark.parametrize(
+    "body, check",
+    [
+        (_status_body(flags=0x83), lambda s: s.running is True),  # reserved flag bits ignored
+        (_status_body(roller=b"\x03\xe9"), lambda s: s.roller_position is None),  # 1001: unknown
+        (  # a pressure for zone 12: that reading left out, the other kept
+            _status_body(pressures=b"\x0c\x00\x10\x06\x01\xc7"),
+            lambda s: s.airbag_pressure == ((Zone.ARMS, 45.5),),
+        ),
+        (  # the same zone twice: the first kept
+            _status_body(pressures=b"\x06\x01\xc7\x06\x00\x01"),
+            lambda s: s.airbag_pressure == ((Zone.ARMS, 45.5),),
+        ),
+        (_status_body(fault=b"hot\xff"), lambda s: s.fault == "hot\ufffd"),  # not UTF-8: shown anyway
+    ],
+)
+def test_one_bad_reading_does_not_drop_the_status(body, check):
+    (report,) = Decoder().feed(raw_frame(MsgType.STATUS, 9, body))
+    assert isinstance(report, StatusReport)
+    assert report.status.state.technique is Technique.KNEAD and report.status.heater_temp_c == 37.9
+    assert check(report.status)
 
 
 def test_info_with_invalid_utf8_model_is_refused():
@@ -643,6 +715,13 @@ def test_doc_frame_hex_is_what_encode_gives(name):
 def test_doc_field_breakdown_adds_up_to_the_frame(name):
     _, msg = EXAMPLES[name]
     assert _hex_of(_doc_blocks("fields")[name]) == encode(msg)
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_doc_example_text_is_the_generated_snippet(name):
+    """The notes too, not only the bytes: example 10.2 once named the zones of 00 3F
+    without the neck (code 0, bit 0)."""
+    assert markdown(name) in DOC.read_text(encoding="utf-8")
 
 
 def test_doc_resync_example_decodes_to_one_ack():

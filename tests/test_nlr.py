@@ -457,3 +457,35 @@ def test_profile_on_sim_nlr_ends_stopped_and_capped():
     moved = {motor for _, motor, level in sim.physics.history if level}
     assert moved == set(range(8))  # every row worked; calves were dropped with a warning
     assert any("calves" in w for w in report.warnings)
+
+
+def test_a_reply_to_p_without_a_line_end_is_taken_after_a_quiet_time():
+    """No source gives the reply's line end (buttplug, the one working client, never reads
+    from the pad): a pad that answers "E200,A1" and nothing more is still identified."""
+
+    async def main():
+        link = MemoryLink()
+
+        def pad(data: bytes) -> None:
+            if b"P\r" in data:
+                asyncio.get_running_loop().create_task(link.device.write(b"E200,A1"))
+
+        link.device.set_receiver(pad)
+        dev = NlrDevice(link.host)
+        t0 = asyncio.get_running_loop().time()
+        await dev.connect()
+        took = asyncio.get_running_loop().time() - t0
+        status = await dev.stop()
+        return took, dev.info, status
+
+    took, info, status = run_virtual(main())
+    assert info == PadInfo(200, True)
+    assert took < 0.2  # the quiet time (50 ms), not the reply timeout
+    assert status.confirmed and status.stopped
+
+
+def test_line_splitter_flush_takes_the_unfinished_line():
+    s = LineSplitter()
+    assert s.feed(b"E12,A0") == [] and s.pending == 6
+    assert s.flush() == [b"E12,A0"] and s.pending == 0
+    assert s.flush() == []

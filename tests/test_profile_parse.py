@@ -276,7 +276,7 @@ def test_folder_is_a_profile_error(tmp_path):
     folder.mkdir()
     with pytest.raises(ProfileError) as info:
         load_profile(folder)
-    assert str(info.value) == "x.toml: cannot read: Is a directory"
+    assert str(info.value) == "x.toml: cannot read: it is a folder, not a file"
 
 
 def test_load_profile_sets_path_and_uses_the_file_name(tmp_path):

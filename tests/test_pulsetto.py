@@ -46,15 +46,21 @@ def test_only_plus_and_minus_are_written_with_response():
 
 
 def test_start_and_stop_sequences():
+    """jooray/pulse-libre-desktop main.py start_device / stop_device: +, -, wait 250 ms,
+    0, wait 450, 5, wait 450, 0, wait 450, level, wait 250, side, LED; stop + - - at once."""
     start = pz.start_sequence(6, pz.Side.LEFT)
-    assert b"".join(s.data for s in start) == b"+\n-\n0\n5\n0\n6\nA\n"
-    assert [s.response for s in start] == [True, True, False, False, False, False, False]
-    assert all(0.25 <= s.wait_s <= 0.45 for s in start[:-1]) and start[-1].wait_s == 0
+    assert b"".join(s.data for s in start) == b"+\n-\n0\n5\n0\n6\nA\nE\n"
+    assert [s.response for s in start] == [True, True, False, False, False, False, False, False]
+    assert [s.wait_s for s in start] == [0.0, 0.25, 0.45, 0.45, 0.45, 0.25, 0.0, 0.0]
+    assert pz.start_sequence(3, pz.Side.BOTH, led="G")[-1].text == "G"
     stop = pz.stop_sequence()
     assert b"".join(s.data for s in stop) == b"+\n-\n-\n"
     assert [s.response for s in stop] == [True, True, True]
+    assert [s.wait_s for s in stop] == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError):
         pz.start_sequence(0, pz.Side.BOTH)
+    with pytest.raises(ValueError):
+        pz.start_sequence(3, pz.Side.BOTH, led="X")
 
 
 @pytest.mark.parametrize(
@@ -87,10 +93,18 @@ def test_line_decoder_resyncs_and_flushes():
 
 
 def test_recognition():
+    """Any name starting with "Pulsetto" (PULSETTO_PROTOCOL.md; main.py's startswith), and
+    whatever services the advertisement lists: it has room for few, and NUS may not be one."""
     nus = ["6e400001-b5a3-f393-e0a9-e50e24dcca9e"]
+    battery = ["0000180f-0000-1000-8000-00805f9b34fb"]
     assert recognise_ble("Pulsetto Fit", nus).name == "pulsetto"
     assert recognise_ble("Pulsetto", []).name == "pulsetto"
-    assert recognise_ble("PulsettoX", nus) is None
+    assert recognise_ble("PulsettoLite", nus).name == "pulsetto"
+    assert recognise_ble("PulsettoLite", []).name == "pulsetto"
+    assert recognise_ble("Pulsetto Fit", battery).name == "pulsetto"
+    assert recognise_ble("PulsettoLite", battery + nus).name == "pulsetto"
+    assert recognise_ble("PulsUp", nus) is None  # its firmware-update mode: not for us
+    assert recognise_ble("Pulse", nus) is None
 
 
 # --------------------------------------------------------------------------- simulator
@@ -200,8 +214,8 @@ def test_driver_plays_the_start_sequence_with_waits_then_digits_then_stop():
 
     took, on, idle, status, stop, writes, sim = run_virtual(main())
     sent = b"".join(d for _, d in writes)
-    assert sent == b"Q\n+\n-\n0\n5\n0\n5\nA\n3\n0\nQ\n+\n-\n-\n"
-    assert took == pytest.approx(6 * pz.STEP_WAIT_S, abs=0.05)
+    assert sent == b"Q\n+\n-\n0\n5\n0\n5\nA\nE\n3\n0\nQ\n+\n-\n-\n"
+    assert took == pytest.approx(0.25 + 3 * 0.45 + 0.25, abs=0.05)
     assert on == (5, pz.Side.LEFT) and not idle
     assert status.extra["battery_pct"] == 100 and status.extra["session_open"]
     assert stop.stopped and stop.extra["confirmed"] is False and not stop.extra["session_open"]

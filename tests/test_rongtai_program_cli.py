@@ -20,6 +20,14 @@ def test_list_names_the_chairs_programs(cli):
     ]
 
 
+def test_list_asks_a_chair_the_uri_does_not_name_by_looking_only(cli):
+    """A BLE name does not say the model: the chair is asked, on a connection that only
+    looks (the programs come from the model it turns out to be)."""
+    result = cli("--simulate-ble", "--device", "ble:RT8600S", "program", "--list")
+    assert result.exit_code == 0, result.output
+    assert "relax" in result.stdout.split()
+
+
 def test_a_device_without_programs_is_a_clear_error(cli):
     for args in (("program", "--list"), ("program", "relax")):
         result = cli("--device", "sim:", *args)
@@ -62,7 +70,10 @@ def test_program_runs_until_the_chairs_own_timer(cli):
 def test_program_json_result(cli):
     result = cli("--json", "--device", "sim:rongtai-rt6923", "program", "stretch", "--time-scale", "max")
     assert result.exit_code == 0
-    data = json.loads(result.stdout)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["type"] == "start" and lines[0]["model"] == "rongtai-rt6923"
+    data = lines[-1]
+    assert data["type"] == "end"
     assert data["program"] == "stretch" and data["stop_confirmed"] is True
     assert data["length_s"] == 1200 and 1200 <= data["elapsed_s"] <= 1210
     assert data["reason"] == "finished" and data["message"] == "ended by the chair's own timer"

@@ -18,7 +18,7 @@ END = "<!-- safety-facts: end -->"
 
 CONFIRMED_BY = {
     StopConfirmation.ACK_AND_STATUS: "ACK, then a STATUS showing it stopped",
-    StopConfirmation.STATUS: "its status frames showing it stopped",
+    StopConfirmation.STATUS: "its status (sent by itself or asked for) showing it stopped",
     StopConfirmation.REPLY: "its answer after the stop (no levels in it)",
     StopConfirmation.NONE: "**not confirmed**: sent only",
 }

@@ -364,11 +364,12 @@ def test_cable_pulled_during_a_cli_run_exits_1_with_a_clear_message(tmp_path):
 def test_scan_lists_serial_ports_and_says_why_ble_is_missing(tmp_path):
     result = _cli(["scan", "--all", "--timeout", "0.5", "--json"], tmp_path)
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
-    assert isinstance(data["devices"], list)
-    assert all(d["transport"] in ("serial", "ble") for d in data["devices"])
-    if "ble" in data["unavailable"]:
-        assert data["unavailable"]["ble"]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    *devices, end = lines
+    assert end["type"] == "end" and end["count"] == len(devices)
+    assert all(d["type"] == "device" and d["transport"] in ("serial", "ble") for d in devices)
+    if "ble" in end["unavailable"]:
+        assert end["unavailable"]["ble"]
     assert importlib.import_module("massager_ctl.connection.serial_scan")
 
 

@@ -748,6 +748,6 @@ def test_scan_command_still_lists_serial_ports_when_ble_cannot_scan(monkeypatch,
     assert result.exit_code == 0, result.output
     import json
 
-    data = json.loads(result.stdout)
-    assert data["devices"][0]["model"] == "nlr-hf8"
-    assert "Bluetooth" in data["unavailable"]["ble"]
+    device, end = (json.loads(line) for line in result.stdout.splitlines())
+    assert device["type"] == "device" and device["model"] == "nlr-hf8"
+    assert end["type"] == "end" and "Bluetooth" in end["unavailable"]["ble"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -159,8 +160,11 @@ def test_driver_over_memory_link():
     dev, running, status, writes, sim = run_virtual(main())
     assert dev.firmware_reply == H("20 01 04 02")
     assert running == 1808
-    assert [d for _, d in writes] == [tg.VERSION_QUERY, tg.speed_frame(1808), tg.STOP_FRAME]
-    assert status.stopped and status.extra["confirmed"] is False
+    sent = [d for _, d in writes]
+    assert sent[:3] == [tg.VERSION_QUERY, tg.speed_frame(1808), tg.STOP_FRAME]
+    assert set(sent[3:]) == {tg.STATUS_QUERY}  # asked while it spun down (0.72 s from 1808 rpm)
+    assert 3 <= len(sent[3:]) <= 5
+    assert status.stopped and status.confirmed and status.extra["rpm"] == 0
     assert sim.physics.stopped
 
 
@@ -174,9 +178,10 @@ def test_driver_over_simulated_ble_writes_speed_with_response_and_query_without(
 
     writes, sim = run_virtual(main())
     assert writes[0] == ("ffe2", tg.VERSION_QUERY, False)
-    speeds = [w for w in writes[1:]]
-    assert all(u == "ffe2" and r is True for u, _, r in speeds)
+    assert all(u == "ffe2" and r is True for u, _, r in writes[1:])  # speeds and status requests
+    speeds = [w for w in writes[1:] if tg.decode_command(w[1]).kind == "speed"]
     assert speeds[-1][1] == tg.STOP_FRAME
+    assert writes[-1][1] == tg.STATUS_QUERY
     assert max(tg.decode_command(d).rpm for _, d, _ in speeds) <= round(3616 * 0.4) + 1
     assert sim.physics.target_rpm == 0
 
@@ -218,5 +223,90 @@ def test_sim_scheme_plays_a_profile():
 
     report, sim = run_virtual(main())
     assert report.reason == "finished" and report.stop_sent
-    assert not report.stop_confirmed  # the gun cannot report its speed: sent, not confirmed
+    assert report.stop_confirmed  # its status reply showed it stopped
     assert sim.physics.stopped and 0 < sim.physics.max_intensity_seen <= 60
+
+
+# --------------------------------------------------------------------------- status request
+
+
+def test_status_request_golden_bytes_and_reply_offsets():
+    assert tg.STATUS_QUERY == H("AA 10 10 00")
+    assert tg.decode_command(tg.STATUS_QUERY).kind == "status"
+    # BB, checksum, 10 00, running 01 at offset 4, zeros, 06 D6 (1750 rpm) at offsets 13-14
+    body = H("10 00 01 00 00 00 00 00 00 00 00 06 D6")
+    reply = tg.decode_reply(tg.frame(tg.REPLY, body))
+    assert reply is not None and tg.parse_status(reply) == tg.GunStatus(running=1, rpm=1750)
+    assert tg.parse_status(tg.Reply(H("20 01 04 02"))) is None  # a version reply
+    assert tg.parse_status(tg.Reply(H("10 00 01"))) is None  # too short to hold the speed
+
+
+def _gun(**sim_kwargs):
+    async def main(body):
+        link = MemoryLink()
+        sim = TheragunSim(link.device, model="theragun-pro", **sim_kwargs)
+        await sim.start()
+        dev = TheragunDevice(link.host, name="theragun-pro")
+        try:
+            return await body(dev, sim, link)
+        finally:
+            await sim.close()
+
+    return lambda body: run_virtual(main(body))
+
+
+def test_a_stop_is_confirmed_by_the_guns_status_once_it_has_spun_down():
+    async def body(dev, sim, link):
+        await dev.connect()
+        await dev.apply(DeviceState(Technique.TAP, frozenset({Zone.UPPER_BACK}), intensity=100))
+        await asyncio.sleep(2)
+        t0 = asyncio.get_running_loop().time()
+        status = await dev.stop()
+        return asyncio.get_running_loop().time() - t0, status, sim.physics.stopped
+
+    took, status, stopped = _gun()(body)
+    assert status.stopped and status.confirmed and stopped
+    assert 3616 / 2500 <= took <= 3616 / 2500 + 0.3  # it asked until the gun had spun down
+
+
+def test_a_gun_that_does_not_answer_still_gets_its_stop_reported_unconfirmed():
+    async def body(dev, sim, link):
+        await dev.connect()
+        await dev.apply(DeviceState(Technique.TAP, frozenset({Zone.UPPER_BACK}), intensity=50))
+        status = await dev.stop()
+        await asyncio.sleep(2)
+        return status, sim.physics.stopped
+
+    status, stopped = _gun(answers_status=False)(body)
+    assert status.stopped and not status.confirmed and stopped
+    assert "did not answer" in status.extra["note"]
+
+
+def test_a_gun_whose_status_still_shows_it_running_is_not_confirmed(caplog):
+    async def body(dev, sim, link):
+        await dev.connect()
+        await dev.apply(DeviceState(Technique.TAP, frozenset({Zone.UPPER_BACK}), intensity=100))
+        await asyncio.sleep(2)
+        return await dev.stop(timeout=0.5)  # shorter than its spin-down
+
+    with caplog.at_level(logging.WARNING):
+        status = _gun()(body)
+    assert not status.confirmed and "still showed it running" in status.extra["note"]
+    assert "check the gun" in caplog.text
+
+
+def test_status_of_a_gun_this_process_told_nothing_is_read_or_unknown():
+    async def body(dev, sim, link):
+        sim.physics.set_speed(2000, asyncio.get_running_loop().time(), "its own button")
+        await asyncio.sleep(1)
+        await dev.observe()
+        read = await dev.read_status()
+        sim.answers_status = False
+        unknown = await dev.read_status()
+        return read, unknown, sim.physics.target_rpm, [d for _, d in link.host.writes]
+
+    read, unknown, rpm, writes = _gun()(body)
+    assert read.running is True and read.confirmed and read.extra["rpm"] == 2000
+    assert unknown.running is None and not unknown.confirmed
+    assert unknown.to_dict()["running"] == "unknown" and unknown.to_dict()["stopped"] == "unknown"
+    assert rpm == 2000 and writes == [tg.STATUS_QUERY, tg.STATUS_QUERY]  # queries only

@@ -27,6 +27,9 @@ def config() -> None:
       caps.slew_per_s      % per second, above 0, at most 100
       caps.max_session     duration, at most "4h"
       caps.heat_auto_off   duration, at most "4h"
+      history.enabled      true | false: keep a history of sessions
+      history.keep         sessions kept, older ones pruned (default 1000)
+      people.NAME.KEY      a person's caps (any caps key) and favourites
     """
 
 
@@ -50,12 +53,17 @@ def path_cmd(cli: CliContext) -> None:
 @config.command("show")
 @pass_cli
 def show(cli: CliContext) -> None:
-    """Print the effective config: the file's values over the defaults."""
+    """Print the effective config, as TOML: the file's values over the defaults.
+
+    The output is a valid config file: keys at their default say so in a comment, keys
+    that are not set are commented out."""
     from ..config import show_value
 
     cfg = cli.config
     if cli.json:
-        cli.echo_json(cfg.to_dict())
+        data = cfg.to_dict()
+        data["people"] = {name: p.to_dict() for name, p in cfg.people.items()}
+        cli.echo_json(data)
         return
     state = "" if cfg.path.is_file() else "  (no file yet: all defaults)"
     click.echo(f"# {cfg.path}{state}")
@@ -65,9 +73,17 @@ def show(cli: CliContext) -> None:
         if table != section:
             click.echo(f"\n[{table}]")
             section = table
-        shown = show_value(value) if value is not None else "(not set)"
+        if value is None:
+            click.echo(f'# {name or key} = ""  # not set')
+            continue
         note = "" if key in cfg.explicit else "  # default"
-        click.echo(f"{name or key} = {shown}{note}")
+        click.echo(f"{name or key} = {show_value(value)}{note}")
+    for person in cfg.people.values():
+        click.echo(f"\n[people.{person.name}]")
+        for key, value in person.caps.items():
+            click.echo(f"{key} = {show_value(value)}")
+        if person.favourites:
+            click.echo(f"favourites = {show_value(list(person.favourites))}")
 
 
 @config.command("set")
@@ -77,7 +93,7 @@ def show(cli: CliContext) -> None:
 def set_cmd(cli: CliContext, key: str, value: str) -> None:
     """Set KEY to VALUE (checked first; the file is rewritten atomically).
 
-    Other keys are kept; comments in the file are not.
+    Other keys, and the comments and layout of the file, are kept.
     """
     from ..config import set_value, show_value
 

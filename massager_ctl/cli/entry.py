@@ -56,6 +56,32 @@ def _print_stored_help() -> bool:
     return True
 
 
+def _flush_output(done: SystemExit) -> None:
+    """Flush standard output before exiting: a full disk or a closed file is said on stderr
+    (exit 1), not left to the interpreter's shutdown (a traceback-like note, exit 120)."""
+    stream = sys.stdout
+    try:
+        if stream is not None:
+            stream.flush()
+    except BrokenPipeError:  # `| head`: quiet, as click does
+        _silence_stdout()
+    except (OSError, ValueError) as err:
+        _silence_stdout()
+        reason = getattr(err, "strerror", None) or str(err)
+        sys.stderr.write(f"massager-ctl: cannot write the output: {reason}\n")
+        if not done.code:
+            done.code = 1
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _print_version() -> bool:
     """``massager-ctl --version`` alone: what click's version option prints, without click."""
     if sys.argv[1:] != ["--version"] or COMPLETE_VAR in os.environ or sys.stdout is None:
@@ -65,9 +91,8 @@ def _print_version() -> bool:
     try:
         sys.stdout.write(f"massager-ctl, version {__version__}\n")
         sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    except BrokenPipeError:  # `| head`: quiet, as click does
+        _silence_stdout()
         sys.exit(1)
     return True
 
@@ -76,6 +101,33 @@ def main() -> None:
     """Run massager-ctl with sys.argv; exits the process."""
     if _print_stored_help() or _print_version():
         sys.exit(0)
-    from .main import main as cli_main
+    try:
+        # First, before click and the rest are imported: from here on, every signal
+        # that would end or pause the process stops the device first (cli/signals.py).
+        from . import signals
 
-    cli_main(prog_name="massager-ctl")
+        signals.install()
+    except KeyboardInterrupt:  # Ctrl-C before the guard was in place: nothing runs yet
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing
+        sys.stderr.write("massager-ctl: interrupted (SIGINT)\n")
+        sys.exit(130)
+    try:
+        from .main import main as cli_main
+
+        try:
+            cli_main(prog_name="massager-ctl")
+        except SystemExit as done:
+            _flush_output(done)
+            raise
+    except signals.Signalled as exc:
+        code = signals.end_quietly(exc)
+        signals.block_all()
+        sys.exit(code)
+    except SystemExit:
+        # The command is over (any device stopped and closed): a signal now must not
+        # turn its exit code into a kill (-15) while the interpreter shuts down.
+        signals.block_all()
+        raise
+    signals.uninstall()  # returned without exiting (only when called from Python): hand back

@@ -56,6 +56,8 @@ Options:
   --device URI    Device to use (default: the config's device).
   --config FILE   Config file (default: $MASSAGER_CTL_CONFIG or the per-user
                   config.toml).
+  --person NAME   Who sits in the chair: caps and favourites from
+                  [people.NAME] (default: $MASSAGER_CTL_PERSON).
   --json          Machine-readable JSON output.
   --simulate-ble  Use simulated Bluetooth devices (no radio needed) for scan
                   and ble: URIs.
@@ -66,14 +68,15 @@ Options:
 Commands:
   config    Show and change the user config (device and safety caps).
   devices   List the supported device models and what they can do.
-  profile   List, check and show session profiles.
+  history   Past sessions: what ran, on which device, for whom, how it ended.
+  profile   List, check, show and plot session profiles.
   program   Run the chair's built-in auto program NAME (see --list) until...
   run       Play PROFILE (a file, or a shipped or user profile name) on the...
   scan      List serial ports and Bluetooth devices, marking the models
             they...
   set       Hold a state by hand, through the safety governor, then stop.
   simulate  Serve MODEL's simulator on a pseudo-terminal until Ctrl-C;...
-  status    Read the device's status.
+  status    Read the device's status without changing it.
   stop      Stop the device: rollers, airbags and heat off, confirmed by
             the...
 """

@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 
 if TYPE_CHECKING:
+    from ..core.status import DeviceState
     from ..plan import Plan, Step
 
 
 @click.group()
 def profile() -> None:
-    """List, check and show session profiles."""
+    """List, check, show and plot session profiles."""
 
 
 def _resolve(ref: str, cli: CliContext) -> Path:
@@ -36,7 +38,9 @@ def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict[str, A
     """Lines for people and dicts for JSON, from a ProfileError (or any MassagerError)."""
     problems = getattr(exc, "problems", None)
     if problems:
-        return [str(p) for p in problems], [
+        from ..profile.errors import problem_lines
+
+        return problem_lines(problems), [
             p.to_dict() if hasattr(p, "to_dict") else {"message": str(p)} for p in problems
         ]
     message = str(exc)
@@ -68,9 +72,10 @@ def _first_line(text: str) -> str:
 
 
 def _terminal_width() -> int:
+    """The terminal's width (COLUMNS first), within reason: COLUMNS=100000000 is not a terminal."""
     import shutil
 
-    return shutil.get_terminal_size((80, 24)).columns
+    return max(1, min(MAX_SHOW_WIDTH, shutil.get_terminal_size((80, 24)).columns))
 
 
 def _clip(text: str, width: int) -> str:
@@ -91,25 +96,31 @@ def list_cmd(cli: CliContext) -> None:
     """
     from ..core.errors import MassagerError
     from ..profile import load_plan
-    from ..profile.library import list_profiles
+    from ..profile.library import list_profiles, shown_name
 
+    person = cli.person
+    favourites = cli.config.person(person).favourites if person else ()
     items = []
     for entry in list_profiles(cli.config):
         item: dict[str, Any] = {
-            "name": entry.name,
+            "id": entry.name,
             "path": str(entry.path),
             "source": entry.source,
             "shadowed": entry.shadowed,
+            "favourite": entry.name in favourites and not entry.shadowed,
         }
+        if entry.name_problem is not None:
+            line = f"{shown_name(entry.path.name)}: {entry.name_problem}"
+            item.update(ok=False, problems=[{"message": entry.name_problem, "text": line}], _lines=[line])
+            items.append(item)
+            continue
         try:
             plan = load_plan(entry.path)
         except MassagerError as exc:
             lines, dicts = _problems(exc, entry.path.name)
             item.update(ok=False, problems=dicts, _lines=lines)
         else:
-            summary = _plan_summary(plan)
-            summary["title"] = summary.pop("name")
-            item.update(ok=True, **summary, problems=[])
+            item.update(ok=True, **_plan_summary(plan), problems=[])
         items.append(item)
 
     if cli.json:
@@ -122,32 +133,56 @@ def list_cmd(cli: CliContext) -> None:
     for i in items:
         source = i["source"] + (" (hidden by user)" if i["shadowed"] else "")
         if i["ok"]:
+            star = "*" if i["favourite"] else ""
             rows.append(
-                [i["name"], i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
+                [i["id"] + star, i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
             )
         else:
-            more = len(i["_lines"]) - 1
+            more = len(i["problems"]) - 1
             text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
-            rows.append([i["name"], "-", "-", source, text])
+            rows.append([i["id"], "-", "-", source, text])
     header = ["NAME", "BENEFIT", "LENGTH", "SOURCE", "DESCRIPTION"]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
     room = max(20, _terminal_width() - sum(widths) - 2 * 4)
     for r in [header, *rows]:
         cells = [r[c].ljust(widths[c]) for c in range(4)] + [_clip(r[4], room)]
         click.echo("  ".join(cells).rstrip())
+    if favourites:
+        click.echo(f"* {person}'s favourites (massager-ctl --person {person} run plays the first)")
 
 
 # -- check ---------------------------------------------------------------------
 
 
+def _cap_warnings(cli: CliContext, plan: Plan, display: str) -> list[str]:
+    """What `run` would refuse under the user's (or the person's) caps: a profile longer
+    than the session cap. Nothing when the config cannot be read (check reports profiles)."""
+    from ..core.errors import MassagerError, SafetyError
+    from ..session.governor import SafetyGovernor
+
+    try:
+        limits = cli.limits
+    except MassagerError:
+        return []
+    length_s = plan.duration_ms / 1000
+    if plan.limits.max_length_ms is not None:
+        limits = limits.tightened(max_length_s=plan.limits.max_length_ms / 1000)
+    try:
+        SafetyGovernor(limits).check_length(length_s, display)
+    except SafetyError as exc:
+        return [f"{exc}; `run` refuses it as it is"]
+    return []
+
+
 @profile.command("check")
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...", shell_complete=completion.profiles)
 @pass_cli
 def check(cli: CliContext, files: tuple[str, ...]) -> None:
     """Check profiles (paths or names) and report every problem.
 
     Prints "ok <file>: ..." for good profiles and one line per problem for bad
-    ones. Exit code 0 when all are fine, 2 otherwise.
+    ones. A good profile that your caps would refuse (longer than your session cap) gets
+    a warning line. Exit code 0 when all are fine, 2 otherwise.
     """
     from ..core.errors import MassagerError
     from ..profile import load_plan
@@ -155,11 +190,12 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
     results = []
     all_ok = True
     for ref in files:
-        result: dict[str, Any] = {"file": ref, "path": None}
+        result: dict[str, Any] = {"ref": ref, "id": None, "path": None}
         display = Path(ref).name or ref
         try:
             path = _resolve(ref, cli)
             result["path"] = str(path)
+            result["id"] = path.stem
             display = path.name
             plan = load_plan(path)
         except MassagerError as exc:
@@ -171,11 +207,14 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
                     click.echo(line)
         else:
             summary = _plan_summary(plan)
-            result.update(ok=True, problems=[], **summary)
+            warnings = _cap_warnings(cli, plan, display)
+            result.update(ok=True, problems=[], **summary, warnings=warnings)
             if not cli.json:
                 click.echo(
                     f"ok {display}: {summary['name']}, {summary['duration']}, {summary['steps']} steps"
                 )
+                for warning in warnings:
+                    click.echo(f"warning: {warning}")
         results.append(result)
     if cli.json:
         cli.echo_json(results)
@@ -184,6 +223,9 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
 
 
 # -- show ----------------------------------------------------------------------
+
+#: The widest drawing `profile show` makes (wider would only grow the output, not the detail).
+MAX_SHOW_WIDTH = 1000
 
 
 def _step_dict(step: Step) -> dict[str, Any]:
@@ -227,11 +269,11 @@ def _limits_text(plan: Plan) -> str:
 
 
 @profile.command("show")
-@click.argument("file")
+@click.argument("file", shell_complete=completion.profiles)
 @click.option(
     "--width",
-    type=click.IntRange(min=1),
-    help="Width of the drawing in columns (default: the terminal's; at least 40).",
+    type=click.IntRange(1, MAX_SHOW_WIDTH),
+    help=f"Width of the drawing in columns (default: the terminal's; 40 to {MAX_SHOW_WIDTH}).",
 )
 @pass_cli
 def show(cli: CliContext, file: str, width: int | None) -> None:
@@ -249,7 +291,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
         from ..core.durations import format_duration
 
         limits = plan.limits
-        data = {"file": file, "path": str(path), **summary}
+        data = {"id": path.stem, "path": str(path), **summary}
         data["limits"] = {
             "max_intensity": limits.max_intensity,
             "max_length_ms": limits.max_length_ms,
@@ -261,7 +303,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
         cli.echo_json(data)
         return
 
-    width = max(MIN_WIDTH, width or _terminal_width())
+    width = max(MIN_WIDTH, min(MAX_SHOW_WIDTH, width or _terminal_width()))
     label = 13
     click.echo(f"{plan.name}  ({path})")
     rows = [
@@ -283,3 +325,49 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
     click.echo()
     for line in render_segments(plan):
         click.echo(line)
+
+
+# -- plot ----------------------------------------------------------------------
+
+
+@profile.command("plot")
+@click.argument("file", shell_complete=completion.profiles)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="FILE.svg, .png or .pdf",
+)
+@click.option(
+    "--device",
+    "device",
+    metavar="URI",
+    help="Also draw what this device will get (its model's capabilities, mapping and caps).",
+    shell_complete=completion.devices,
+)
+@pass_cli
+def plot(cli: CliContext, file: str, output: str, device: str | None) -> None:
+    """Draw every track of a profile (path or name) into FILE: intensity with a band per
+    technique, airbags, heat; with --device (or the global --device), what that device gets."""
+    from ..plot import plot_plan
+    from ..profile import load_plan
+
+    plan = load_plan(_resolve(file, cli))
+    device = device or cli.device
+    writes = caps = name = None
+    if device:
+        from ..api import dry_run
+        from ..connection.open import model_named_by
+
+        collected: list[tuple[float, DeviceState]] = []
+        dry_run(plan, limits=cli.limits, device=device, on_write=lambda t, s: collected.append((t, s)))
+        definition = model_named_by(device)
+        assert definition is not None  # dry_run refused it otherwise
+        writes, caps, name = collected, definition.static_capabilities(), definition.name
+    written = plot_plan(plan, output, device_writes=writes, capabilities=caps, device_name=name)
+    if cli.json:
+        cli.echo_json({"id": Path(file).stem, "name": plan.name, "path": str(written), "device": name})
+    else:
+        click.echo(f"wrote {written}")

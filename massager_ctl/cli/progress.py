@@ -1,14 +1,17 @@
-"""The live progress bar and status line of `run` and `set`."""
+"""The plain progress lines of `run` and `set` (stderr not a terminal), and the summary.
+
+On a terminal the live panel (:mod:`.panel`) shows the session instead."""
 
 from __future__ import annotations
 
-import shutil
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
+from ..core.capabilities import Capabilities
 from ..core.durations import format_duration
+from ..core.status import DeviceState
 from ..session.runner import Progress, SessionReport
 
 
@@ -17,83 +20,100 @@ def _clock(ms: int) -> str:
     return f"{s // 60:d}:{s % 60:02d}"
 
 
-def progress_line(p: Progress, width: int | None = None) -> str:
-    """One line: bar, time, segment, what the chair is doing (governed)."""
+def doing_text(state: DeviceState, caps: Capabilities | None = None) -> str:
+    """What the device is told (after governing and mapping), for a line of text."""
+    parts: list[str] = []
+    if state.technique is not None and state.intensity:
+        steps = caps.intensity_steps if caps else 0
+        level = (
+            f"{100 * state.intensity / steps:.0f}% ({state.intensity}/{steps})"
+            if steps
+            else f"step {state.intensity}"
+        )
+        parts.append(f"{state.technique.value} {level}")
+    else:
+        parts.append("rollers off")
+    if state.airbags:
+        parts.append("airbags " + ",".join(f"{z.value} {lvl}" for z, lvl in state.airbags))
+    if state.heat.value != "off":
+        parts.append(f"heat {state.heat.value}")
+    return " ".join(parts)
+
+
+def progress_line(p: Progress, caps: Capabilities | None = None) -> str:
+    """One line: bar, time, segment, what the device is doing (governed and mapped)."""
     frac = 0.0 if p.total_ms <= 0 else min(1.0, p.plan_ms / p.total_ms)
-    bar_w = 20 if width is None else max(10, min(30, width // 4))
+    bar_w = 20
     filled = int(round(frac * bar_w))
     bar = "#" * filled + "-" * (bar_w - filled)
-    t = p.target
-    if t.rollers_active:
-        doing = f"{t.technique} {t.intensity:.0f}%"
-    else:
-        doing = "rollers off"
-    if t.airbags:
-        doing += " airbags " + ",".join(z.value for z, _ in t.airbags)
-    if t.heat.value != "off":
-        doing += f" heat {t.heat}"
     seg = f'{p.segment_index} "{p.segment}"' if p.segment else "-"
     state = " PAUSED" if p.paused else ""
-    line = f"[{bar}] {_clock(p.plan_ms)}/{_clock(p.total_ms)}  {seg}  {doing}{state}"
-    return line if width is None else line[: max(20, width - 1)]
+    return (
+        f"[{bar}] {_clock(p.plan_ms)}/{_clock(p.total_ms)}  {seg}  {doing_text(p.device_state, caps)}{state}"
+    )
 
 
 class ProgressPrinter:
-    """Redraws one line on a terminal; prints a line per segment otherwise."""
+    """Where stderr is not a terminal: a plain line whenever the segment or what the
+    device is told changes. When the session ends, however it ends (Ctrl-C included),
+    the summary: where it stopped and whether the device confirmed the stop."""
 
-    def __init__(self, stream: TextIO | None = None, *, json_lines: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, *, name: str = "") -> None:
         self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.json_lines = json_lines
-        self._last_segment: tuple[int, str] | None = None
-        self._drawn = False
+        self.name = name
+        self.caps: Capabilities | None = None
+        self._last: tuple[int, str, DeviceState, bool] | None = None
+
+    def start(self, info: dict[str, Any], caps: Capabilities | None = None) -> None:
+        self.caps = caps
 
     def __call__(self, p: Progress) -> None:
-        key = (p.segment_index, p.segment)
-        if self.json_lines:
-            if key != self._last_segment:
-                import json
+        key = (p.segment_index, p.segment, p.device_state, p.paused)
+        if key != self._last:
+            self._last = key
+            self.stream.write(progress_line(p, self.caps) + "\n")
+            self.stream.flush()
 
-                click.echo(
-                    json.dumps(
-                        {
-                            "event": "segment",
-                            "t_ms": p.plan_ms,
-                            "index": p.segment_index,
-                            "name": p.segment,
-                            "target": p.target.to_dict(),
-                        }
-                    )
-                )
-        elif self.tty:
-            width = shutil.get_terminal_size((80, 24)).columns
-            self.stream.write("\r\x1b[2K" + progress_line(p, width))
-            self.stream.flush()
-            self._drawn = True
-        elif key != self._last_segment:
-            self.stream.write(progress_line(p) + "\n")
-            self.stream.flush()
-        self._last_segment = key
+    def on_status(self, status: Any) -> None:
+        pass
 
     def warn(self, message: str) -> None:
-        self.finish()
         click.echo(f"massager-ctl: warning: {message}", err=True)
 
+    def control(self, action: str, **data: Any) -> None:
+        what = f"cap {data['max_intensity']:g}%" if action == "cap" else action
+        self.stream.write(f"key: {what}\n")
+        self.stream.flush()
+
+    def end(self, report: SessionReport, extra: dict[str, Any] | None = None) -> None:
+        click.echo(summary(report, self.name), err=True)
+
     def finish(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        pass
+
+
+def format_clock(seconds: float) -> str:
+    """mm:ss.s (h:mm:ss.s from an hour on): how a dry run and a stop's summary write times."""
+    tenths = int(round(max(0.0, seconds) * 10))
+    minutes, tenth_s = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{minutes:02d}:{tenth_s / 10:04.1f}"
+    return f"{hours}:{text}" if hours else text
 
 
 def summary(report: SessionReport, plan_name: str) -> str:
     done = format_duration(report.plan_ms)
+    at = format_clock(report.plan_ms / 1000)
     if report.reason == "finished":
         head = f"{plan_name}: finished ({done})"
     elif report.reason == "cap":
         head = f"{plan_name}: stopped at the session cap after {done}: {report.message}"
-    elif report.reason == "device-stopped":
+    elif report.reason in ("device-stopped", "device-disobeyed"):
         head = f"{plan_name}: {report.message}"
+    elif report.reason == "cancelled":
+        head = f"{plan_name}: interrupted at {at} of the plan"
+    elif report.reason == "stopped":
+        head = f"{plan_name}: stopped at {at} of the plan"
     else:
         head = f"{plan_name}: {report.reason} after {done}"
     tail = stop_text(report.stop_confirmed, report.stop_sent)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .context import CliContext, pass_cli
+from .params import FiniteFloat
 
 if TYPE_CHECKING:
     from ..connection.found import Found
@@ -63,26 +64,32 @@ def _row_text(row: Found) -> str:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.5, 60),
+    type=FiniteFloat(0.5, 60),
     default=5.0,
     show_default=True,
     metavar="S",
     help="Seconds to listen for Bluetooth devices.",
 )
-@click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @pass_cli
-def scan(cli: CliContext, include_all: bool, timeout: float, json_output: bool) -> None:
-    """List serial ports and Bluetooth devices, marking the models they match."""
+def scan(cli: CliContext, include_all: bool, timeout: float) -> None:
+    """List serial ports and Bluetooth devices, marking the models they match.
+
+    With --json: a ``device`` record per port or device found (serial ports first,
+    as soon as they are listed), then an ``end`` record with what was unavailable.
+    """
     import asyncio
 
-    if json_output:
-        cli.json = True
     serial_rows, serial_why = _serial_rows(include_all)
+    if cli.json:
+        for row in serial_rows:
+            cli.record("device", row.to_dict())
     ble_rows, ble_why = asyncio.run(_ble_rows(timeout, include_all, cli.simulate_ble))
     rows = serial_rows + ble_rows
     unavailable = {k: v for k, v in (("serial", serial_why), ("ble", ble_why)) if v}
     if cli.json:
-        cli.echo_json({"devices": [r.to_dict() for r in rows], "unavailable": unavailable})
+        for row in ble_rows:
+            cli.record("device", row.to_dict())
+        cli.record("end", {"count": len(rows), "unavailable": unavailable})
         return
     for what, why in unavailable.items():
         label = "BLE" if what == "ble" else "serial"

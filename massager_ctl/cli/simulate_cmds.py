@@ -15,13 +15,15 @@ see the cable pulled. POSIX only (ptys).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from . import completion
 from .context import CliContext, pass_cli
 
 if TYPE_CHECKING:  # imported where used: the CLI starts fast
+    from ..core.status import Status
     from ..devices.model import ModelDefinition
     from ..sim.base import SimulatedDevice
     from ..sim.faults import FaultInjector
@@ -76,7 +78,7 @@ async def serve_on_pty(
 
 
 @click.command()
-@click.argument("model")
+@click.argument("model", shell_complete=completion.models)
 @click.option(
     "--link",
     "link_path",
@@ -84,16 +86,20 @@ async def serve_on_pty(
     type=click.Path(dir_okay=False),
     help="Also make a symlink at PATH to the port (a name that stays the same).",
 )
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Show the simulated device's state live (in place on a terminal; a line per change otherwise).",
+)
 @pass_cli
-def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
+def simulate(cli: CliContext, model: str, link_path: str | None, show: bool) -> None:
     """Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port."""
     import asyncio
-    import json
     import os
-    import signal
 
     from ..core.errors import UsageError
     from ..devices.registry import get_model
+    from .signals import guard
 
     if not hasattr(os, "openpty"):
         raise UsageError("simulate needs pseudo-terminals (Linux, macOS, BSD)")
@@ -109,9 +115,7 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
     def announce(port: PtyPort) -> None:
         uri = f"serial:{port.path}?model={definition.name}"
         if cli.json:
-            click.echo(
-                json.dumps({"model": definition.name, "port": port.path, "uri": uri, "link": link_path})
-            )
+            cli.record("ready", {"model": definition.name, "port": port.path, "uri": uri, "link": link_path})
             return
         click.echo(f"simulating {definition.name} on {port.path}")
         if link_path:
@@ -120,27 +124,63 @@ def simulate(cli: CliContext, model: str, link_path: str | None) -> None:
         click.echo("Ctrl-C to stop", err=True)
 
     async def serve() -> None:
-        loop = asyncio.get_running_loop()
         done = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        # Ctrl-C, SIGTERM, SIGHUP and every other ending signal end the serving (its
+        # finally closes the port and writes the trace); Ctrl-Z suspends it as usual.
+        with signals.routing(done.set, pause_ends=False):
+            port, simulator = await serve_on_pty(definition)
             try:
-                loop.add_signal_handler(sig, done.set)
-            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
-                pass
-        port, simulator = await serve_on_pty(definition)
-        try:
-            if link_path:
-                _make_link(port.path, link_path)
-            announce(port)
-            await done.wait()
-        finally:
-            await _shutdown(simulator, port, link_path)
+                if link_path:
+                    _make_link(port.path, link_path)
+                announce(port)
+                watcher = asyncio.get_running_loop().create_task(_show(cli, simulator)) if show else None
+                try:
+                    await done.wait()
+                finally:
+                    if watcher is not None:
+                        watcher.cancel()
+            finally:
+                await _shutdown(simulator, port, link_path)
 
-    try:
+    with guard() as signals:
         asyncio.run(serve())
-    except KeyboardInterrupt:  # Ctrl-C: asyncio cancelled serve(), whose finally shut down
-        pass
+    if cli.json:
+        cli.record("end", {"model": definition.name})
     click.echo("massager-ctl: simulator stopped", err=True)
+
+
+#: How often --show looks at the simulated device.
+SHOW_EVERY_S = 0.25
+
+
+async def _show(cli: CliContext, simulator: SimulatedDevice) -> None:
+    """Print the simulated device's state as its physics has it, whenever it changes."""
+    import asyncio
+
+    from .session_cmds import _status_text
+    from .watch import StatusWatchPrinter
+
+    physics = getattr(simulator, "physics", None)
+    if physics is None:
+        click.echo("massager-ctl: this simulator has no state to show", err=True)
+        return
+    printer = StatusWatchPrinter(cli, _status_text, stream=None)
+    loop = asyncio.get_running_loop()
+    while True:
+        printer(_sim_status(physics, loop.time()))
+        await asyncio.sleep(SHOW_EVERY_S)
+
+
+def _sim_status(physics: Any, now: float) -> Status:
+    """The simulated device's state: its physics' own status where it has one, else what
+    every simulator's physics offers (its target state, motors and heat on)."""
+    from ..core.status import DeviceState, Status
+
+    if hasattr(physics, "status"):
+        return cast(Status, physics.status(now))
+    target = getattr(physics, "target", None)
+    state = target if isinstance(target, DeviceState) else DeviceState()
+    return Status(running=bool(physics.motors_on or physics.heat_on), state=state)
 
 
 def _make_link(target: str, link_path: str) -> None:
@@ -148,11 +188,14 @@ def _make_link(target: str, link_path: str) -> None:
 
     from ..core.errors import UsageError
 
-    if os.path.lexists(link_path):
-        if not os.path.islink(link_path):
-            raise UsageError(f"--link {link_path}: a file that is not a symlink is in the way")
-        os.unlink(link_path)
-    os.symlink(target, link_path)
+    try:
+        if os.path.lexists(link_path):
+            if not os.path.islink(link_path):
+                raise UsageError(f"--link {link_path}: a file that is not a symlink is in the way")
+            os.unlink(link_path)
+        os.symlink(target, link_path)
+    except OSError as exc:  # a missing or read-only folder
+        raise UsageError(f"--link {link_path}: cannot make the link: {exc.strerror or exc}") from None
 
 
 async def _shutdown(simulator: SimulatedDevice, port: PtyPort, link_path: str | None) -> None:

@@ -8,9 +8,14 @@ Recognition (:func:`recognise_ble`) reads a model's ``Recognise`` entry:
   on with one (``"Pulsetto"`` matches ``"Pulsetto Fit"``; ``"Pro"`` does not
   match ``"ProBook"``). A model that lists names needs a name match (or a
   manufacturer match);
+* ``ble_name_prefixes`` - a name that starts with the entry, however it goes on
+  (``"Pulsetto"`` matches ``"PulsettoLite"``): a name distinctive enough that the
+  services advertised never rule the model out;
 * ``ble_services`` - advertised service UUIDs: they confirm a name match, and
-  an advertisement that lists services but none of the model's rules it out.
-  A model listing only services is matched by them alone.
+  an advertisement that lists services but none of the model's rules it out
+  (unless its name matched a ``ble_name_prefixes`` entry: a device may advertise
+  other services than the one it is driven through, the advertisement having
+  room for few). A model listing only services is matched by them alone.
 
 The best-scoring model wins (manufacturer 4, name 2, service 1); ties go to
 the model defined first.
@@ -56,14 +61,15 @@ def model_score(
         cid in manufacturer_data and bytes(manufacturer_data[cid]).startswith(prefix)
         for cid, prefix in r.ble_manufacturer
     )
-    name_hit = any(name_matches(name or "", n) for n in r.ble_names)
+    prefix_hit = bool(name) and any((name or "").startswith(p) for p in r.ble_name_prefixes)
+    name_hit = prefix_hit or any(name_matches(name or "", n) for n in r.ble_names)
     svc_hit = any(normalize_uuid(s) in services for s in r.ble_services)
-    if r.ble_names or r.ble_manufacturer:
+    if r.ble_names or r.ble_name_prefixes or r.ble_manufacturer:
         if not (name_hit or mfr_hit):
             return 0
     elif not svc_hit:
         return 0
-    if r.ble_services and services and not svc_hit and not mfr_hit:
+    if r.ble_services and services and not (svc_hit or mfr_hit or prefix_hit):
         return 0  # it lists its services, and none is this model's
     return 4 * mfr_hit + 2 * name_hit + svc_hit
 

@@ -44,6 +44,19 @@ SIM_TRACE_ENV = "MASSAGER_CTL_SIM_TRACE"
 
 
 def write_sim_trace(simulator: Any, path: str) -> None:
+    """Write the simulator's final state and trace to ``path`` (a test aid: a path that
+    cannot be written is a warning, never a failure of the session it records)."""
+    try:
+        _write_sim_trace(simulator, path)
+    except OSError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "could not write the simulator trace to %s ($%s): %s", path, SIM_TRACE_ENV, exc.strerror or exc
+        )
+
+
+def _write_sim_trace(simulator: Any, path: str) -> None:
     import json
 
     physics = simulator.physics
@@ -97,6 +110,23 @@ async def open_device(
             ) from None
         raise UsageError(f"{parsed.scheme}: devices are not supported by this version yet") from None
     return await opener(parsed, faults=faults, simulate_ble=simulate_ble)
+
+
+def model_named_by(device: str | None) -> ModelDefinition | None:
+    """The model a device URI (or a bare model name) names, without opening anything.
+
+    ``None`` (no device) and ``sim:`` are the reference chair; ``sim:MODEL`` and
+    ``serial:PORT?model=NAME`` name theirs; a URI that does not (``ble:ADDRESS``,
+    ``serial:PORT`` of unknown USB id) gives None: only connecting would tell."""
+    if not device:
+        return get_model(DEFAULT_SIM_MODEL)
+    if ":" not in device:
+        return get_model(device)
+    parsed = parse_uri(device)
+    if parsed.scheme == "sim":
+        return get_model(parsed.target or DEFAULT_SIM_MODEL)
+    name = parsed.options.get("model")
+    return get_model(name) if name else None
 
 
 async def open_simulated(parsed: DeviceURI, *, faults: Any = None, **_options: Any) -> OpenedDevice:

@@ -5,6 +5,8 @@
 * ``model`` names the device model (``massager-ctl devices``). It may be
   left out when the port's USB id or description matches exactly one model.
 * ``baud`` overrides the model's baud rate (for DIY native-protocol boards).
+* ``long_deadman=warn`` accepts a native-protocol device that keeps a longer deadman
+  than the host asked for (refused by default; docs/safety.md).
 
 The line is opened with the model's whole :class:`SerialSettings`
 (``ModelDefinition.serial_settings()``: its own, or the native protocol's
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
     from .open import OpenedDevice
 
-OPTIONS = ("model", "baud")
+OPTIONS = ("model", "baud", "long_deadman")
 
 
 def serial_models() -> list[ModelDefinition]:
@@ -110,6 +112,41 @@ def _check_port(port: str) -> None:
             f"serial port {port} does not exist (unplugged? `massager-ctl scan` lists the "
             "serial ports there are)"
         )
+    if port.startswith("/") and _is_our_terminal(port):
+        raise UsageError(
+            f"serial:{port} is the terminal massager-ctl runs in: opened as a device it would be "
+            "left raw at the device's baud rate; give the chair's port (`massager-ctl scan` lists them)"
+        )
+
+
+def _is_our_terminal(port: str) -> bool:
+    """Is ``port`` this process's terminal (its stdin/out/err, /dev/tty, or its controlling
+    terminal)? Opening it as a serial port would take the terminal over."""
+    import stat
+
+    try:
+        info = os.stat(port)
+    except OSError:
+        return False
+    if not stat.S_ISCHR(info.st_mode):
+        return False
+    if os.path.realpath(port) == "/dev/tty":
+        return True
+    ours = set()
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                ours.add(os.fstat(fd).st_rdev)
+        except OSError:
+            continue
+    try:  # the controlling terminal, even with stdio redirected (Linux: tty_nr of /proc/self/stat)
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            tty_nr = int(fh.read().rsplit(")", 1)[1].split()[4])
+        if tty_nr:
+            ours.add(tty_nr)
+    except (OSError, ValueError, IndexError):
+        pass
+    return info.st_rdev in ours
 
 
 async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bool = False) -> OpenedDevice:
@@ -129,10 +166,14 @@ async def open_serial(parsed: DeviceURI, *, faults: Any = None, simulate_ble: bo
         import serial  # noqa: F401
     except ImportError:
         raise UsageError("serial: devices need the Python package 'pyserial'; install it with pip") from None
+    driver = definition.load("driver")
+    extra = {}
+    if "long_deadman" in parsed.options:  # native protocol: accept a longer deadman, warned
+        if definition.protocol != "native":
+            raise UsageError(f"{parsed.text}: long_deadman= is for native-protocol devices only")
+        extra["long_deadman"] = parsed.options["long_deadman"]
     transport = SerialTransport(port, _settings(definition, parsed.options))
-    device = definition.load("driver")(
-        transport, min_write_gap_s=definition.min_write_gap_s, name=definition.name
-    )
+    device = driver(transport, min_write_gap_s=definition.min_write_gap_s, name=definition.name, **extra)
     opened = OpenedDevice(device, definition, None, [transport.close])
     opened.link = transport
     return opened

@@ -29,6 +29,10 @@ class Capabilities:
     recline_motors: tuple[str, ...] = ()
     programs: tuple[str, ...] = ()
     chair_timer_s: tuple[int, ...] = ()  # session lengths the chair's own timer offers
+    #: Techniques during which the device sets the roller width / speed it is asked for;
+    #: empty: all of them. (A key-press chair takes width keys only for some techniques.)
+    width_techniques: frozenset[Technique] = frozenset()
+    speed_techniques: frozenset[Technique] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -52,4 +56,6 @@ class Capabilities:
             "recline_motors": list(self.recline_motors),
             "programs": list(self.programs),
             "chair_timer_s": list(self.chair_timer_s),
+            **({"width_techniques": names(self.width_techniques)} if self.width_techniques else {}),
+            **({"speed_techniques": names(self.speed_techniques)} if self.speed_techniques else {}),
         }

@@ -39,12 +39,14 @@ def parse_duration(text: str) -> int:
         unit = m.group(2)
         rank = _ORDER.index(unit)
         if rank <= last:
-            raise DurationError(f'"{text}": units must go from largest to smallest, each once')
+            raise DurationError(f'"{_short(text)}": units must go from largest to smallest, each once')
         last = rank
         total += float(m.group(1)) * _UNIT_MS[unit]
         pos = m.end()
     if pos != len(s) or last < 0:
-        raise DurationError(f'"{text}" is not a duration; write e.g. "90s", "2m30s", "1h" or "500ms"')
+        raise DurationError(f'"{_short(text)}" is not a duration; write e.g. "90s", "2m30s", "1h" or "500ms"')
+    if not total <= MAX_DURATION_MS:  # (also catches an overflow to inf)
+        raise DurationError(f'"{_short(text)}" is far too long; no duration here may exceed a year')
     return int(round(total))
 
 
@@ -66,6 +68,14 @@ def parse_length(value: str | int | float) -> int:
     if ms <= 0:
         raise DurationError(f"{value!r} is too short; it must be longer than 0")
     return ms
+
+
+#: Longer than anything a duration may mean here (sessions stop at 4 h): parsing stops there.
+MAX_DURATION_MS = 366 * 24 * 3_600_000
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def format_duration(ms: int | float) -> str:

@@ -57,6 +57,10 @@ class Device(ABC):
     #: button or timer, its deadman): the session then ends instead of starting it again.
     #: Such a device keeps :attr:`acknowledged`.
     reports_own_stop: bool = False
+    #: False while this host has sent the device nothing since connect that changes what
+    #: it does: closing then leaves it alone (a command that only looks presses nothing:
+    #: on a key-press chair a "stop" is the power key). True if the driver cannot tell.
+    commanded: bool = True
 
     def __init__(self) -> None:
         self.events = DeviceEvents()
@@ -65,6 +69,10 @@ class Device(ABC):
         #: even while a newer write is still on its way. None while unknown (not
         #: connected yet, link lost).
         self.acknowledged: DeviceState | None = None
+        #: True while the driver is still making a state it was given (a key-press chair's
+        #: closed loop): the status shows the way there, so it is held to the caps only
+        #: (session/verify.py), not to what was sent.
+        self.making = False
 
     @property
     @abstractmethod
@@ -76,7 +84,27 @@ class Device(ABC):
 
     @abstractmethod
     async def connect(self) -> None:
-        """Open the link, identify the device, prepare its stop command."""
+        """Open the link, identify the device, prepare its stop command (to control it)."""
+
+    async def observe(self) -> None:
+        """Open the link to look only: afterwards :meth:`read_status` works, and nothing
+        sent changes what the device does (no command, no stop, no session that arms a
+        deadman). :meth:`apply`, :meth:`stop` and :meth:`keepalive` are not to be called.
+
+        The default is :meth:`connect`, for drivers whose connect changes nothing on the
+        device; a driver whose connect writes something that does overrides this."""
+        await self.connect()
+
+    async def open_and_stop(self, timeout: float = 2.0) -> Status:
+        """Open the link and stop the device, the stop's bytes on the line before anything
+        waits on what the device says; identification and confirmation come after and
+        never hold the stop back. Returns what :meth:`stop` returns; raises
+        StopNotConfirmed as it does.
+
+        The default connects first, for devices whose stop cannot be sent blind (a
+        toggle key would start a device that is off); every other driver overrides it."""
+        await self.connect()
+        return await self.stop(timeout=timeout)
 
     @abstractmethod
     async def apply(self, state: DeviceState) -> None:
@@ -98,6 +126,13 @@ class Device(ABC):
 
         Devices with a chair-side timer use it to arm a timer that ends the session
         on the chair even if the host is lost."""
+
+    def reported_as(self, state: DeviceState) -> DeviceState:
+        """How this device's own status shows ``state`` once it runs it (what a status is
+        verified against: session/verify.py). The same state, unless the device renders
+        it coarser: a chair whose airbags come in zone groups at one strength reports
+        the whole group."""
+        return state
 
     async def keepalive(self) -> None:  # noqa: B027 - optional hook
         """Tell the device the host is alive (for deadman-protected models)."""

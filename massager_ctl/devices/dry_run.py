@@ -2,8 +2,8 @@
 
 ``run --dry-run`` (and :func:`massager_ctl.api.dry_run`) play a plan through the
 session, governor, mapping and writer against this device, in virtual time. It
-stands in for the reference chair (its capabilities and write gap), so mapping
-works as on a real device; every state the writer hands it is passed, with the
+stands in for one model (its capabilities and write gap; by default the reference
+chair), so mapping works as on that device; every state the writer hands it is passed, with the
 loop time, to ``on_write`` and kept in :attr:`writes`.
 """
 
@@ -30,8 +30,10 @@ class DryRunDevice(Device):
         on_stop: Callable[[float], None] | None = None,
         capabilities: Capabilities = REFERENCE_CAPABILITIES,
         model: str = f"{REFERENCE_MODEL} (dry run)",
+        min_write_gap_s: float = 0.02,
     ) -> None:
         super().__init__()
+        self.min_write_gap_s = min_write_gap_s
         self._capabilities = capabilities
         self._model = model
         self.on_write = on_write

@@ -15,7 +15,11 @@ Rules (also in docs/devices.md):
   ``NEAREST_TECHNIQUE``), or when none is near by the gentlest motion it has
   (``FALLBACK_ORDER``: a massage gun plays a kneading profile as percussion),
   with one warning; refused with ``strict``.
-* **Width** falls back to medium, then to whatever the device has.
+* **Width** falls back to medium, then to whatever the device has. A device that sets
+  the width only during some techniques (``Capabilities.width_techniques``) gets no
+  width for the others, with one warning when a width other than medium was asked.
+* **Speed** likewise: during a technique outside ``Capabilities.speed_techniques`` the
+  device runs at its own speed (0 in the state), said once.
 * **Heat** never goes hotter than asked: a missing level falls to the next
   lower one the device has, or to off.
 """
@@ -145,6 +149,32 @@ class CapabilityMapper:
         self._note(f"width:{wanted}", f"this device has no {wanted} width; using {fallback}")
         return fallback
 
+    def width_for(self, technique: Technique, wanted: Width) -> Width | None:
+        """The width for ``technique``: None where the device does not set it."""
+        allowed = self.caps.width_techniques
+        if allowed and technique not in allowed:
+            if wanted is not Width.MEDIUM:
+                names = ", ".join(sorted(t.value for t in allowed))
+                self._note(
+                    f"width-with:{technique}:{wanted}",
+                    f"this device sets the roller width only during {names}; "
+                    f"{technique} runs at its own width, not {wanted}",
+                )
+            return None
+        return self.width(wanted)
+
+    def speed_for(self, technique: Technique, step: int) -> int:
+        """The speed step for ``technique``: 0 (the device's own) where it sets none."""
+        allowed = self.caps.speed_techniques
+        if allowed and technique not in allowed:
+            names = ", ".join(sorted(t.value for t in allowed))
+            self._note(
+                f"speed-with:{technique}",
+                f"this device sets the roller speed only during {names}; {technique} runs at its own speed",
+            )
+            return 0
+        return step
+
     def heat(self, wanted: Heat) -> Heat:
         if wanted is Heat.OFF or wanted in self.caps.heat_levels:
             return wanted
@@ -165,8 +195,10 @@ class CapabilityMapper:
             intensity = percent_to_step(target.intensity, caps.intensity_steps, self.max_intensity)
             if zones and intensity > 0:
                 technique = self.technique(target.technique)
-                speed = speed_to_step(target.speed, caps.speed_steps, self.max_speed)
-                width = self.width(target.width)
+                speed = self.speed_for(
+                    technique, speed_to_step(target.speed, caps.speed_steps, self.max_speed)
+                )
+                width = self.width_for(technique, target.width)
             else:
                 zones, intensity = frozenset(), 0
         airbags = []

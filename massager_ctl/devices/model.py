@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..core.capabilities import Capabilities
+from ..core.tolerance import StatusTolerance
 
 if TYPE_CHECKING:
     from ..transport.serial_settings import SerialSettings
@@ -25,6 +26,9 @@ class Recognise:
     """How discovery tells this model apart (used by `scan` once transports land)."""
 
     ble_names: tuple[str, ...] = ()  # advertised-name prefixes
+    #: Advertised names that start with one of these, however they go on ("Pulsetto" matches
+    #: "PulsettoLite"): a name distinctive enough that advertised services never rule it out.
+    ble_name_prefixes: tuple[str, ...] = ()
     ble_services: tuple[str, ...] = ()
     #: (Bluetooth SIG company ID, prefix of its manufacturer data) pairs
     ble_manufacturer: tuple[tuple[int, bytes], ...] = ()
@@ -49,7 +53,7 @@ class StopConfirmation(Enum):
 
     NONE = "none"  # it does not: the stop is sent, never confirmed
     REPLY = "reply"  # the device answers after the stop, but the answer carries no levels
-    STATUS = "status"  # the device's own status shows it stopped
+    STATUS = "status"  # the device's status (its own, or asked for) shows it stopped
     ACK_AND_STATUS = "ack+status"  # the stop is acknowledged, then the status shows it stopped
 
 
@@ -137,6 +141,9 @@ class ModelDefinition:
     serial: Any = None  # transport.serial.SerialSettings: line settings for serial: URIs
     ble: Any = None  # transport.ble.BleLayout: service, characteristics, write response
     safety: SafetyFacts = UNKNOWN_SAFETY  # what stops it without the host, how a stop is confirmed
+    #: How far its own status may read above what was sent before a session stops it as
+    #: disobedient (session/verify.py); None: its status echoes what was sent, nothing to verify.
+    status_tolerance: StatusTolerance | None = None
 
     def load(self, attr: str) -> Any:
         module, _, name = getattr(self, attr).partition(":")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.errors import MassagerError
+from ..core.errors import MassagerError, condensed
 
 
 @dataclass(frozen=True)
@@ -52,4 +52,13 @@ class ProfileError(MassagerError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
+        return "\n".join(problem_lines(self.problems))
+
+
+def problem_lines(problems: list[Problem]) -> list[str]:
+    """The problems as lines for a person, a repeated mistake counted rather than repeated
+    (``.problems`` keeps them all)."""
+    if not problems:
+        return []
+    prefix = f"{problems[0].file}: "
+    return condensed([str(p) for p in problems], [f"{p.key}\0{p.message}" for p in problems], prefix)

@@ -31,6 +31,33 @@ class ProfileEntry:
     source: Source
     shadowed: bool = False  # a user profile of the same name hides this one
 
+    @property
+    def name_problem(self) -> str | None:
+        """Why this file's name cannot be a profile name (None: it can)."""
+        return name_problem(self.name)
+
+
+def name_problem(name: str) -> str | None:
+    """A profile name (a file name) that would mislead when shown: control characters,
+    characters that change the text's direction, or nothing visible at all."""
+    from .show import direction_control, has_control, has_visible
+
+    if has_control(name, False):
+        return "the file name holds a control character; rename the file"
+    bidi = direction_control(name)
+    if bidi is not None:
+        return f"the file name holds a character that changes the text's direction ({bidi}); rename the file"
+    if not has_visible(name):
+        return "the file name shows nothing (only invisible characters); rename the file"
+    return None
+
+
+def shown_name(name: str) -> str:
+    """A profile name safe to print: invisible and direction characters escaped."""
+    from .show import quote
+
+    return quote(name, 80)[1:-1] if name_problem(name) else name
+
 
 def shipped_dir() -> Path:
     """The folder of shipped profiles.
@@ -91,15 +118,21 @@ def resolve_profile(ref: str | os.PathLike[str], config: Config) -> Path:
     available profiles) when nothing matches.
     """
     text = os.fspath(ref)
+    shown = shown_name(text)
     path = Path(text).expanduser()
     if path.is_file():
         return path
     name = _bare_name(text)
     if name is None:
         if path.is_dir():
-            raise UsageError(f"{text}: is a folder, not a profile file")
-        raise UsageError(f"{text}: no such file")
-    entries = [e for e in list_profiles(config) if not e.shadowed]
+            raise UsageError(f"{shown}: is a folder, not a profile file")
+        if path.exists():  # a FIFO, a device, a socket: reading one could block for ever
+            raise UsageError(f"{shown}: is not a regular file, so not a profile file")
+        raise UsageError(f"{shown}: no such file")
+    problem = name_problem(name)
+    if problem is not None:
+        raise UsageError(f"{shown}: not a profile name: {problem.replace('the file name', 'it')}")
+    entries = [e for e in list_profiles(config) if not e.shadowed and e.name_problem is None]
     for entry in entries:
         if entry.name == name:
             return entry.path
@@ -107,4 +140,4 @@ def resolve_profile(ref: str | os.PathLike[str], config: Config) -> Path:
     close = difflib.get_close_matches(name, available, n=1)
     hint = f'; did you mean "{close[0]}"?' if close else ""
     listing = ", ".join(available) if available else "none"
-    raise UsageError(f"{text}: no such file or profile name{hint} (available: {listing})")
+    raise UsageError(f"{shown}: no such file or profile name{hint} (available: {listing})")

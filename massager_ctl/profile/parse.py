@@ -17,13 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from ..core.toml_text import TomlTextError, decode_text, read_regular_file
 from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Benefit
 from ..plan import PlanLimits
 from .entries import AIRBAG_KEYS, HEAT_KEYS, ROLLER_KEYS, EntryChecker, TrackResult
 from .errors import Problem, ProfileError
 from .model import Profile
 from .show import is_number, kind, show
-from .toml_reader import MAX_PROFILE_CHARS, read_toml
+from .toml_reader import MAX_PROFILE_CHARS, profile_error, read_toml
 from .values import INVALID, MAX_NAME_CHARS, fmt_ms
 
 T = TypeVar("T")
@@ -235,22 +236,9 @@ def decode_profile_bytes(data: bytes, file: str) -> str:
             ]
         )
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        head = data[: exc.start]
-        line = head.count(b"\n") + 1
-        column = len(head) - (head.rfind(b"\n") + 1) + 1
-        raise ProfileError(
-            [
-                Problem(
-                    file,
-                    f"line {line}, column {column}",
-                    None,
-                    f"cannot read: the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
-                )
-            ]
-        ) from None
-    return text.removeprefix("\ufeff")
+        return decode_text(data)
+    except TomlTextError as exc:
+        raise profile_error(file, exc) from None
 
 
 def parse_profile_bytes(data: bytes, file: str = "<profile>") -> Profile:
@@ -263,9 +251,10 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     p = Path(path)
     file = p.name or os.fspath(path)
     try:
-        with open(p, "rb") as fh:
-            data = fh.read(4 * MAX_PROFILE_CHARS + 1)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ProfileError([Problem(file, "", None, f"cannot read: {reason}")]) from None
+        # A regular file only (a FIFO would block for ever, /dev/zero never end), size-limited.
+        data = read_regular_file(p, 4 * MAX_PROFILE_CHARS)
+    except FileNotFoundError as exc:
+        raise ProfileError([Problem(file, "", None, f"cannot read: {exc.strerror or exc}")]) from None
+    except TomlTextError as exc:
+        raise profile_error(file, exc) from None
     return _parse(decode_profile_bytes(data, file), file, p)

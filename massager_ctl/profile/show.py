@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable
 from typing import TypeGuard
 
+from ..core.toml_text import DIRECTION_CONTROLS, INVISIBLE, unsafe_char
+
 _BARE_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -22,7 +24,7 @@ def quote(text: str, limit: int = 60) -> str:
         code = ord(ch)
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code <= 0xDFFF:
+        elif code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code <= 0xDFFF or unsafe_char(ch):
             out.append(f"\\u{code:04x}")
         else:
             out.append(ch)
@@ -118,3 +120,22 @@ def has_control(text: str, allow_newlines: bool) -> bool:
     """Does ``text`` hold a control character (which could upset a terminal)?"""
     pattern = _CONTROL_BUT_NEWLINES if allow_newlines else _CONTROL
     return pattern.search(text) is not None
+
+
+def direction_control(text: str) -> str | None:
+    """The first direction-changing character in ``text``, as ``U+202E``; else None."""
+    m = DIRECTION_CONTROLS.search(text)
+    return f"U+{ord(m.group()):04X}" if m else None
+
+
+def has_visible(text: str) -> bool:
+    """Does ``text`` show anything? (Zero-width characters, spaces, fillers do not.)"""
+    import unicodedata
+
+    for ch in text:
+        if ch.isspace() or ch in INVISIBLE:
+            continue
+        if unicodedata.category(ch) in ("Cf", "Cc", "Cs", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"):
+            continue
+        return True
+    return False

@@ -16,7 +16,18 @@ from ..core.durations import DurationError, format_duration, parse_duration
 from ..core.vocabulary import MAX_PROFILE_MS, PERCENT_MAX, PERCENT_MIN, Curve, Zone
 from ..plan import Level
 from .errors import Problem
-from .show import close_match, did_you_mean, has_control, is_number, kind, quote, show, show_key
+from .show import (
+    close_match,
+    did_you_mean,
+    direction_control,
+    has_control,
+    has_visible,
+    is_number,
+    kind,
+    quote,
+    show,
+    show_key,
+)
 
 
 class Invalid(Enum):
@@ -113,6 +124,18 @@ class ValueChecker:
             )
         if has_control(value, multiline):
             return self.add(where, key, f"{key} {show(value)} holds a control character; remove it")
+        bidi = direction_control(value)
+        if bidi is not None:
+            return self.add(
+                where,
+                key,
+                f"{key} {show(value)} holds a character that changes the text's direction ({bidi}); "
+                "remove it",
+            )
+        if nonempty and not has_visible(value):
+            return self.add(
+                where, key, f"{key} {show(value)} shows nothing (only invisible characters); write some text"
+            )
         return value
 
     def check_name(self, where: str, value: object) -> str | Invalid:

@@ -23,6 +23,8 @@ It holds no I/O: it turns one desired state into one allowed state.
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import replace
 
 from ..core.durations import format_duration
 from ..core.errors import SafetyError
@@ -40,11 +42,13 @@ class SafetyGovernor:
     def __init__(self, limits: SafetyLimits | None = None) -> None:
         self.limits = limits or SafetyLimits()
         self._session_limits = self.limits
+        self._begun_limits = self.limits  # the session's limits as it began: the live cap's ceiling
         self._live_since: float | None = None
         self._last_time: float | None = None
         self._last_out: TargetState = STOPPED
         self._heat_on_s = 0.0
         self._heat_off_for_good = False
+        self._resumed_at: float | None = None  # after a reconnect: airbags and heat come back slowly
         self.notices: list[str] = []
         self.expired = False
 
@@ -61,6 +65,8 @@ class SafetyGovernor:
 
     def check_length(self, length_s: float, what: str = "the session") -> None:
         cap = min(self._session_limits.max_session_s, HARD_MAX_SESSION_S)
+        if not math.isfinite(length_s) or length_s < 0:
+            raise SafetyError(f"{what}: its length {length_s!r} is not a number of seconds")
         if length_s > cap + 1e-9:
             raise SafetyError(
                 f"{what} lasts {format_duration(length_s * 1000)}, above the "
@@ -78,6 +84,7 @@ class SafetyGovernor:
     ) -> None:
         """Start a live session. Raises SafetyError if it would be too long."""
         self._session_limits = self.limits.tightened(max_intensity=max_intensity, max_length_s=max_length_s)
+        self._begun_limits = self._session_limits
         if length_s is not None:
             self.check_length(length_s)
         self._live_since = now
@@ -85,14 +92,43 @@ class SafetyGovernor:
         self._last_out = STOPPED
         self._heat_on_s = 0.0
         self._heat_off_for_good = False
+        self._resumed_at = None
         self.expired = False
 
     def end(self) -> TargetState:
         """End the live session: from now on only the stopped state is allowed."""
         self._live_since = None
+        self._resumed_at = None
         self._last_out = STOPPED
         self._session_limits = self.limits
+        self._begun_limits = self.limits
         return STOPPED
+
+    @property
+    def intensity_ceiling(self) -> float:
+        """The highest the live intensity cap may be raised to: the cap the session began
+        with (the user's caps, tightened by the profile and the command line)."""
+        return self._begun_limits.max_intensity
+
+    def set_intensity_cap(self, percent: float) -> float:
+        """Lower or raise the live session's intensity cap (a person turning it down or up
+        while it plays). Never above :attr:`intensity_ceiling`, never below 0; a value that
+        is not a finite number changes nothing. Lowering takes hold at the next
+        :meth:`regulate`; raising lets the intensity climb back only at ``slew_per_s``.
+        Returns the cap in force."""
+        if not self.live:
+            return self._session_limits.max_intensity
+        try:
+            value = float(percent)
+        except (TypeError, ValueError):
+            return self._session_limits.max_intensity
+        if not math.isfinite(value):
+            return self._session_limits.max_intensity
+        value = min(max(0.0, value), self.intensity_ceiling)
+        if value != self._session_limits.max_intensity:
+            self._session_limits = replace(self._session_limits, max_intensity=value)
+            log.info("intensity cap now %g %%", value)
+        return value
 
     def _notice(self, message: str) -> None:
         if message not in self.notices:
@@ -137,7 +173,10 @@ class SafetyGovernor:
                 f"heat switched off after {format_duration(lim.heat_auto_off_s * 1000)} (heat auto-off)"
             )
 
-        out = _assemble(out, intensity, speed, airbags, self._heat(out.heat))
+        heat = self._heat(out.heat)
+        if self._resumed_at is not None:
+            airbags, heat = self._resuming(now, airbags, heat)
+        out = _assemble(out, intensity, speed, airbags, heat)
         self._last_out = out
         return out
 
@@ -152,15 +191,31 @@ class SafetyGovernor:
         to switch it off."""
         return self.regulate(STOPPED.with_(heat=heat), now).heat
 
+    def _resuming(
+        self, now: float, airbags: tuple[tuple[Zone, float], ...], heat: Heat
+    ) -> tuple[tuple[tuple[Zone, float], ...], Heat]:
+        """After a reconnect, airbags and heat come back the way intensity does: pressure
+        rises at the slew rate from zero, and heat stays at its lowest level until a full
+        ramp would have ended (100 % at the slew rate), instead of all at once."""
+        assert self._resumed_at is not None
+        allowed = self._session_limits.slew_per_s * max(0.0, now - self._resumed_at)
+        if allowed >= 100.0:
+            self._resumed_at = None
+            return airbags, heat
+        airbags = airbag_tuple((z, min(p, allowed)) for z, p in airbags)
+        if heat.rank > Heat.LOW.rank:
+            heat = Heat.LOW
+        return airbags, heat
+
     def _caps(self, desired: TargetState) -> tuple[float, float, tuple[tuple[Zone, float], ...]]:
         lim = self._session_limits
-        intensity = min(max(desired.intensity, 0.0), lim.max_intensity, 100.0)
-        speed = min(max(desired.speed, 0.0), lim.max_speed, 100.0)
-        airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in desired.airbags)
+        intensity = _within(desired.intensity, min(lim.max_intensity, 100.0))
+        speed = _within(desired.speed, min(lim.max_speed, 100.0))
+        airbags = airbag_tuple((z, _within(p, min(lim.max_airbag, 100.0))) for z, p in desired.airbags)
         return intensity, speed, airbags
 
     def _heat(self, wanted: Heat) -> Heat:
-        if self._heat_off_for_good:
+        if self._heat_off_for_good or not isinstance(wanted, Heat):
             return Heat.OFF
         top = self._session_limits.max_heat
         return top if wanted.rank > top.rank else wanted
@@ -177,24 +232,43 @@ class SafetyGovernor:
         return _assemble(desired, intensity, speed, airbags, self._heat(desired.heat))
 
     def next_deadline(self, now: float) -> float | None:
-        """When the governor next needs to act on its own (session cap, heat auto-off)."""
+        """When the governor next needs to act on its own (session cap, heat auto-off, the
+        end of a resume ramp)."""
         if self._live_since is None:
             return None
         lim = self._session_limits
         due = [self._live_since + min(lim.max_session_s, HARD_MAX_SESSION_S)]
+        if self._resumed_at is not None:
+            due.append(max(now, self._resumed_at + 100.0 / lim.slew_per_s))
         if self._last_out.heat is not Heat.OFF and not self._heat_off_for_good:
             due.append(now + max(1e-3, lim.heat_auto_off_s - self._heat_on_s))
         return min(due)
 
     def restart_ramp(self, now: float) -> None:
-        """After the device was out of reach: start again from zero, under the slew limit."""
+        """After the device was out of reach: start again from zero, under the slew limit;
+        airbags too, and heat at its lowest until the ramp would have ended."""
         self._last_out = STOPPED
         self._last_time = now
+        self._resumed_at = now
 
     def stop(self) -> TargetState:
         """A stop is always allowed, immediately, live session or not."""
         self._last_out = STOPPED
         return STOPPED
+
+
+def _within(value: float, cap: float) -> float:
+    """``value`` clamped to 0..cap; anything that is not a number is 0 (the safe side).
+
+    NaN compares false with everything: ``min(max(nan, 0), cap)`` is NaN, which would
+    pass every later comparison (the slew limit included) and reach the mapping."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    if math.isnan(x) or x <= 0.0:
+        return 0.0
+    return cap if x >= cap else x
 
 
 def _assemble(

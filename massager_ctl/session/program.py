@@ -9,6 +9,14 @@ is switched off when the governor says so; the session stops at the same length
 cap. The program ends at the chair's own timer; a chair still running
 :data:`GRACE_S` after it is stopped by the host.
 
+A chair that stops by itself (its timer, or the person at its own remote) is seen
+in its status (not running: a Rongtai chair's reset counts), and the driver may
+see it first, in the middle of a key it was pressing for the host (switching the
+heat off): it refuses to press on and says so in ``chair_ended``. Either way the
+program ends as the chair ended it, not as an error, and nothing switches the
+chair on again. A fault the device reports (its ``fault`` event) ends it as an
+error (:class:`DeviceFault`), as it ends a profile session.
+
 However it ends (the chair's timer, :meth:`ProgramSession.stop`, the cap,
 cancellation, an exception), the ``finally`` path sends the device's prepared stop
 and waits for the device to confirm it, as a profile session's does.
@@ -21,12 +29,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..core.errors import DeviceDisconnected, DeviceError, UsageError
+from ..core.durations import format_duration
+from ..core.errors import DeviceDisconnected, DeviceError, DeviceFault, UsageError
 from ..core.status import Status
 from ..devices.base import Device
 from .clock import Alarm
 from .governor import SafetyGovernor
-from .writer import Writer
+from .writer import Writer, stop_through_cancels
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +66,7 @@ class ProgramReport:
     #: finished (the chair's own timer ended it) | device-stopped (ended at the chair
     #: before its timer) | overran (still running GRACE_S past its timer: the host
     #: stopped it) | cap | heat (heat had to go off and the chair cannot switch it off
-    #: alone) | stopped | cancelled | disconnected | error
+    #: alone) | stopped | cancelled | disconnected | fault | error
     reason: str
     length_s: float
     message: str = ""
@@ -135,12 +144,19 @@ class ProgramSession:
         self._poke = Alarm()
         self._stop_requested = False
         self._notices_seen = 0
+        self._fault: str | None = None
         self._done = asyncio.Event()
 
     def stop(self) -> None:
         """End the program: :meth:`run` stops the chair and returns (reason "stopped")."""
         self._stop_requested = True
         self._poke.set()
+
+    def _on_fault(self, message: str) -> None:
+        """The device reported a fault: the program ends with an error; the stop follows."""
+        if self._fault is None:
+            self._fault = message
+            self._poke.set()
 
     async def wait(self) -> None:
         """Wait until :meth:`run` has ended, its stop included."""
@@ -155,6 +171,7 @@ class ProgramSession:
         except BaseException:
             self._done.set()
             raise
+        self.device.events.fault.append(self._on_fault)
         try:
             self.device.plan_session(self.length_s)  # the chair's own timer
             await self.device.run_program(self.name)  # type: ignore[attr-defined]
@@ -165,10 +182,22 @@ class ProgramSession:
         except DeviceDisconnected as exc:
             self.report.reason, self.report.message = "disconnected", str(exc)
             raise
+        except DeviceFault as exc:
+            self.report.reason, self.report.message = "fault", str(exc)
+            raise
+        except DeviceError as exc:
+            # The driver refused to press on because the chair ended the session itself
+            # (the person stopped it while a key of ours was on its way): not an error.
+            if self._chair_ended() is None:
+                self.report.reason, self.report.message = "error", str(exc)
+                raise
+            self._ended_by_the_chair(loop.time() - start)
         except BaseException as exc:
             self.report.reason, self.report.message = "error", str(exc)
             raise
         finally:
+            if self._on_fault in self.device.events.fault:
+                self.device.events.fault.remove(self._on_fault)
             self.report.elapsed_s = loop.time() - start
             self.governor.end()
             try:
@@ -180,18 +209,34 @@ class ProgramSession:
     def _end(self, reason: str, message: str) -> None:
         self.report.reason, self.report.message = reason, message
 
+    def _chair_ended(self) -> str | None:
+        """Why the driver saw the chair end the session by itself (None: it did not, or
+        the driver cannot tell)."""
+        ended = getattr(self.device, "chair_ended", None)
+        return ended if isinstance(ended, str) else None
+
+    def _ended_by_the_chair(self, elapsed: float) -> None:
+        if elapsed >= self.length_s - TIMER_SLACK_S:
+            self._end("finished", "ended by the chair's own timer")
+        else:
+            self._end("device-stopped", "ended at the chair")
+
+    def _raise_fault(self, elapsed: float) -> None:
+        if self._fault is not None:
+            at = format_duration(max(0, round(elapsed * 1000)))
+            raise DeviceFault(f"{self._fault} (at {at}); the program ended and the device was told to stop")
+
     async def _watch(self, start: float) -> None:
         loop = asyncio.get_running_loop()
         while True:
             status = await self.device.read_status(timeout=self.status_timeout_s)
             now = loop.time()
             elapsed = now - start
+            self._raise_fault(elapsed)
             if self._stop_requested:
                 return self._end("stopped", "stopped")
-            if not status.running:
-                if elapsed >= self.length_s - TIMER_SLACK_S:
-                    return self._end("finished", "ended by the chair's own timer")
-                return self._end("device-stopped", "ended at the chair")
+            if not status.running:  # off, or (Rongtai) resetting: the chair ended it
+                return self._ended_by_the_chair(elapsed)
             heat = status.state.heat
             allowed = self.governor.watch(heat, now)
             self._pass_on_notices()
@@ -238,16 +283,7 @@ class ProgramSession:
         """Stop the device and wait for it to confirm; survives a second cancel."""
         if not self.device.connected:
             return
-        stop = asyncio.get_running_loop().create_task(
-            self.writer.stop_device(timeout=self.stop_timeout_s), name="stop"
-        )
-        while not stop.done():
-            try:
-                await asyncio.shield(stop)
-            except asyncio.CancelledError:
-                continue  # finish the stop first; the caller's cancel is re-raised by run()
-            except Exception:  # noqa: BLE001 - inspected below
-                break
+        stop = await stop_through_cancels(self.writer, self.stop_timeout_s)
         if stop.cancelled():
             return
         exc = stop.exception()

@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.durations import format_duration
-from ..core.errors import DeviceDisconnected, DeviceError
+from ..core.errors import DeviceDisconnected, DeviceError, DeviceFault
 from ..core.status import DeviceState, Status
 from ..core.target import STOPPED, TargetState
+from ..core.tolerance import StatusTolerance
 from ..devices.base import Device
 from ..devices.mapping import CapabilityMapper
 from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from .clock import Alarm
 from .governor import MAX_SLEW_STEP_S, SafetyGovernor
-from .writer import Writer
+from .verify import StatusVerifier
+from .writer import Writer, stop_through_cancels
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,8 @@ class ReconnectPolicy:
 
 @dataclass
 class SessionReport:
-    reason: str  # finished | stopped | device-stopped | cap | cancelled | disconnected | error
+    # finished | stopped | device-stopped | device-disobeyed | cap | cancelled | disconnected | fault | error
+    reason: str
     plan_ms: int = 0
     elapsed_s: float = 0.0
     stop_status: Status | None = None
@@ -100,9 +103,9 @@ def preflight_states(plan: Plan) -> list[TargetState]:
                     width=step.width,
                 )
             )
-    for bag in plan.airbag:
-        if bag.zones:
-            states.append(STOPPED.with_(airbags=[(z, max(bag.pressure.peak, 1.0)) for z in bag.zones]))
+    for bags in plan.airbag:
+        if bags.zones:
+            states.append(STOPPED.with_(airbags=[(z, max(bags.pressure.peak, 1.0)) for z in bags.zones]))
     for heat in plan.heat:
         states.append(STOPPED.with_(heat=heat.level))
     return states
@@ -125,8 +128,13 @@ class Session:
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         reconnect: ReconnectPolicy | None = None,
+        tolerance: StatusTolerance | None = None,
     ) -> None:
         self.device = device
+        #: The device model's status tolerance: its statuses are verified (session/verify.py).
+        self.tolerance = tolerance
+        self._verifier: StatusVerifier | None = None
+        self._disobeyed: str | None = None
         self.reconnect = reconnect
         self.writer = writer
         self.governor = governor
@@ -144,12 +152,13 @@ class Session:
         self._paused_total = 0.0
         self._skip_ms = 0
         self._lost: str | None = None
+        self._fault: str | None = None
         self._stopped_by_device: str | None = None
         self._t0: float | None = None  # loop time of the plan's 0 ms
         self._began: float | None = None  # loop time the session began (a new plan keeps it)
+        self._mapper: CapabilityMapper | None = None
         self._roller_starts = [s.start_ms for s in plan.roller]
         self._boundaries = plan.boundaries_ms()
-        self._mapper: CapabilityMapper | None = None
         self._playing = False  # in the loop: a new plan may replace the one playing
         self._submitted: list[asyncio.Future[None]] = []  # resolved at the next submit
         self._submitted_any = False
@@ -185,6 +194,21 @@ class Session:
         self._stop_requested = True
         self._poke.set()
 
+    @property
+    def intensity_cap(self) -> float:
+        """The intensity cap in force now (%)."""
+        return self.governor.session_limits.max_intensity
+
+    def set_intensity_cap(self, percent: float) -> float:
+        """Turn the intensity cap down or up while the session plays, never above the cap
+        it began with (see :meth:`SafetyGovernor.set_intensity_cap`); the device's steps
+        follow it (a step above the new cap is never sent). Returns the cap in force."""
+        cap = self.governor.set_intensity_cap(percent)
+        if self._mapper is not None:
+            self._mapper.max_intensity = cap
+        self._poke.set()
+        return cap
+
     async def first_submit(self) -> None:
         """Return once the session has submitted its first state to the writer (at once
         if it has); raises CancelledError if it ends before."""
@@ -203,13 +227,16 @@ class Session:
 
         Returns a future resolved once the session has submitted the new plan's first
         state to the writer; None if the session is not playing (not started yet, ending
-        or ended, waiting for its link to come back): start a new one then. Raises what
-        the capability check of a new plan raises (strict mode), changing nothing."""
+        or ended, waiting for its link to come back, the device faulted or disobeyed):
+        start a new one then. Raises what the capability check of a new plan raises
+        (strict mode), changing nothing."""
         if (
             not self._playing
             or self._stop_requested
             or self._lost is not None
             or self._stopped_by_device is not None
+            or self._fault is not None
+            or self._disobeyed is not None
             or self._mapper is None
         ):
             return None
@@ -230,6 +257,13 @@ class Session:
     def _on_disconnect(self, reason: str) -> None:
         self._lost = reason or "link lost"
         self._poke.set()
+
+    def _on_fault(self, message: str) -> None:
+        """The device reported a fault (its fault text, a NAK nobody asked for, its STATUS
+        stopped coming): the session ends with an error, and the usual stop follows."""
+        if self._fault is None:
+            self._fault = message
+            self._poke.set()
 
     def _on_status(self, status: Status) -> None:
         """A device that stopped by itself is not started again behind the person's back.
@@ -256,11 +290,23 @@ class Session:
         if told is None or told.is_stopped:
             return
         at = format_duration(max(0, self.plan_ms(asyncio.get_running_loop().time())))
-        self._stopped_by_device = (
-            f"{self.device.model} stopped by itself at {at} (its own stop button or timer, "
-            "or its deadman after the host was silent too long); the session ended"
-        )
+        if status.fault == "deadman":
+            why = "its deadman expired: this host's frames did not reach it in time"
+        else:
+            why = "its own stop button or timer, or its deadman after the host was silent too long"
+        self._stopped_by_device = f"{self.device.model} stopped by itself at {at} ({why}); the session ended"
         self._poke.set()
+
+    def _verify(self, status: Status) -> None:
+        """A device that reports more than it was told (or more than the caps allow) is
+        stopped: the session ends, reason ``device-disobeyed`` (session/verify.py)."""
+        verifier = self._verifier
+        if verifier is None or self._t0 is None or self._disobeyed is not None or self._stop_requested:
+            return
+        problem = verifier.judge(status, asyncio.get_running_loop().time())
+        if problem is not None:
+            self._disobeyed = f"{problem}; the session stopped it"
+            self._poke.set()
 
     # -- time -----------------------------------------------------------------------
 
@@ -296,9 +342,14 @@ class Session:
             max_airbag=lim.max_airbag,
             max_speed=lim.max_speed,
         )
+        self._mapper = mapper
         self.device.events.disconnect.append(self._on_disconnect)
+        self.device.events.fault.append(self._on_fault)
         if self.device.reports_own_stop:
             self.device.events.status.append(self._on_status)
+        if self.tolerance is not None:
+            self._verifier = StatusVerifier(self.device, self.tolerance, self.device.capabilities, lim)
+            self.device.events.status.append(self._verify)
         if not self.device.connected:  # lost between connect() and now
             self._lost = "link lost before the session started"
         self._watch_writer()
@@ -309,7 +360,6 @@ class Session:
                 min(plan.duration_ms / 1000.0, self.governor.session_limits.max_session_s)
             )
             self._t0 = self._began = self.report.started_at = loop.time()
-            self._mapper = mapper
             self._playing = True
             await self._loop(mapper)
         except asyncio.CancelledError:
@@ -318,6 +368,10 @@ class Session:
             raise
         except DeviceDisconnected as exc:
             self.report.reason = "disconnected"
+            self.report.message = str(exc)
+            raise
+        except DeviceFault as exc:
+            self.report.reason = "fault"
             self.report.message = str(exc)
             raise
         except BaseException as exc:
@@ -330,6 +384,7 @@ class Session:
                 submitted.cancel()  # (a caller waiting for it sees the session end instead)
             self._submitted.clear()
             self.writer.expect(None)
+            self._verifier = None  # the session is over: what the stop does is the stop's
             self._failed.cancel()
             if self._t0 is not None and self._began is not None:
                 self.report.elapsed_s = loop.time() - self._began
@@ -338,8 +393,12 @@ class Session:
             await self._shutdown()
             if self._on_disconnect in self.device.events.disconnect:
                 self.device.events.disconnect.remove(self._on_disconnect)
+            if self._on_fault in self.device.events.fault:
+                self.device.events.fault.remove(self._on_fault)
             if self._on_status in self.device.events.status:
                 self.device.events.status.remove(self._on_status)
+            if self._verify in self.device.events.status:
+                self.device.events.status.remove(self._verify)
         return self.report
 
     def _warn(self, message: str) -> None:
@@ -367,8 +426,18 @@ class Session:
                     raise DeviceDisconnected(self._lost_message(now))
                 await self._reconnect()
                 continue
+            if self._fault is not None:
+                at = format_duration(max(0, self.plan_ms(now)))
+                raise DeviceFault(
+                    f"{self._fault} (at {at}); the session ended and the device was told to stop"
+                )
             if self._stop_requested:
                 self.report.reason = "stopped"
+                return
+            if self._disobeyed is not None:
+                self.report.reason = "device-disobeyed"
+                self.report.message = self._disobeyed
+                self._warn(self._disobeyed)
                 return
             if self._stopped_by_device is not None:
                 self.report.reason = "device-stopped"
@@ -389,6 +458,8 @@ class Session:
                 return
             state = mapper.map(target)
             self.writer.submit(state)
+            if self._verifier is not None:
+                self._verifier.sent(state, now)
             self._submitted_any = True
             if self._submitted:
                 for submitted in self._submitted:
@@ -405,8 +476,10 @@ class Session:
             # or sooner, on the tick_s grid, where a ramp changes the device's state.
             busy = target != desired
             tick = self.tick_s if busy else self.idle_tick_s
-            k = math.floor((now - self._t0) / tick + 1e-9) + 1
-            deadline = self._t0 + k * tick
+            t0 = self._t0
+            assert t0 is not None
+            k = math.floor((now - t0) / tick + 1e-9) + 1
+            deadline = t0 + k * tick
             governor_deadline = self.governor.next_deadline(now)
             if governor_deadline is not None and governor_deadline < deadline:
                 deadline = max(governor_deadline, now)
@@ -511,6 +584,8 @@ class Session:
                 continue
             self._lost = None
             self.governor.restart_ramp(loop.time())
+            if self._verifier is not None:
+                self._verifier.relinked(loop.time())
             await self.writer.restart()
             self._watch_writer()
             if not held_by_user:
@@ -533,16 +608,7 @@ class Session:
         if self._lost is not None or not self.device.connected:
             self.report.stop_confirmed = False
             return
-        stop = asyncio.get_running_loop().create_task(
-            self.writer.stop_device(timeout=self.stop_timeout_s), name="stop"
-        )
-        while not stop.done():
-            try:
-                await asyncio.shield(stop)
-            except asyncio.CancelledError:
-                continue  # finish the stop first; the caller's cancel is re-raised by run()
-            except Exception:  # noqa: BLE001 - inspected below
-                break
+        stop = await stop_through_cancels(self.writer, self.stop_timeout_s)
         if stop.cancelled():
             return
         exc = stop.exception()
@@ -551,10 +617,12 @@ class Session:
             self.report.stop_status = status
             self.report.stop_sent = True
             # Devices that cannot report their state say so (extra["confirmed"] False).
-            self.report.stop_confirmed = status.extra.get("confirmed", True) is not False
+            self.report.stop_confirmed = status.confirmed
         elif isinstance(exc, DeviceError):
             self.report.stop_confirmed = False
             if self.report.reason in ("finished", "stopped", "device-stopped", "cap", "running"):
+                # (device-disobeyed: the report says the stop was not confirmed; the
+                # CLI exits 1 for that reason anyway)
                 raise exc
             log.error("stop not confirmed: %s", exc)
         else:

@@ -20,7 +20,7 @@
   device confirms) shows the host is in control again and resumes them.
 
 A write that fails is kept in :attr:`error` and ends the task; the session
-watches :meth:`failed`.
+watches :meth:`failed`. Every state written is told to :attr:`Writer.on_written`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.errors import DeviceError
 from ..core.status import DEVICE_STOPPED, DeviceState, Status
+from ..core.target import zone_order
 from ..devices.base import Device
 from .clock import Alarm, sleep_until
 
@@ -40,6 +42,24 @@ log = logging.getLogger(__name__)
 #: A heartbeat put off for a state expected at time t waits until t + this: the session,
 #: woken at t, submits first (its timer is earlier), so the heartbeat is not needed.
 EXPECT_GRACE_S = 0.001
+
+
+def describe_state(state: DeviceState) -> str:
+    """A device state in its steps, for the log (``-v``)."""
+    if state.is_stopped:
+        return "all off"
+    parts = []
+    if state.technique is not None and state.intensity:
+        zones = ",".join(z.value for z in sorted(state.zones, key=zone_order))
+        width = f" {state.width.value}" if state.width else ""
+        parts.append(
+            f"{state.technique.value} {zones} intensity {state.intensity} speed {state.speed}{width}"
+        )
+    if state.airbags:
+        parts.append("airbags " + " ".join(f"{z.value}={level}" for z, level in state.airbags))
+    if state.heat.value != "off":
+        parts.append(f"heat {state.heat.value}")
+    return "; ".join(parts) or "all off"
 
 
 @dataclass
@@ -58,10 +78,15 @@ class Writer:
     ) -> None:
         self.device = device
         self.min_gap_s = device.min_write_gap_s if min_gap_s is None else min_gap_s
+        self._keepalive_given = keepalive_s
         self.keepalive_s = device.keepalive_s if keepalive_s is None else keepalive_s
         self.stats = WriterStats()
         self.error: BaseException | None = None
         self.last_written: DeviceState | None = None
+        #: Called with (loop time, state) for every state written. The writer keeps no log
+        #: of its own (one per chair is more for the garbage collector to walk): whoever
+        #: needs the states (a session's history, a test) listens for them.
+        self.on_written: list[Callable[[float, DeviceState], None]] = []
         self._pending: DeviceState | None = None
         self._wake = Alarm()
         self._lock = asyncio.Lock()
@@ -88,6 +113,8 @@ class Writer:
 
         A hold on keepalives after a failed stop stays: only a successful write lifts it."""
         await self.close()
+        if self._keepalive_given is None:  # the device may keep another deadman after reconnecting
+            self.keepalive_s = self.device.keepalive_s
         self.error = None
         self._failed.clear()
         self._pending = None
@@ -217,6 +244,10 @@ class Writer:
                 self._last_write_at = loop.time()
                 self.keepalive_held = False  # the device took a state: the host is in control
                 self.stats.written += 1
+                for listener in self.on_written:
+                    listener(self._last_write_at, state)
+                if log.isEnabledFor(logging.INFO):
+                    log.info("%s: sent %s", self.device.model, describe_state(state))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported through failed()
@@ -310,6 +341,21 @@ class Writer:
             )
         self.keepalive_held = True
         self._wake.set()  # the task re-plans its wait without the keepalive deadline
+
+
+async def stop_through_cancels(writer: Writer, timeout: float) -> asyncio.Task[Status]:
+    """The writer's stop, run to its end even when the caller is cancelled meanwhile (a
+    second Ctrl-C must not cut a stop short). Returns the finished task: its result, its
+    exception, or cancelled; the caller's own cancel is for the caller to re-raise."""
+    stop = asyncio.get_running_loop().create_task(writer.stop_device(timeout=timeout), name="stop")
+    while not stop.done():
+        try:
+            await asyncio.shield(stop)
+        except asyncio.CancelledError:
+            continue  # finish the stop first
+        except Exception:  # noqa: BLE001 - the caller inspects the task
+            break
+    return stop
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -161,6 +161,8 @@ def _standard_services(name: str | None) -> tuple[SimService, ...]:
 class PeripheralTransport(Transport):
     """The simulator's end: host writes arrive here; writes become notifications."""
 
+    host_side = False  # the host's frames are logged by its own transport
+
     def __init__(self, peripheral: SimulatedPeripheral) -> None:
         super().__init__()
         self.peripheral = peripheral

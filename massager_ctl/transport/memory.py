@@ -54,6 +54,7 @@ class MemoryTransport(Transport):
         self.peer: MemoryTransport | None = None
         self.opened = False
         self.record = record
+        self.host_side = name == "host"
         # The newest writes (if recorded), for golden tests; ``writes.total`` counts them all.
         self.writes: RecentLog[tuple[str, bytes]] = RecentLog(WRITES_KEPT)
         self._in_flight: deque[bytes] = deque()

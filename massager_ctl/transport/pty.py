@@ -69,6 +69,8 @@ class PtyPort:
 class PtyDeviceTransport(Transport):
     """The device's side of a :class:`PtyPort`, for a simulator."""
 
+    host_side = False  # the host's frames are logged by its own transport
+
     def __init__(self, port: PtyPort) -> None:
         super().__init__()
         self.port = port

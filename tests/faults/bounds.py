@@ -59,16 +59,16 @@ PROTOCOLS: dict[str, Protocol] = {
         nak=False,
         stop_s=1.0,
         host_blind=frozenset({"status-stops"}),
-        note="7-bit checksum before F1; keys are toggles pressed closed-loop on the status, "
-        "so with no status the driver presses nothing and the chair timer ends the session",
+        note="7-bit checksum before F1; status every 200 ms (info frames between); keys are toggles "
+        "pressed closed-loop on the status, so with no status the driver presses nothing and the "
+        "chair timer ends the session",
     ),
     "nlr": Protocol(checksum_index=None, nak=False, note="ASCII lines, no checksum"),
     "theragun": Protocol(checksum_index=1, nak=False, note="AA/BB frames with a sum checksum second"),
     "pulsetto": Protocol(
         checksum_index=None,
         nak=False,
-        stop_s=1.5,
-        note="ASCII lines, no checksum; the stop is a 3-step sequence 0.35 s apart",
+        note="ASCII lines, no checksum; the stop is + - - with no waits (jooray/pulse-libre-desktop main.py)",
     ),
 }
 UNKNOWN_PROTOCOL = Protocol(checksum_index=-1, nak=True, stop_s=2.0, note="not described in PROTOCOLS")

@@ -24,9 +24,64 @@ from fault_kit import (
     scenario_profile_toml,
 )
 
-SIGNALS = {"SIGINT": (signal.SIGINT, 130), "SIGTERM": (signal.SIGTERM, 143)}
+#: Every signal a person or a system sends to end or pause a command, with the exit code
+#: docs/safety.md documents (128 + n). SIGTSTP (Ctrl-Z) suspends the process once the
+#: device is stopped; after SIGCONT (`fg`) it says the session ended and exits 148.
+SIGNALS: dict[str, tuple[int, int]] = {
+    "SIGINT": (signal.SIGINT, 130),
+    "SIGTERM": (signal.SIGTERM, 143),
+    "SIGHUP": (signal.SIGHUP, 129),
+    "SIGQUIT": (signal.SIGQUIT, 131),
+    "SIGUSR1": (signal.SIGUSR1, 138),
+    "SIGUSR2": (signal.SIGUSR2, 140),
+    "SIGTSTP": (signal.SIGTSTP, 148),
+}
+#: A signal case is one name, or two joined by "+": the second comes while the first one's
+#: stop is under way, and must neither cut it short nor change the exit code.
+DOUBLE_GAP_S = 0.02
 #: Wall-clock ceiling for any one process in these tests (a hang is a failure, not a wait).
 PROCESS_TIMEOUT_S = 60.0
+#: How many host processes run at once (a loaded 2-core machine must not starve them).
+CONCURRENT = 8
+
+
+def signals_of(case: str) -> list[str]:
+    return case.split("+")
+
+
+def expected_code(case: str) -> int:
+    return SIGNALS[signals_of(case)[0]][1]
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state of ``pid`` ("T" stopped, "S" sleeping, ...)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        import subprocess
+
+        out = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True)
+        return out.stdout.strip()[:1]
+
+
+async def wait_for_state(pid: int, state: str, timeout: float) -> bool:
+    """Poll until ``pid`` is in ``state``; False if it was not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process_state(pid) == state:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def catches(pid: int, signum: int) -> bool:
+    """The process has a handler for ``signum`` (Linux: /proc/PID/status SigCgt)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
 
 
 def _files(tmp_path: Path, model: str, tag: str) -> tuple[Path, Path, Path]:
@@ -65,13 +120,14 @@ async def _wait_for_segment(proc, index: int, lines: list[str]) -> None:
             event = json.loads(line)
         except ValueError:
             continue
-        if event.get("event") == "segment" and event.get("index") == index:
+        if event.get("type") == "segment" and event.get("index") == index:
             return
 
 
-async def _signal_run(model: str, point: str, signame: str, tmp_path: Path) -> dict:
-    sig, _ = SIGNALS[signame]
-    profile, config, trace = _files(tmp_path, model, f"{signame}-{point}")
+async def _signal_run(model: str, point: str, case: str, tmp_path: Path) -> dict:
+    names = signals_of(case)
+    tag = case.replace("+", "-then-")
+    profile, config, trace = _files(tmp_path, model, f"{tag}-{point}")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -90,30 +146,72 @@ async def _signal_run(model: str, point: str, signame: str, tmp_path: Path) -> d
         env=_env(trace),
     )
     lines: list[str] = []
+    suspended: bool | None = None
+    said_while_suspended = ""
     try:
         segment, offset = _segment_and_offset(point)
         await _wait_for_segment(proc, segment, lines)
         await asyncio.sleep(offset / SIGNAL_TIME_SCALE)
         sent = time.monotonic()
-        proc.send_signal(sig)
+        proc.send_signal(SIGNALS[names[0]][0])
+        for name in names[1:]:
+            await asyncio.sleep(DOUBLE_GAP_S)
+            proc.send_signal(SIGNALS[name][0])
+        if names[0] == "SIGTSTP":
+            # Suspended only once the device is stopped: by then it has said so.
+            suspended = await wait_for_state(proc.pid, "T", SIGNAL_EXIT_S)
+            took = time.monotonic() - sent
+            said_while_suspended = await _read_available(proc.stderr)
+            proc.send_signal(signal.SIGCONT)
         out, err = await asyncio.wait_for(proc.communicate(), PROCESS_TIMEOUT_S)
-        took = time.monotonic() - sent
+        if names[0] != "SIGTSTP":
+            took = time.monotonic() - sent
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
     return {
         "point": point,
+        "signal": case,
         "code": proc.returncode,
         "took": took,
-        "stderr": err.decode(errors="replace"),
+        "suspended": suspended,
+        "said_while_suspended": said_while_suspended,
+        "stderr": said_while_suspended + err.decode(errors="replace"),
         "stdout": "\n".join(lines) + out.decode(errors="replace"),
         "trace": json.loads(trace.read_text()) if trace.exists() else None,
     }
 
 
-def _judge(model: str, signame: str, result: dict) -> list[str]:
-    _, code = SIGNALS[signame]
+async def _read_available(stream, quiet_s: float = 0.2) -> str:
+    """What ``stream`` holds now (reads until it has been quiet for ``quiet_s``)."""
+    chunks = []
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.read(65536), quiet_s)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+#: What the host must never say after a signal: that a second signal cut its stop short
+#: (the false "stop failed" a double Ctrl-C printed), or a crash. (A stop that really timed
+#: out - on a machine so loaded that the scaled 2 s are not enough - may say so.)
+FALSE_ALARMS = (
+    "stop failed (KeyboardInterrupt",
+    "stop failed (CancelledError",
+    "Traceback",
+    "unexpected error",
+    "Aborted!",
+)
+
+
+def _judge(model: str, result: dict) -> list[str]:
+    case = result["signal"]
+    code = expected_code(case)
     caps = definition(model).static_capabilities()
     found = []
     trace = result["trace"]
@@ -121,6 +219,16 @@ def _judge(model: str, signame: str, result: dict) -> list[str]:
         found.append(f"exit code {result['code']}, not {code}")
     if result["took"] > SIGNAL_EXIT_S:
         found.append(f"took {result['took']:.2f} s to stop and exit (bound {SIGNAL_EXIT_S} s)")
+    if result["suspended"] is False:
+        found.append(f"not suspended within {SIGNAL_EXIT_S} s of Ctrl-Z")
+    if result["suspended"] and "device was stopped first" not in result["said_while_suspended"]:
+        found.append(
+            "suspended without saying the device was stopped first: "
+            f"{result['said_while_suspended'].strip()[-300:]!r}"
+        )
+    for alarm in FALSE_ALARMS:
+        if alarm in result["stderr"]:
+            found.append(f"stderr says {alarm!r}")
     if trace is None:
         found.append(
             "no simulator trace: the process died without closing the simulator, "
@@ -142,11 +250,14 @@ def _judge(model: str, signame: str, result: dict) -> list[str]:
 
 
 async def signal_runs(model: str, runs, tmp_path: Path) -> list[dict]:
-    """(point, signal name) pairs, each its own process, all at once."""
-    results = await asyncio.gather(*(_signal_run(model, point, signame, tmp_path) for point, signame in runs))
-    for (_, signame), result in zip(runs, results, strict=True):
-        result["signal"] = signame
-    return results
+    """(point, signal case) pairs, each its own process, CONCURRENT at a time."""
+    gate = asyncio.Semaphore(CONCURRENT)
+
+    async def one(point: str, case: str) -> dict:
+        async with gate:
+            return await _signal_run(model, point, case, tmp_path)
+
+    return await asyncio.gather(*(one(point, case) for point, case in runs))
 
 
 async def program_signal_run(model: str, program: str, signame: str, tmp_path: Path) -> dict:
@@ -184,8 +295,14 @@ async def program_signal_run(model: str, program: str, signame: str, tmp_path: P
         await asyncio.sleep(5 / SIGNAL_TIME_SCALE)  # 5 s of the chair's time
         sent = time.monotonic()
         proc.send_signal(sig)
+        if signame == "SIGTSTP":
+            # Ctrl-Z: suspended only once the chair is stopped; `fg` lets it say so and exit.
+            await wait_for_state(proc.pid, "T", PROCESS_TIMEOUT_S)
+            took = time.monotonic() - sent
+            proc.send_signal(signal.SIGCONT)
         _, err = await asyncio.wait_for(proc.communicate(), PROCESS_TIMEOUT_S)
-        took = time.monotonic() - sent
+        if signame != "SIGTSTP":
+            took = time.monotonic() - sent
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -201,7 +318,7 @@ async def program_signal_run(model: str, program: str, signame: str, tmp_path: P
 def failures_of(model: str, results: list[dict]) -> str:
     failures = []
     for result in results:
-        found = _judge(model, result["signal"], result)
+        found = _judge(model, result)
         if found:
             failures.append(
                 f"{result['signal']} @ {result['point']}: "
@@ -209,6 +326,53 @@ def failures_of(model: str, results: list[dict]) -> str:
                 + f"\n    stderr: {result['stderr'].strip()[-600:]}"
             )
     return "\n".join(failures)
+
+
+async def startup_signal(signame: str, tmp_path: Path) -> dict:
+    """A signal as soon as the process handles it (the guard is in place), long before
+    any device: the command must end with its one line and 128 + n, no traceback."""
+    signum, code = SIGNALS[signame]
+    config = tmp_path / "config.toml"
+    config.write_text(CAPS_CONFIG_TOML, encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "massager_ctl",
+        "--config",
+        str(config),
+        "--device",
+        "sim:",
+        "run",
+        "quick",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(tmp_path / f"startup-{signame}.trace.json"),
+    )
+    try:
+        deadline = time.monotonic() + PROCESS_TIMEOUT_S
+        # Python handles SIGINT from its start; the guard handles all of these at once.
+        while time.monotonic() < deadline and not all(catches(proc.pid, n) for n, _ in SIGNALS.values()):
+            await asyncio.sleep(0.001)
+        proc.send_signal(signum)
+        suspended = None
+        if signame == "SIGTSTP":
+            # Nothing runs yet: Ctrl-Z simply suspends; end it from there with Ctrl-C.
+            suspended = await wait_for_state(proc.pid, "T", SIGNAL_EXIT_S)
+            code = SIGNALS["SIGINT"][1]
+            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGCONT)
+        out, err = await asyncio.wait_for(proc.communicate(), PROCESS_TIMEOUT_S)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return {
+        "signal": signame,
+        "code": proc.returncode,
+        "want": code,
+        "suspended": suspended,
+        "stderr": err.decode(errors="replace"),
+    }
 
 
 def pty_models() -> list[str]:

@@ -19,6 +19,8 @@ test_exit_path_signal_program_cli      `massager-ctl program` + SIGINT / SIGTERM
 test_exit_path_link_lost               the device's own deadman (host cannot reach it)
 (test_host_signals.py::test_sigkill_of_the_host_the_device_stops_itself[sim-chair]:
  SIGKILL of the host process: the deadman, across processes, on a pty)
+(test_host_signals.py::test_every_signal_*: SIGHUP, SIGQUIT, SIGUSR1/2, Ctrl-Z and a second
+ signal during the stop, the cli/signals.py guard, across processes)
 =====================================  ===============================================
 
 The in-process ones run on sim-chair in virtual time; "stopped" means the simulator's
@@ -238,7 +240,14 @@ def test_exit_path_signal_program_cli(signame, tmp_path):
     assert trace is not None, "no simulator trace: the process died without stopping the chair"
     assert trace["target_stopped"] and not trace["motors_on"] and not trace["heat_on"], trace
     events = trace["trace"]
-    assert any(e["detail"] == "program relax" for e in events)  # the program was under way
+    seen = [(e["kind"], e["detail"]) for e in events]
+    assert ("key", "auto program 3") in seen  # relax, the board's third auto program, was under way
     stops = [e for e in events if e["kind"] == "stop"]
-    # stopped by the host's power key within seconds, not by the chair's 10-min timer
-    assert stops and stops[-1]["detail"] == "power key" and stops[-1]["t"] < 60, events[-4:]
+    powers = [e for e in events if e["kind"] == "key" and e["detail"] == "power"]
+    # stopped by the host's power key within seconds (the board's reset), not by the
+    # chair's 10-min timer; the reset ran to its end before the process left
+    assert stops and stops[-1]["detail"] == "returning home", events[-4:]
+    assert powers and powers[-1]["t"] <= stops[-1]["t"] < 60, events[-4:]
+    assert ("timer", "expired") not in seen
+    assert seen[-1] == ("reset", "done: off"), events[-4:]
+    assert not [d for _, d in seen if "during the reset" in d]  # no key cut the reset short

@@ -1,11 +1,13 @@
-"""The host process interrupted, terminated and killed: real processes, real signals.
+"""The host process interrupted, terminated, suspended and killed: real processes, real signals.
 
-SIGINT / SIGTERM: ``massager-ctl run <scenario profile> --time-scale 8`` on
-``sim:<model>`` (the simulator lives in that process and, with MASSAGER_CTL_SIM_TRACE
-set, writes its final state when it closes). The signal is sent at each point of the
-session (timed from the run's own --json segment events); the process must exit 130 /
-143 within SIGNAL_EXIT_S of the signal, and the simulator's final state must be
-stopped, with no command above the cap ever seen.
+Ending and pausing signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, SIGTSTP):
+``massager-ctl run <scenario profile> --time-scale 8`` on ``sim:<model>`` (the simulator
+lives in that process and, with MASSAGER_CTL_SIM_TRACE set, writes its final state when
+it closes). The signal is sent at each point of the session (timed from the run's own
+--json segment events); the process must exit 128 + n within SIGNAL_EXIT_S of the signal
+(Ctrl-Z: be suspended within it, having said the device was stopped first, then exit 148
+after SIGCONT), and the simulator's final state must be stopped, with no command above
+the cap ever seen. A second signal during the stop ("SIGINT+SIGINT") changes nothing.
 
 SIGKILL: the process and an in-process simulator die together, so the chair is served
 by a second process (``massager-ctl simulate MODEL``, on a pty) and the host
@@ -18,13 +20,27 @@ is read: its clock is the same CLOCK_MONOTONIC as this test's.
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from bounds import LIMITS, POINTS, SIGKILL_SLACK_S
 from fault_kit import SIM_MODELS, cap_steps, definition, safety
-from process_kit import SIGNALS, failures_of, kill_host, pty_models, signal_runs
+from process_kit import SIGNALS, failures_of, kill_host, pty_models, signal_runs, startup_signal
 
 from massager_ctl.devices.model import OnLinkLoss
+
+#: Cases every model gets at every point by default; the rest of SIGNALS run at every
+#: point on every model in the slow table, and at one point on the reference chair here.
+EVERY_POINT = ("SIGINT", "SIGTERM")
+OTHERS = tuple(name for name in SIGNALS if name not in EVERY_POINT)
+DOUBLES = ("SIGINT+SIGINT", "SIGTERM+SIGINT", "SIGHUP+SIGTERM", "SIGTSTP+SIGINT")
+
+
+def _assert_runs(model, runs, tmp_path):
+    results = asyncio.run(signal_runs(model, runs, tmp_path))
+    failures = failures_of(model, results)
+    assert not failures, failures
+
 
 # Real processes and signals, on the real clock: the bulk of the suite's time.
 pytestmark = pytest.mark.slow
@@ -33,10 +49,34 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("model", SIM_MODELS)
 def test_sigint_and_sigterm_at_every_point_stop_the_device(model, tmp_path):
     """Both signals at the four points: eight processes at once (they mostly wait)."""
-    runs = [(point, signame) for signame in SIGNALS for point in POINTS]
-    results = asyncio.run(signal_runs(model, runs, tmp_path))
-    failures = failures_of(model, results)
-    assert not failures, failures
+    _assert_runs(model, [(point, name) for name in EVERY_POINT for point in POINTS], tmp_path)
+
+
+def test_every_signal_and_a_second_one_stop_the_reference_chair(tmp_path):
+    """SIGHUP, SIGQUIT, SIGUSR1/2 and Ctrl-Z mid-ramp, and a second signal during the stop."""
+    _assert_runs("sim-chair", [("ramp", name) for name in OTHERS + DOUBLES], tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", SIM_MODELS)
+def test_every_signal_at_every_point_stops_the_device(model, tmp_path):
+    """The whole table: every signal and every double, at the four points, on every model."""
+    runs = [(point, name) for name in OTHERS + DOUBLES for point in POINTS]
+    _assert_runs(model, runs, tmp_path)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads SigCgt from /proc (Linux)")
+@pytest.mark.parametrize("signame", list(SIGNALS))
+def test_a_signal_at_start_up_ends_with_one_line_and_its_exit_code(signame, tmp_path):
+    """Sent the moment the process handles it: long before a device (no "Aborted!",
+    no traceback, 128 + n)."""
+    result = asyncio.run(startup_signal(signame, tmp_path))
+    err = result["stderr"]
+    assert result["code"] == result["want"], err
+    assert result["suspended"] in (None, True), "Ctrl-Z at start-up did not suspend"
+    for alarm in ("Traceback", "Aborted!", "unexpected error"):
+        assert alarm not in err, err
+    assert err.strip().splitlines()[-1].startswith("massager-ctl: "), err
 
 
 # ------------------------------------------------------------------------- SIGKILL
@@ -111,3 +151,47 @@ def test_sigkill_of_the_host_the_device_stops_itself(model, points, tmp_path):
     if hard:
         pytest.fail("\n".join(hard + late), pytrace=False)
     assert not late, "\n".join(late)
+
+
+def test_the_guard_handles_every_signal_that_would_end_or_pause_the_process():
+    """Not only the signals people send by hand: every catchable signal whose default ends
+    the process (SIGALRM, SIGXCPU, SIGPWR, the real-time signals...) or suspends it."""
+    import signal
+
+    from massager_ctl.cli import signals
+
+    ending = set(signals.ending_signals())
+    names = {"SIGHUP", "SIGINT", "SIGQUIT", "SIGABRT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM"}
+    names |= {"SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGPWR", "SIGIO", "SIGSTKFLT"}
+    for name in names:
+        if hasattr(signal, name):
+            assert getattr(signal, name) in ending, name
+    if hasattr(signal, "SIGRTMIN"):
+        assert set(range(signal.SIGRTMIN, signal.SIGRTMAX + 1)) <= ending
+    assert signals.PAUSING == {signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
+    for kept in ("SIGKILL", "SIGSTOP", "SIGSEGV", "SIGCHLD", "SIGPIPE", "SIGWINCH", "SIGCONT"):
+        assert getattr(signal, kept) not in ending, kept
+    guard = signals.SignalGuard()
+    guard.install()
+    try:
+        for signum in (*ending, *signals.PAUSING):
+            assert signal.getsignal(signum) == guard._handle, signals.signal_name(signum)
+    finally:
+        guard.uninstall()
+    assert signal.getsignal(signal.SIGTERM) != guard._handle
+
+
+@pytest.mark.slow
+def test_every_catchable_ending_signal_stops_the_reference_chair(tmp_path, monkeypatch):
+    """The rest of them, each once, mid-ramp, on the reference chair: 128 + n, stopped."""
+    import process_kit
+
+    from massager_ctl.cli import signals
+
+    table = dict(process_kit.SIGNALS)
+    for signum in signals.ending_signals():
+        name = signals.signal_name(signum).replace("+", "PLUS")
+        table.setdefault(name, (signum, 128 + signum))
+    monkeypatch.setattr(process_kit, "SIGNALS", table)
+    runs = [("ramp", name) for name in table if name not in SIGNALS]
+    _assert_runs("sim-chair", runs, tmp_path)

@@ -110,54 +110,35 @@ def _native_bounded(decoder) -> bool:
 def _rongtai_key_frame(rng: random.Random) -> bytes:
     from massager_ctl.devices.rongtai import codec as r
 
-    source = rng.choice([r.SOURCE_WIRED_REMOTE, r.SOURCE_ANDROID_APP, r.SOURCE_IOS_APP, r.SOURCE_COIN_UNIT])
+    source = rng.choice([r.SOURCE_WIRED_REMOTE, r.SOURCE_ANDROID_APP, r.SOURCE_IOS_APP])
     return r.encode_key(rng.randrange(0x80), source)
 
 
 def _rongtai_status_frame(length: int) -> Callable[[random.Random], bytes]:
-    def make(rng: random.Random) -> bytes:
-        from massager_ctl.devices.rongtai import codec as r
+    """Any 7-bit body in a well-formed frame (the host builds no status; the simulated
+    board's builder makes only the bodies its states lead to)."""
 
-        status = r.RongtaiStatus(
-            powered=rng.random() < 0.5,
-            heat=rng.random() < 0.5,
-            run_state=rng.randrange(0x80),
-            technique=rng.choice([None, *r.TECHNIQUE_CODES]),
-            speed=rng.randrange(7),
-            width=rng.randrange(4),
-            airbag_zones=r.AirbagZone(rng.randrange(16) << 2),
-            airbag_strength=rng.randrange(6),
-            scope=r.Scope(rng.randrange(4)),
-            remaining_s=rng.randrange(r.MAX_REMAINING_S + 1),
-            foot_roller=rng.randrange(4),
-            roller_height=rng.randrange(r.MAX_ROLLER_HEIGHT + 1),
-            body_scan=rng.randrange(0x80),
-            actuators=r.Actuator(rng.randrange(0x40)),
-            zero_gravity=rng.random() < 0.5,
-            reserved=rng.randrange(0x80),
-            rollers_active=rng.random() < 0.5,
-            program=rng.choice([None, *r.PROGRAM_NAMES]),
-            intensity=rng.randrange(6),
-            heat_level=rng.randrange(4),
-        )
-        return r.encode_status(status, length)
+    def make(rng: random.Random) -> bytes:
+        body = [rng.randrange(0x80) for _ in range(length - 3)]
+        check = (~sum(body)) & 0x7F if length == 17 else 0
+        return bytes([0xF0, *body, check, 0xF1])
 
     return make
 
 
-def _rongtai_status_decoder(length: int, checksum: str):
+def _rongtai_status_decoder(length: int):
     def make():
         from massager_ctl.devices.rongtai.codec import StatusDecoder
 
-        return StatusDecoder(length, checksum=checksum)
+        return StatusDecoder(length)
 
     return make
 
 
-def _rongtai_command_decoder():
-    from massager_ctl.devices.rongtai.codec import CommandDecoder
+def _rongtai_key_receiver():
+    from massager_ctl.devices.rongtai.firmware import KeyReceiver
 
-    return CommandDecoder()
+    return KeyReceiver()
 
 
 # --------------------------------------------------------------------------- nlr
@@ -252,18 +233,18 @@ def _feed(decoder, data: bytes) -> list:
 
 CODECS: tuple[Codec, ...] = (
     Codec("native", "native", _native_decoder, _feed, _native_frame, check_bounded=_native_bounded),
-    Codec("rongtai keys (chair side)", "rongtai", _rongtai_command_decoder, _feed, _rongtai_key_frame),
+    Codec("rongtai keys (board side)", "rongtai", _rongtai_key_receiver, _feed, _rongtai_key_frame),
     Codec(
-        "rongtai status 17 B, strict",
+        "rongtai status 17 B",
         "rongtai",
-        _rongtai_status_decoder(17, "strict"),
+        _rongtai_status_decoder(17),
         _feed,
         _rongtai_status_frame(17),
     ),
     Codec(
-        "rongtai status 18 B, auto",
+        "rongtai status 18 B",
         "rongtai",
-        _rongtai_status_decoder(18, "auto"),
+        _rongtai_status_decoder(18),
         _feed,
         _rongtai_status_frame(18),
     ),

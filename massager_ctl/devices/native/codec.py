@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import struct
 from binascii import crc_hqx
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeGuard, TypeVar
@@ -605,10 +605,13 @@ def _zones_from_mask(mask: int, what: str) -> frozenset[Zone]:
 
 
 def _codes_from_mask(mask: int, by_code: Mapping[int, V], what: str) -> list[V]:
-    top = max(by_code)
-    if mask >> top:
-        raise _Bad(NakCode.BAD_VALUE, f"{what}: unknown bit in 0x{mask:02X}")
+    """The codes a capability mask (INFO) lists. Bits this version does not know are
+    ignored (docs/protocol.md section 5.2): a newer device may offer more."""
     return [by_code[c] for c in sorted(by_code) if c and mask & (1 << (c - 1))]
+
+
+#: The bits of a zone mask that name zones (section 3.1).
+_ZONE_BITS = (1 << len(ZONE_CODES)) - 1
 
 
 def _lookup(table: Mapping[int, V], code: int, what: str) -> V:
@@ -717,58 +720,53 @@ _PRESSURES_BY_BYTES: dict[bytes, tuple[tuple[Zone, float], ...]] = {}
 
 
 def _read_status(r: _Reader) -> Status:
+    """STATUS as the host reads it (section 5.7). A frame is used whole even when a part
+    of it cannot be: reserved flag bits are ignored, a reading outside its range is taken
+    as unknown (a roller position above 1000) or left out (a pressure for a zone code that
+    is not in the table, or for a zone already given), and a fault text that is not UTF-8
+    is shown with replacement characters. Only the running flag and the state block must
+    be right."""
     flags = r.u8()
-    if flags & ~0x01:
-        raise _Bad(NakCode.BAD_VALUE, f"reserved status flag bits set: 0x{flags:02X}")
     state = _read_state(r)
     body, pos = r.body, r.pos
     if pos + _READINGS.size <= len(body):
         roller_raw, temp_raw, remaining_raw, count = _READINGS.unpack_from(body, pos)
         r.pos = pos + _READINGS.size
-        if roller_raw != UNKNOWN_U16 and roller_raw > 1000:
-            raise _Bad(NakCode.BAD_VALUE, f"roller position {roller_raw} above 1000")
     else:  # short: read field by field, to fail where it ends
         roller_raw = r.u16()
-        if roller_raw != UNKNOWN_U16 and roller_raw > 1000:
-            raise _Bad(NakCode.BAD_VALUE, f"roller position {roller_raw} above 1000")
         temp_raw = r.i16()
         remaining_raw = r.u16()
         count = r.u8()
+    if roller_raw > 1000:  # 0xFFFF says unknown; anything else above 1000 is not a reading
+        roller_raw = UNKNOWN_U16
     if count > len(ZONE_CODES):
-        raise _Bad(NakCode.BAD_VALUE, f"{count} airbag pressures; at most {len(ZONE_CODES)}")
-    seen: set[Zone] = set()
-    pressures: Sequence[tuple[Zone, float]] = ()
-    read: list[tuple[Zone, float]] = []
+        raise _Bad(NakCode.BAD_FRAME, f"{count} airbag pressures; at most {len(ZONE_CODES)}")
     pos = r.pos
     end = pos + 3 * count
-    if end <= len(body):  # all here: no short read can interrupt the checks
-        key = body[pos:end]
-        cached = _PRESSURES_BY_BYTES.get(key)
-        if cached is not None:
-            pressures = cached
-        else:
-            for k in range(pos, end, 3):
-                zone = _lookup(_ZONE_BY_CODE, body[k], "airbag pressure zone")
-                if zone in seen:
-                    raise _Bad(NakCode.BAD_VALUE, f"airbag pressure zone {zone.value} listed twice")
-                seen.add(zone)
-                read.append((zone, (body[k + 1] << 8 | body[k + 2]) / 10))
-            pressures = tuple(read)
-            if len(_PRESSURES_BY_BYTES) >= _MAX_CACHED:
-                _PRESSURES_BY_BYTES.clear()
-            _PRESSURES_BY_BYTES[key] = pressures
-        r.pos = end
-    else:
-        for _ in range(count):
-            zone = _read_zone(r, seen, "airbag pressure zone")
-            read.append((zone, r.u16() / 10))
-        pressures = read
-    fault = r.text(MAX_FAULT_BYTES, "fault text") or None
+    if end > len(body):
+        raise _Bad(NakCode.BAD_FRAME, "body too short")
+    key = body[pos:end]
+    pressures = _PRESSURES_BY_BYTES.get(key)
+    if pressures is None:
+        seen: set[Zone] = set()
+        found: list[tuple[Zone, float]] = []
+        for k in range(pos, end, 3):
+            zone = _ZONE_BY_CODE.get(body[k])
+            if zone is None or zone in seen:
+                continue  # one reading that cannot be used; the rest of the frame can
+            seen.add(zone)
+            found.append((zone, (body[k + 1] << 8 | body[k + 2]) / 10))
+        pressures = tuple(found)
+        if len(_PRESSURES_BY_BYTES) >= _MAX_CACHED:
+            _PRESSURES_BY_BYTES.clear()
+        _PRESSURES_BY_BYTES[key] = pressures
+    r.pos = end
+    fault = r.take(r.u8()).decode("utf-8", errors="replace") or None
     return Status(
         running=bool(flags & 0x01),
         state=state,
         roller_position=None if roller_raw == UNKNOWN_U16 else roller_raw / 1000,
-        airbag_pressure=tuple(pressures),
+        airbag_pressure=pressures,
         heater_temp_c=None if temp_raw == UNKNOWN_TEMP else temp_raw / 10,
         remaining_s=None if remaining_raw == UNKNOWN_U16 else remaining_raw,
         fault=fault,
@@ -783,21 +781,21 @@ def _read_deadman(r: _Reader) -> int:
 
 
 def _read_version(r: _Reader) -> int:
-    version = r.u8()
-    if version == 0:
-        raise _Bad(NakCode.BAD_VALUE, "version 0")
-    return version
+    # Any value is a version number; one the device does not speak (0 included) is
+    # answered NAK UNSUPPORTED by the device (section 8.1), not BAD_VALUE by the codec.
+    return r.u8()
 
 
 def _read_info(r: _Reader, seq: int) -> Info:
+    """INFO as the host reads it: bits it does not know in a mask are ignored (5.2)."""
     version = _read_version(r)
     deadman = _read_deadman(r)
-    zones = _zones_from_mask(r.u16(), "zones")
+    zones = _zones_from_mask(r.u16() & _ZONE_BITS, "zones")
     techniques = _codes_from_mask(r.u8(), _TECHNIQUE_BY_CODE, "techniques")
     intensity_steps = r.u8()
     speed_steps = r.u8()
     widths = _codes_from_mask(r.u8(), _WIDTH_BY_CODE, "widths")
-    airbag_zones = _zones_from_mask(r.u16(), "airbag zones")
+    airbag_zones = _zones_from_mask(r.u16() & _ZONE_BITS, "airbag zones")
     airbag_levels = r.u8()
     heat = _codes_from_mask(r.u8(), _HEAT_BY_CODE, "heat levels")
     timers = tuple(r.u16() for _ in range(r.u8()))

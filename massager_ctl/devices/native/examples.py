@@ -133,7 +133,9 @@ def _h(data: bytes) -> str:
 
 
 def _names(codes: Mapping[E, int], mask: int, offset: int) -> str:
-    picked = [k.value for k, c in codes.items() if c and mask & (1 << (c - offset))]
+    """The names a mask lists: bit ``c - offset`` for code ``c`` (offset 0: zones, where code 0,
+    the neck, is bit 0; offset 1: techniques, widths, heat, where code 0 has no bit)."""
+    picked = [k.value for k, c in codes.items() if c >= offset and mask & (1 << (c - offset))]
     return ", ".join(picked) or "none"
 
 
@@ -156,7 +158,8 @@ def _state_fields(state: DeviceState) -> list[tuple[bytes, str]]:
 
 
 def _status_fields(status: Status) -> list[tuple[bytes, str]]:
-    out = [(bytes((1 if status.running else 0,)), f"flags: running = {int(status.running)}")]
+    running = 1 if status.running else 0
+    out = [(bytes((running,)), f"flags: running = {running}")]
     out += _state_fields(status.state)
     if status.roller_position is None:
         out.append((UNKNOWN_U16.to_bytes(2, "big"), "roller position unknown"))
@@ -180,9 +183,9 @@ def _status_fields(status: Status) -> list[tuple[bytes, str]]:
         text = f"pressure {zone.value} = {raw} x 0.1 % = {pressure} %"
         out.append((bytes((ZONE_CODES[zone],)) + raw.to_bytes(2, "big"), text))
     if status.fault:
-        fault = status.fault.encode()
-        out.append((bytes((len(fault),)), f"fault text length = {len(fault)}"))
-        out.append((fault, f'fault text "{status.fault}" (UTF-8)'))
+        text_bytes = status.fault.encode()
+        out.append((bytes((len(text_bytes),)), f"fault text length = {len(text_bytes)}"))
+        out.append((text_bytes, f'fault text "{status.fault}" (UTF-8)'))
     else:
         out.append((b"\x00", "fault text length = 0: no fault"))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...core.tolerance import EXACT
 from ..model import ModelDefinition, OnLinkLoss, SafetyFacts, StopConfirmation
 from .codec import DEFAULT_DEADMAN_MS
 from .reference import REFERENCE_CAPABILITIES
@@ -17,6 +18,9 @@ NATIVE_SAFETY = SafetyFacts(
     status_every_s=0.1,
 )
 
+# STATUS carries the state the chair executes, ordered with the ACKs of its frames
+# (docs/protocol.md): it is verified exactly against what was acknowledged.
+
 MODELS: tuple[ModelDefinition, ...] = (
     ModelDefinition(
         name="sim-chair",
@@ -29,6 +33,7 @@ MODELS: tuple[ModelDefinition, ...] = (
         simulator="massager_ctl.devices.native.sim:SimulatedNativeChair",
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the 1.5 s deadman",
+        status_tolerance=EXACT,
         notes="Speaks the native protocol v1 over an in-memory link; physics take time.",
         safety=NATIVE_SAFETY,
     ),
@@ -40,6 +45,7 @@ MODELS: tuple[ModelDefinition, ...] = (
         driver="massager_ctl.devices.native.driver:NativeDevice",
         min_write_gap_s=0.02,
         keepalive="native HEARTBEAT at a third of the negotiated deadman",
+        status_tolerance=EXACT,
         notes="Capabilities are reported by the device in its INFO reply.",
         safety=NATIVE_SAFETY,
     ),
@@ -73,6 +79,7 @@ def _diy(name: str, title: str, service: str, ble: BleLayout, notes: str) -> Mod
         simulator="massager_ctl.devices.native.sim:SimulatedNativeChair",
         min_write_gap_s=0.075,
         keepalive="native HEARTBEAT at a third of the negotiated deadman",
+        status_tolerance=EXACT,
         recognise=Recognise(ble_names=("MCTL",), ble_services=(service,), ble_manufacturer=_DIY_MANUFACTURER),
         notes=notes,
         ble=ble,

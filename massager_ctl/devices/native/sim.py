@@ -10,9 +10,10 @@ Behaviour (the device side of docs/protocol.md):
 * HELLO -> INFO with this chair's capabilities and the negotiated deadman:
   what the host asked, capped at :attr:`SimulatedNativeChair.MAX_DEADMAN_MS`.
   A version other than ours -> NAK UNSUPPORTED.
-* SET -> NAK NOT_READY before a HELLO; otherwise the physics checks it:
-  a value this chair lacks (technique, zone, width, heat level) -> NAK
-  UNSUPPORTED, anything else out of range -> NAK BAD_VALUE; accepted -> ACK.
+* SET -> NAK NOT_READY before a HELLO; NAK FAULT while a fault lasts (below);
+  otherwise the physics checks it: a value this chair lacks (technique, zone,
+  width, heat level) -> NAK UNSUPPORTED, anything else out of range -> NAK
+  BAD_VALUE; accepted -> ACK.
 * STOP -> the physics stops -> ACK. Honoured before HELLO too: a stop is
   never refused.
 * HEARTBEAT -> no reply (by design: the status cadence already shows the
@@ -22,10 +23,19 @@ Behaviour (the device side of docs/protocol.md):
   device -> host message type from the host -> NAK UNKNOWN_TYPE. Garbage
   bytes are skipped by the decoder.
 * After a HELLO, a STATUS frame every ``status_interval_s`` (own seq counter).
-* Deadman: after a HELLO, if no valid host frame arrives for the deadman
-  period, the physics stops with reason ``"deadman"`` once per silence;
-  the next valid frame re-arms it. A cut link is not special-cased: the
-  chair simply never hears the host again, so the deadman stops it.
+* Deadman: after a HELLO, if no host frame that feeds it (docs/protocol.md
+  section 8.3: any intact frame of a host type with a well-formed body, carried out or
+  refused) arrives for the deadman period, a running chair stops with reason
+  ``"deadman"`` and shows ``deadman`` as its fault text until the next SET; on
+  a chair already stopped the expiry changes nothing. Once per silence; the
+  next feeding frame re-arms it. A cut link is not special-cased: the chair
+  simply never hears the host again, so the deadman stops it.
+* Heater over temperature (the physics' cut-out): the chair stops as for STOP,
+  shows ``heater over temperature`` as its fault text and refuses SET with NAK
+  FAULT until the heater has cooled (STOP is still ACKed, GET_STATUS answered).
+* :meth:`SimulatedNativeChair.remote` plays the chair's own remote control
+  (a program started at the chair, no host involved); :meth:`reboot` a power
+  cut: everything off, out of any session, no STATUS until the next HELLO.
 
 Physics time is the event loop's clock (``loop.time()``).
 """
@@ -36,10 +46,12 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from ...core.capabilities import Capabilities
 from ...core.recent import RecentLog
+from ...core.status import DeviceState, Status
 from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
 from ...sim.physics import ChairPhysics, UnsupportedValue
@@ -54,6 +66,7 @@ from .codec import (
     Hello,
     Info,
     Message,
+    MsgType,
     Nak,
     NakCode,
     SetState,
@@ -67,6 +80,11 @@ from .reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
 log = logging.getLogger(__name__)
 
 _HOST_TYPES = (Hello, SetState, Stop, Heartbeat, GetStatus)
+_HOST_TYPE_CODES = frozenset(t for t in MsgType if t < 0x80)
+#: A refusal of a well-formed frame of a host type: it still feeds the deadman (section 8.3).
+_FEEDING_REFUSALS = frozenset({NakCode.BAD_VALUE, NakCode.UNSUPPORTED})
+HEATER_FAULT = "heater over temperature"
+DEADMAN_FAULT = "deadman"
 SENT_KEPT = 10  # frames kept in SimulatedNativeChair.sent: the last second of STATUS
 RECEIVED_KEPT = 200  # host frames kept in SimulatedNativeChair.received (100 s of heartbeats)
 
@@ -106,6 +124,8 @@ class SimulatedNativeChair(SimulatedDevice):
         self.errors: list[str] = []  # internal problems (a bug if not empty)
         self._last_heard: float | None = None
         self._deadman_fired = False
+        self._deadman_text = False  # "deadman" in the fault text until the next SET
+        self._heater_fault = False
         self._status_seq = 0
         self._status_tick = 1  # the next status is due at start + tick * interval
         self._timer: asyncio.Handle | None = None  # the next run of _tick
@@ -153,6 +173,7 @@ class SimulatedNativeChair(SimulatedDevice):
         now = loop.time()
         self.faults.tick(now)
         self.physics.advance(now)
+        self._check_heater(now)
         self._check_deadman(now)
         start, interval = self._start, self.status_interval_s
         assert start is not None  # set by start(), before the first tick
@@ -188,9 +209,56 @@ class SimulatedNativeChair(SimulatedDevice):
         deadline = self._deadman_deadline()
         if deadline is not None and now >= deadline - 1e-9:
             self._deadman_fired = True
+            self.physics.advance(now)
+            if self.physics.target.is_stopped:
+                return  # nothing runs: nothing to stop, nothing to report (section 8.3)
             self.deadman_trips += 1
+            self._deadman_text = True
             self.physics.stop(now, reason="deadman")
             log.info("simulated chair: deadman, no host frame for %.3f s", self.deadman_s)
+
+    # ------------------------------------------------------------ faults (section 8.4)
+
+    def _check_heater(self, now: float) -> None:
+        latched = self.physics.heat_latched
+        if latched and not self._heater_fault:
+            self._heater_fault = True
+            self.physics.stop(now, reason=HEATER_FAULT)
+            log.info("simulated chair: fault: %s", HEATER_FAULT)
+        elif self._heater_fault and not latched:
+            self._heater_fault = False
+            log.info("simulated chair: heater cooled down; fault cleared")
+
+    @property
+    def fault(self) -> str | None:
+        """The fault text the chair shows in STATUS now (None: no fault)."""
+        if self._heater_fault:
+            return HEATER_FAULT
+        if self._deadman_text:
+            return DEADMAN_FAULT
+        return None
+
+    # ------------------------------------------------------------ the chair's own side
+
+    def remote(self, state: DeviceState) -> None:
+        """The chair's own remote control: run ``state`` (no host involved, no session)."""
+        assert self._loop is not None, "start the simulator first"
+        self.physics.command(state, self._loop.time())
+
+    def reboot(self) -> None:
+        """A power cut and back: everything off, out of the session (no STATUS, no deadman)
+        until a host says HELLO again."""
+        assert self._loop is not None, "start the simulator first"
+        now = self._loop.time()
+        self.physics.stop(now, reason="reboot")
+        self.ready = False
+        self.deadman_ms = None
+        self._last_heard = None
+        self._deadman_fired = False
+        self._deadman_text = False
+        self._status_seq = 0
+        self.decoder = Decoder()
+        log.info("simulated chair: rebooted")
 
     def _heard(self, now: float) -> None:
         had_deadline = self._deadman_deadline() is not None
@@ -214,6 +282,10 @@ class SimulatedNativeChair(SimulatedDevice):
         messages = self.decoder.feed(data)
         for bad in self.decoder.take_rejected():
             if self.faults.incoming(f"rejected frame type 0x{bad.type:02X}", now):
+                if bad.type in _HOST_TYPE_CODES and bad.code in _FEEDING_REFUSALS:
+                    self._heard(now)  # well-formed but refused: it still feeds the deadman
+                    if bad.type == MsgType.SET:
+                        self._deadman_text = False
                 self._send(Nak(bad.seq, bad.code), now)
         faults = self.faults
         for msg in messages:
@@ -266,8 +338,15 @@ class SimulatedNativeChair(SimulatedDevice):
         self._wake_up()
 
     def _set(self, msg: SetState, now: float) -> None:
+        self._deadman_text = False  # shown until the next SET (section 8.3)
         if not self.ready:
             self._send(Nak(msg.seq, NakCode.NOT_READY), now)
+            return
+        self.physics.advance(now)
+        self._check_heater(now)
+        if self._heater_fault:
+            log.info("simulated chair: SET refused: %s", HEATER_FAULT)
+            self._send(Nak(msg.seq, NakCode.FAULT), now)
             return
         try:
             self.physics.command(msg.state, now)
@@ -286,7 +365,12 @@ class SimulatedNativeChair(SimulatedDevice):
         if seq is None:
             seq = self._status_seq
             self._status_seq = (self._status_seq + 1) & 0xFF
-        self._send(StatusReport(seq, self.physics.status(now)), now, status=True)
+        self._send(StatusReport(seq, self._status(now)), now, status=True)
+
+    def _status(self, now: float) -> Status:
+        status = self.physics.status(now)
+        fault = self.fault
+        return status if fault is None else replace(status, fault=fault)
 
     def _send(self, msg: Message, now: float, *, status: bool = False) -> None:
         self.sent.append((now, msg))

@@ -1,7 +1,7 @@
 """Next Level Racing HF8 haptic seat pad: the line protocol. Pure: no I/O, no asyncio.
 
-Facts (buttplugio/buttplug device configuration, `nextlevelracing` protocol, and
-buttplugio/docs.buttplug.io; the pad speaks ASCII lines over USB CDC,
+Facts (buttplugio/docs.buttplug.io ``stpihkal/protocols/next-level-racing/index.md``;
+the pad speaks ASCII lines over USB CDC,
 115200 baud, 8 data bits, no parity, 1.5 stop bits, no handshake):
 
 * ``M<motor><level>\\r`` sets one motor: motor is one digit 0-7, level a
@@ -14,7 +14,10 @@ UNSURE (marked so wherever used):
 * The reply to ``P``: ``E<scale>,A<audio>`` (the pad's overall intensity
   scale 0-255, audio mode 0/1) per a community protocol note; not checked on
   hardware. It does **not** report motor levels. The line end of replies is
-  unknown, so :class:`LineSplitter` accepts ``\\r``, ``\\n`` and ``\\r\\n``.
+  given by no source (and buttplug, the one working client, never reads from
+  the pad), so :class:`LineSplitter` accepts ``\\r``, ``\\n`` and ``\\r\\n``, and
+  :meth:`LineSplitter.flush` lets the driver take a reply with no line end at
+  all after a quiet time.
 * Whether the pad answers ``M`` lines at all (we expect nothing) and what it
   does with a bad line (the simulator ignores it and counts it).
 * Which motor sits where (see ``MOTOR_POSITIONS``).
@@ -182,6 +185,18 @@ class LineSplitter:
                 self._buf.clear()
                 self._skipping = True
         return out
+
+    def flush(self) -> list[bytes]:
+        """The line waiting for its end, taken as whole (a reply sent without a line end:
+        the caller decides, after a quiet time, that nothing more is coming)."""
+        if self._skipping or not self._buf:
+            self._skipping = False
+            self._buf.clear()
+            return []
+        line = bytes(self._buf)
+        self._buf.clear()
+        self.lines += 1
+        return [line]
 
     @property
     def pending(self) -> int:

@@ -5,16 +5,28 @@ techniques as motor patterns (devices/nlr/patterns.py): while a state is
 applied, a pattern task recomputes every motor's level each ``tick_s`` on
 the loop clock and writes the motors whose level changed, as one write.
 
+Sources: buttplugio/docs.buttplug.io ``stpihkal/protocols/next-level-racing/index.md``
+(the commands, the ``P`` reply, the motor layout) and buttplugio/buttplug
+``buttplug/src/server/device/protocol/nextlevelracing.rs`` (the one working client:
+it only writes ``M`` lines and never reads from the pad).
+
 Identify: ``connect`` sends ``P`` and needs a parsable ``E<scale>,A<audio>``
 reply (UNSURE format, see devices/nlr/codec.py), then sets every motor to 0 (the
 port is opened exclusively, so no other program can be driving the pad; a
-level left by a crashed program is cleared).
+level left by a crashed program is cleared). No source gives the reply's line
+end: a reply that stops without one is taken as whole after ``LINE_QUIET_S``.
 
 Stop: every motor to 0 (all eight, always), then ``P``. A line is in order,
 so a reply to ``P`` shows the pad has taken the zero commands before it; the
 reply does not carry motor levels, so that is the strongest confirmation the
 pad offers. Without a reply the stop is returned *unconfirmed*
 (``Status.extra["confirmed"] is False``) and a warning is logged.
+:meth:`NlrDevice.open_and_stop` opens the port and writes the zeros before it
+sends or waits for anything else.
+
+Observe: ``observe`` opens the port and sends nothing; a status read sends
+``P`` (a query: it changes no motor). The pad does not report its motor
+levels, so a process that set none reports them unknown.
 
 The pad has no deadman that we know of: if the host goes away mid-session
 its motors keep their last levels.
@@ -48,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Fewer stray bytes than this while identifying are taken for line noise.
 _NOISE_BYTES = 8
+#: A reply still without its line end after this long is taken as whole.
+LINE_QUIET_S = 0.05
 
 
 class NlrDevice(LinkedDevice, Device):
@@ -89,6 +103,8 @@ class NlrDevice(LinkedDevice, Device):
         self._lock = asyncio.Lock()
         self._replies = ReplyWaiters()
         self._last_fault: str | None = None
+        self._observing = False  # opened to look (or only to stop): nothing was set
+        self._quiet: asyncio.TimerHandle | None = None
         self._attach_link(transport)
 
     # ---------------------------------------------------------------- properties
@@ -106,7 +122,19 @@ class NlrDevice(LinkedDevice, Device):
 
     def _on_bytes(self, data: bytes) -> None:
         self.rx_bytes += len(data)
-        for line in self.splitter.feed(data):
+        self._lines(self.splitter.feed(data))
+        if self._quiet is not None:
+            self._quiet.cancel()
+            self._quiet = None
+        if self.splitter.pending:  # a reply without its line end (yet): wait for quiet
+            self._quiet = asyncio.get_running_loop().call_later(LINE_QUIET_S, self._line_quiet)
+
+    def _line_quiet(self) -> None:
+        self._quiet = None
+        self._lines(self.splitter.flush())
+
+    def _lines(self, lines: list[bytes]) -> None:
+        for line in lines:
             reply = parse_reply(line)
             if isinstance(reply, PadInfo):
                 self.info = reply
@@ -158,24 +186,44 @@ class NlrDevice(LinkedDevice, Device):
 
     # ---------------------------------------------------------------- Device API
 
-    async def connect(self) -> None:
-        if self.connected:
-            return
+    async def _open(self) -> None:
         self._lost_reason = None  # after a loss: reopen and identify again (--reconnect)
         self.splitter = LineSplitter()
         self.rx_bytes = 0
         self.bad_lines.clear()
         await self._open_link(self.open_timeout_s)
+
+    async def observe(self) -> None:
+        """Open the port and send nothing (connect would set every motor to 0)."""
+        if self.connected:
+            return
+        await self._open()
+        self.sent = [None] * MOTORS
+        self._observing = True
+        self._connected = True
+
+    async def open_and_stop(self, timeout: float = 2.0) -> Status:
+        """Open the port and write every motor to 0 before anything else; ``P`` after."""
+        await self.observe()
+        return await self.stop(timeout=timeout)
+
+    async def connect(self) -> None:
+        if self.connected and not self._observing:
+            return
+        if not self.connected:
+            await self._open()
         try:
             await self._identify()
             async with self._lock:
                 self.sent = [None] * MOTORS
                 await self._send_levels(OFF, force=True)
         except BaseException:
+            self._connected = False
             await self._close_quietly(self.open_timeout_s)
             raise
         self._state = DEVICE_STOPPED
         self._t0 = None
+        self._observing = False
         self._connected = True
 
     async def _identify(self) -> None:
@@ -198,6 +246,8 @@ class NlrDevice(LinkedDevice, Device):
 
     async def apply(self, state: DeviceState) -> None:
         self._require_connected()
+        if self._observing:
+            raise DeviceError(f"{self.name}: opened to observe only: cannot drive it")
         try:
             validate(state)
         except ValueError as exc:
@@ -262,6 +312,8 @@ class NlrDevice(LinkedDevice, Device):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self._refuse_stop_if_lost()
+        if not self._connected:
+            raise StopNotConfirmed(f"{self.name}: cannot stop: never connected")
         self._state = DEVICE_STOPPED
         self._t0 = None
         pattern, self._pattern = self._pattern, None
@@ -314,7 +366,9 @@ class NlrDevice(LinkedDevice, Device):
         )
 
     async def read_status(self, timeout: float = 2.0) -> Status:
-        """``P``; the motor levels in the status are the ones sent (the pad does not report them)."""
+        """``P`` (a query: it changes no motor). The pad does not report its motor levels:
+        the status gives the ones this host sent (``confirmed`` False), or says the levels
+        are unknown when it sent none (observing)."""
         self._require_connected()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -326,22 +380,29 @@ class NlrDevice(LinkedDevice, Device):
             info = None
         if info is None:
             raise DeviceTimeout(f"{self.name}: no answer to P within {timeout:g} s")
+        pad = {"intensity_scale": info.intensity_scale, "audio_mode": info.audio_mode, "confirmed": False}
+        if any(level is None for level in self.sent):
+            why = "the pad does not report its motor levels, and this host set none"
+            return Status(running=None, extra={**pad, "why": why})
         levels = [level or 0 for level in self.sent]
         running = any(levels)
         return Status(
             running=running,
             state=self._state if running else DEVICE_STOPPED,
             extra={
+                **pad,
                 "levels": levels,
                 "levels_source": "as sent (the pad reports only its scale and audio mode)",
-                "intensity_scale": info.intensity_scale,
-                "audio_mode": info.audio_mode,
             },
         )
 
     async def disconnect(self) -> None:
         """Close the link. Does not stop the pad (call :meth:`stop` first)."""
         self._connected = False
+        self._observing = False
+        if self._quiet is not None:
+            self._quiet.cancel()
+            self._quiet = None
         if self._pattern is not None:
             self._pattern.cancel()
             self._pattern = None

@@ -1,5 +1,5 @@
-"""Next Level Racing HF8 haptic seat pad (sources: buttplugio/buttplug
-device configuration, `nextlevelracing` protocol; see docs/devices.md)."""
+"""Next Level Racing HF8 haptic seat pad (buttplugio/docs.buttplug.io
+``stpihkal/protocols/next-level-racing/index.md``; docs/devices.md)."""
 
 from __future__ import annotations
 

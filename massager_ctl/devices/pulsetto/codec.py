@@ -1,19 +1,20 @@
 """Pulsetto neck stimulator (Lite, Fit) codec: ASCII commands, pure, no I/O.
 
-Facts (high confidence; see docs/devices.md):
+Facts (high confidence; sources: jooray/pulse-libre-desktop ``docs/PULSETTO_PROTOCOL.md``
+and its ``main.py``, a re-implementation of the vendor app; see docs/devices.md):
 
 * every command is ASCII text ending in ``"\\n"``;
 * ``+`` and ``-`` are written with response, everything else without;
 * intensity ``0``-``9``; side ``A`` left, ``C`` right, ``D`` both;
   ``Q`` battery, ``u`` charging, ``v``/``i`` version and identity,
-  ``E``/``F``/``G`` LED level;
-* start: ``+``, ``-``, then intensity 0 -> 5 -> 0 -> target, with waits of
-  250-450 ms, then the side; stop: ``+``, ``-``, ``-``;
+  ``E``/``F``/``G`` LED level (low, medium, high);
+* start: ``+``, ``-``, wait 250 ms, ``0``, wait 450, ``5``, wait 450, ``0``,
+  wait 450, the target level, wait 250, the side, then an LED command;
+* stop: ``+``, ``-``, ``-``, all with response, no waits;
 * battery reply like ``Batt:3.97``: 3.5 V is 0 %, 3.9 V is 100 %.
 
-The waits are part of the sequences (:class:`Step` ``wait_s``); the driver
-sleeps them. UNSURE: whether waits are needed after ``+`` and ``-`` too; we
-wait the same there, which costs little.
+The waits are part of the sequences (:class:`Step` ``wait_s``: the wait after that
+step); the driver sleeps them.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from enum import StrEnum
 
 TERMINATOR = b"\n"
 MAX_INTENSITY = 9
-#: The wait between the steps of a start sequence (inside the documented 250-450 ms).
-STEP_WAIT_S = 0.35
+#: The wait after each step of the start sequence: +, -, 0, 5, 0, level, side, LED.
+START_WAITS_S = (0.0, 0.25, 0.45, 0.45, 0.45, 0.25, 0.0, 0.0)
+#: The LED command that ends a start sequence: E low (the least distracting), F, G.
+LED_LEVELS = ("E", "F", "G")
+DEFAULT_LED = "E"
 BATTERY_EMPTY_V = 3.5
 BATTERY_FULL_V = 3.9
 WITH_RESPONSE = frozenset({"+", "-"})
@@ -85,17 +89,20 @@ CHARGING_QUERY = "u"
 VERSION_QUERY = "v"
 
 
-def start_sequence(level: int, side: Side, wait_s: float = STEP_WAIT_S) -> tuple[Step, ...]:
-    """``+``, ``-``, 0, 5, 0, ``level``, side: each followed by ``wait_s`` but the last."""
-    if level < 1:
+def start_sequence(level: int, side: Side, led: str = DEFAULT_LED) -> tuple[Step, ...]:
+    """``+``, ``-``, 0, 5, 0, ``level``, side, LED, with the vendor app's waits
+    (:data:`START_WAITS_S`: 0, 250, 450, 450, 450, 250 ms, then none)."""
+    if isinstance(level, bool) or not isinstance(level, int) or level < 1:
         raise ValueError("a start sequence needs an intensity of at least 1")
-    texts = ["+", "-", "0", "5", "0", intensity_command(level), side.code]
-    return tuple(Step(t, wait_s if i < len(texts) - 1 else 0.0) for i, t in enumerate(texts))
+    if led not in LED_LEVELS:
+        raise ValueError(f"LED level {led!r}: use one of {', '.join(LED_LEVELS)}")
+    texts = ["+", "-", "0", "5", "0", intensity_command(level), side.code, led]
+    return tuple(Step(t, w) for t, w in zip(texts, START_WAITS_S, strict=True))
 
 
-def stop_sequence(wait_s: float = STEP_WAIT_S) -> tuple[Step, ...]:
-    texts = ["+", "-", "-"]
-    return tuple(Step(t, wait_s if i < len(texts) - 1 else 0.0) for i, t in enumerate(texts))
+def stop_sequence() -> tuple[Step, ...]:
+    """``+``, ``-``, ``-``: each with response, no waits (the vendor app's endSession)."""
+    return tuple(Step(t) for t in ("+", "-", "-"))
 
 
 _BATTERY = re.compile(r"^Batt:\s*(\d+(?:\.\d+)?)\s*$")

@@ -1,18 +1,26 @@
 """The host driver for the Pulsetto neck stimulator (Lite, Fit) over BLE (Nordic UART).
 
+Sources: jooray/pulse-libre-desktop ``docs/PULSETTO_PROTOCOL.md`` and ``main.py``.
+
 * connect: open the link, ask the battery (``Q``) to identify the device
   (two tries), prepare the stop sequence.
+* observe: open the link only; a status read asks ``Q`` (a query). The device
+  does not report its level, so a process that started nothing reports it
+  unknown.
 * apply: the first non-zero intensity plays the start sequence with its waits
-  (``+``, ``-``, 0, 5, 0, target, side); after that a digit sets the level.
+  (``+``, ``-``, 0, 5, 0, target, side, LED: 0/250/450/450/450/250 ms); after
+  that a digit sets the level.
   Intensity 0 while running sends ``0`` (stimulation off, session still
   open): only :meth:`stop` ends the session. A stop pre-empts a start
   sequence between its steps.
 * keepalive: the reference app re-sends the intensity every 10 s while
   running; so does this driver, through the writer's keepalive
   (:attr:`keepalive_s`) - every write resets that clock.
-* stop: ``+``, ``-``, ``-``. The device does not report its level, so the
-  Status is built from what was sent: ``extra["confirmed"]`` is False (the
+* stop: ``+``, ``-``, ``-``, no waits. The device does not report its level, so
+  the Status is built from what was sent: ``extra["confirmed"]`` is False (the
   radio acknowledged ``+`` and ``-``, which are written with response).
+  :meth:`PulsettoDevice.open_and_stop` sends it as soon as the link is open,
+  before any query: the battery reply, or any other, never holds it back.
 * read_status: the battery (``Q``), plus what was sent.
 
 The device has no timer of its own: the host must end the session, which
@@ -33,8 +41,9 @@ from ..base import Device
 from ..link import LinkedDevice
 from .codec import (
     BATTERY_QUERY,
+    DEFAULT_LED,
+    LED_LEVELS,
     MAX_INTENSITY,
-    STEP_WAIT_S,
     LineDecoder,
     Side,
     Step,
@@ -73,20 +82,22 @@ class PulsettoDevice(LinkedDevice, Device):
         reply_timeout_s: float = 1.0,
         write_timeout_s: float = 2.0,
         open_timeout_s: float = 60.0,
-        step_wait_s: float = STEP_WAIT_S,
+        led: str = DEFAULT_LED,
     ) -> None:
         super().__init__()
         try:
             self.side = Side(side)
         except ValueError:
             raise UsageError(f"side {side!r}: use left, right or both") from None
+        if led not in LED_LEVELS:
+            raise UsageError(f"led {led!r}: use {', '.join(LED_LEVELS)} (low, medium, high)")
+        self.led = led
         self.transport = transport
         self.name = name
         self.min_write_gap_s = min_write_gap_s
         self.reply_timeout_s = reply_timeout_s
         self.write_timeout_s = write_timeout_s
         self.open_timeout_s = open_timeout_s
-        self.step_wait_s = step_wait_s
         if capabilities is None:
             from .models import PULSETTO_CAPABILITIES
 
@@ -97,6 +108,8 @@ class PulsettoDevice(LinkedDevice, Device):
         self.lines: list[str] = []
         self.running = False  # a start sequence completed and no stop since
         self.level = 0  # the intensity last sent while running
+        self.sent_any = False  # this process started or stopped it (else its level is unknown)
+        self._observing = False
         self._battery_event = asyncio.Event()
         self._lock = asyncio.Lock()
         self._abort = asyncio.Event()
@@ -176,12 +189,16 @@ class PulsettoDevice(LinkedDevice, Device):
 
     # -- Device API ---------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        if self.connected:
-            return
+    async def _open(self) -> None:
         self._lost_reason = None
         self._abort.clear()
         await self._open_link(self.open_timeout_s)
+
+    async def connect(self) -> None:
+        if self.connected and not self._observing:
+            return
+        if not self.connected:
+            await self._open()
         try:
             volts = None
             for _ in range(2):
@@ -194,13 +211,29 @@ class PulsettoDevice(LinkedDevice, Device):
                     "is this a Pulsetto?"
                 )
         except BaseException:
+            self._connected = False
             await self._close_quietly(self.write_timeout_s)
             raise
         log.info("%s: battery %.2f V (%d %%)", self.name, volts, battery_percent(volts))
-        self._stop_steps = stop_sequence(self.step_wait_s)
+        self._stop_steps = stop_sequence()
         self.running = False
         self.level = 0
+        self._observing = False
         self._connected = True
+
+    async def observe(self) -> None:
+        """Open the link and send nothing; :meth:`read_status` asks ``Q``."""
+        if self.connected:
+            return
+        await self._open()
+        self._observing = True
+        self._connected = True
+
+    async def open_and_stop(self, timeout: float = 2.0) -> Status:
+        """Open the link and send ``+ - -`` before anything else."""
+        await self.observe()
+        self._stop_steps = stop_sequence()
+        return await self.stop(timeout=timeout)
 
     def level_for(self, state: DeviceState) -> int:
         if state.technique is None or Zone.NECK not in state.zones:
@@ -211,13 +244,16 @@ class PulsettoDevice(LinkedDevice, Device):
 
     async def apply(self, state: DeviceState) -> None:
         self._require_connected()
+        if self._observing:
+            raise DeviceError(f"{self.name}: opened to observe only: cannot drive it")
         level = self.level_for(state)
         async with self._lock:
             if not self.running:
                 if level == 0:
                     return
                 self._abort.clear()
-                await self._play(start_sequence(level, self.side, self.step_wait_s), abortable=True)
+                self.sent_any = True
+                await self._play(start_sequence(level, self.side, self.led), abortable=True)
                 self.running = True
                 self.level = level
                 return
@@ -233,6 +269,14 @@ class PulsettoDevice(LinkedDevice, Device):
             await self._send(intensity_command(self.level))
 
     def _status(self, **extra: object) -> Status:
+        battery: dict[str, object] = {}
+        if self.battery_v is not None:
+            battery = {"battery_v": self.battery_v, "battery_pct": battery_percent(self.battery_v)}
+        if not self.sent_any:
+            why = "the Pulsetto does not report its level, and this host started nothing"
+            return Status(
+                running=None, extra={"confirmed": False, "side": None, "why": why, **battery, **extra}
+            )
         stimulating = self.running and self.level > 0
         state = (
             DeviceState(technique=Technique.VIBRATE, zones=frozenset({Zone.NECK}), intensity=self.level)
@@ -271,8 +315,7 @@ class PulsettoDevice(LinkedDevice, Device):
         self._refuse_stop_if_lost()
         self._abort.set()
         loop = asyncio.get_running_loop()
-        # The stop's own waits count too: allow them on top of the caller's timeout.
-        waits = sum(s.wait_s for s in self._stop_steps)
+        waits = sum(s.wait_s for s in self._stop_steps)  # none in the vendor app's sequence
         deadline = loop.time() + timeout + waits
         try:
             async with asyncio.timeout_at(deadline):
@@ -290,10 +333,12 @@ class PulsettoDevice(LinkedDevice, Device):
             self._abort.clear()
         self.running = False
         self.level = 0
+        self.sent_any = True
         return self._status()
 
     async def disconnect(self) -> None:
         self._connected = False
+        self._observing = False
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None

@@ -1,6 +1,6 @@
-"""Pulsetto neck stimulator (BLE, Nordic UART). Source: jooray/pulse-libre-desktop
-`docs/PULSETTO_PROTOCOL.md` and `main.py`; see docs/devices.md.
-Confidence high (an open re-implementation of the vendor app)."""
+"""Pulsetto neck stimulator (BLE, Nordic UART). Facts: jooray/pulse-libre-desktop
+``docs/PULSETTO_PROTOCOL.md`` and ``main.py`` (an open re-implementation of the vendor app;
+confidence high); docs/devices.md."""
 
 from __future__ import annotations
 
@@ -44,12 +44,19 @@ MODELS = (
         simulator="massager_ctl.devices.pulsetto.sim:PulsettoSim",
         min_write_gap_s=0.1,
         keepalive="the intensity re-sent every 10 s while running (as the vendor app does)",
-        recognise=Recognise(ble_names=("Pulsetto",), ble_services=(NUS_SERVICE,)),
+        # "Devices advertise with a BLE name starting with Pulsetto" (PULSETTO_PROTOCOL.md;
+        # main.py matches name.startswith("Pulsetto")): PulsettoLite too, whatever services
+        # the advertisement lists.
+        recognise=Recognise(
+            ble_names=("Pulsetto",), ble_name_prefixes=("Pulsetto",), ble_services=(NUS_SERVICE,)
+        ),
         notes=(
-            "Starts with a fixed sequence (+, -, 0, 5, 0, level, side) with 350 ms waits, so "
-            "the first command takes about 2 s. Neck only; profiles' techniques map to "
-            "'vibrate' where close (roll, tap), others are refused. Side: ble:...?side=left|"
-            "right|both (default both). No timer in the device: massager-ctl ends the session. "
+            "Starts with a fixed sequence (+, -, 0, 5, 0, level, side, LED) with the vendor "
+            "app's waits (250, 450, 450, 450, 250 ms), so the first command takes about 1.9 s; "
+            "stops with +, -, - at once. LED: ble:...?led=E|F|G (default E, low). Neck only; "
+            "profiles' techniques map to 'vibrate' where close (roll, tap), others are refused. "
+            "Side: ble:...?side=left|right|both (default both). No timer in the device: "
+            "massager-ctl ends the session. "
             "The device does not report its level: stop and status come from what was sent "
             "(the battery is read from the device)."
         ),

@@ -1,4 +1,4 @@
-"""Rongtai / Infinity massage chairs (shared/devices/rongtai.md, docs/devices.md).
+"""Rongtai / Infinity massage chairs (docs/devices.md, "Rongtai / Infinity chairs", and its sources).
 
 The ``serial`` and ``ble`` fields are left None here: the transport modules
 fill in their own settings classes. The facts they need are the constants
@@ -9,6 +9,8 @@ response), BLE_NOTIFY_CHAR, endpoint names "tx" and "status".
 
 from __future__ import annotations
 
+from ...core.capabilities import Capabilities
+from ...core.tolerance import StatusTolerance
 from ...transport.ble_layout import BleEndpoint, BleLayout
 from ...transport.serial_settings import SerialSettings
 from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
@@ -38,13 +40,35 @@ _DRIVER = "massager_ctl.devices.rongtai.driver:RongtaiDevice"
 
 #: Key-press chairs with no deadman: the driver sets the chair's own session timer at the
 #: start, and that ends a session the host has lost. A stop is confirmed from the status
-#: frames the chair sends about every 50 ms. A recline move runs to its end stop.
+#: frames the chair sends every 200 ms on its Bluetooth path (wangqian2528/RT6911 `main.c`,
+#: `main_200ms_int`; info frames between when nothing changed): on its way once the chair
+#: resets with heat and airbags cleared, done at off. A recline move runs to its end stop.
 RONGTAI_SAFETY = SafetyFacts(
     OnLinkLoss.STOPS_AT_CHAIR_TIMER,
     StopConfirmation.STATUS,
     chair_timer_s=RT8600S_CAPABILITIES.chair_timer_s,
-    status_every_s=0.05,
+    status_every_s=0.2,
     link_loss="a recline move in progress runs to its end stop",
+)
+
+#: Trust, but verify (docs/safety.md): the status reports the 3D strength, the airbag
+#: groups and strength and the heat the chair runs, so it is held exactly to what the
+#: driver had acknowledged (its closed loop presses until the status shows each level;
+#: b14's 3 s blink of 0 after a change reads as the strength last shown). While the driver
+#: is still making a state the chair may run above the caps for a moment: a technique key
+#: starts the rollers at the 3D strength the board remembers (kept through power-off;
+#: wangqian2528/RT6923 ``Application/src/main.c``, nKeyAxisStrength), and the strength key
+#: follows a key gap and a status frame (0.2-0.4 s) later; 2 s leaves room for one retry.
+#: (While the driver makes a state - ``Device.making`` - the status is held to the caps
+#: only: a rest shows the state before it until its keys take.) The board cannot say who
+#: pressed a key, so a level raised at its own remote is judged like one the firmware
+#: raised by itself.
+RONGTAI_TOLERANCE = StatusTolerance(
+    making_s=2.0,
+    note=(
+        "a level raised at the chair's own remote counts too: massager-ctl cannot tell the "
+        "remote from the chair's firmware; change levels in massager-ctl during a session"
+    ),
 )
 
 
@@ -54,7 +78,13 @@ def _ble_layout(status_length: int) -> BleLayout:
         BLE_SERVICE,
         (
             BleEndpoint(ENDPOINT_COMMANDS, BLE_WRITE_CHAR, response=BLE_WRITE_RESPONSE),
-            BleEndpoint(ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(status_length,)),
+            # Besides its status the chair notifies info frames (10-12 bytes) and 1-byte
+            # frames (Bread-Yang/RongTai rongtai/Classes/Ble/RTBleConnector.m,
+            # didUpdateValue; wangqian2528/RT6911 main.c, Main_BlueToothSend): not signs
+            # of a wrong device.
+            BleEndpoint(
+                ENDPOINT_STATUS, BLE_NOTIFY_CHAR, notify=True, lengths=(1, 10, 11, 12, status_length)
+            ),
         ),
         title="Rongtai FFF0",
     )
@@ -65,7 +95,7 @@ def _model(
     title: str,
     *,
     simulator: str,
-    capabilities,
+    capabilities: Capabilities,
     status_length: int,
     recognise: Recognise,
     notes: str,
@@ -86,6 +116,7 @@ def _model(
         recognise=recognise,
         notes=notes,
         safety=RONGTAI_SAFETY,
+        status_tolerance=RONGTAI_TOLERANCE,
     )
 
 
@@ -97,7 +128,10 @@ MODELS = (
         simulator="massager_ctl.devices.rongtai.sim:RongtaiSim",
         status_length=17,
         recognise=Recognise(ble_names=("RT8600S",), ble_services=(BLE_SERVICE,)),
-        notes=f"Key presses, reconciled against 50 ms status frames. {LINK_NOTE} {UNSURE_NOTE}",
+        notes=(
+            "Key presses, reconciled against status frames every 200 ms; a stop waits "
+            f"through the chair's reset (at most 150 s). {LINK_NOTE} {UNSURE_NOTE}"
+        ),
     ),
     _model(
         "infinity-evolution",
@@ -106,9 +140,7 @@ MODELS = (
         simulator="massager_ctl.devices.rongtai.sim:InfinityEvolutionSim",
         status_length=17,
         recognise=Recognise(ble_names=("EVOLUTION-",), ble_services=(BLE_SERVICE,)),
-        notes=(
-            f"Same keys as the RT8600S; 0x3B-0x3D are its zero-gravity presets. {LINK_NOTE} {UNSURE_NOTE}"
-        ),
+        notes=(f"Same keys and 17-byte status as the RT8600S. {LINK_NOTE} {UNSURE_NOTE}"),
     ),
     _model(
         "rongtai-rt6923",
@@ -120,8 +152,9 @@ MODELS = (
         # so scan does not claim devices for this model: name it in the URI (?model=).
         recognise=Recognise(),
         notes=(
-            "18-byte status (byte 15: heat level, UNSURE); 0x3B is a 3D mode and 0x3C-0x3E "
-            f"heat levels. Its advertised BLE name is not known. {LINK_NOTE} {UNSURE_NOTE}"
+            "18-byte status without checksum and without a heat level (its heat level keys "
+            "0x3C-0x3E are not used: the status cannot confirm them). Its advertised BLE name "
+            f"is not known. {LINK_NOTE} {UNSURE_NOTE}"
         ),
     ),
 )

@@ -1,7 +1,8 @@
 """Theragun (Pro, Elite, Prime) BLE codec: pure bytes, no I/O.
 
 Facts (medium confidence: from the decompiled vendor app, replies only partly
-decoded; see docs/devices.md):
+decoded). Sources: buttplugio/docs.buttplug.io ``stpihkal/protocols/theragun/index.md``
+(names) and buttplugio/stpihkal issue 127 (the decompiled frames); docs/devices.md.
 
 * host -> gun frames: ``AA, checksum, body...``; the checksum is the low byte
   of the sum of the body (every byte after the checksum);
@@ -9,8 +10,13 @@ decoded; see docs/devices.md):
   1750 rpm -> ``AA E3 01 03 06 D6 03``;
 * firmware version query: ``AA 20 20 00`` (body ``20 00``), written without
   response;
+* status request: ``AA 10 10 00`` (body ``10 00``), written with response;
 * gun -> host replies: ``BB, checksum, body...`` with the same checksum rule.
-  UNSURE: what the body means beyond its first byte is not known.
+  A reply whose first body byte is ``0x10`` is a status: running at frame
+  offset 4, speed (rpm, big-endian) at offsets 13-14. UNSURE: the issue's
+  decompiled text is cut off right there and no client reads it, so nothing
+  has checked these offsets on a gun; the driver uses them only to confirm a
+  stop it has sent, and tolerates a gun that does not answer.
 
 Over BLE every notification is one reply, so :class:`ReplyDecoder` takes each
 chunk it is fed as one frame candidate; anything that is not a valid reply is
@@ -26,6 +32,11 @@ REPLY = 0xBB
 SPEED_BODY_HEAD = bytes((0x01, 0x03))
 SPEED_BODY_TAIL = 0x03
 VERSION_BODY = bytes((0x20, 0x00))
+STATUS_BODY = bytes((0x10, 0x00))
+#: A status reply's first body byte, and where its fields sit in the whole frame (UNSURE).
+STATUS_KIND = 0x10
+STATUS_RUNNING_AT = 4
+STATUS_SPEED_AT = 13
 MAX_RPM_FIELD = 0xFFFF
 
 
@@ -49,13 +60,14 @@ def speed_frame(rpm: int) -> bytes:
 
 STOP_FRAME = speed_frame(0)
 VERSION_QUERY = frame(COMMAND, VERSION_BODY)  # AA 20 20 00
+STATUS_QUERY = frame(COMMAND, STATUS_BODY)  # AA 10 10 00
 
 
 @dataclass(frozen=True)
 class Command:
     """A host frame as the gun reads it: a speed, the version query, or unknown."""
 
-    kind: str  # "speed" | "version" | "other"
+    kind: str  # "speed" | "version" | "status" | "other"
     rpm: int | None = None
     body: bytes = b""
 
@@ -70,6 +82,8 @@ def decode_command(data: bytes) -> Command | None:
         return Command("speed", int.from_bytes(body[2:4], "big"), body)
     if body == VERSION_BODY:
         return Command("version", None, body)
+    if body == STATUS_BODY:
+        return Command("status", None, body)
     return Command("other", None, body)
 
 
@@ -91,6 +105,27 @@ def decode_reply(data: bytes) -> Reply | None:
     if len(data) < 3 or data[0] != REPLY or checksum(data[2:]) != data[1]:
         return None
     return Reply(data[2:])
+
+
+@dataclass(frozen=True)
+class GunStatus:
+    """A status reply, read at the decompiled app's offsets (UNSURE: never checked on a gun)."""
+
+    running: int  # the byte at offset 4: 0 stopped
+    rpm: int  # offsets 13-14
+
+    @property
+    def stopped(self) -> bool:
+        return self.running == 0 and self.rpm == 0
+
+
+def parse_status(reply: Reply) -> GunStatus | None:
+    """The status in ``reply``, or None if it is not a status reply long enough to hold one."""
+    body = reply.body
+    running_at, speed_at = STATUS_RUNNING_AT - 2, STATUS_SPEED_AT - 2  # offsets in the body
+    if reply.kind != STATUS_KIND or len(body) < speed_at + 2:
+        return None
+    return GunStatus(body[running_at], int.from_bytes(body[speed_at : speed_at + 2], "big"))
 
 
 class ReplyDecoder:

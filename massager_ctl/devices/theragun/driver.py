@@ -4,15 +4,25 @@ One motor, one setting: its speed in rpm. Intensity steps (100 of them) map
 evenly onto the model's range (:func:`~massager_ctl.devices.theragun.codec.rpm_for_step`);
 the technique and zones a profile asks for cannot be told to a gun held by
 hand (see the model notes), so any running state is "spin at this rpm".
+Sources: buttplugio/docs.buttplug.io ``stpihkal/protocols/theragun/index.md`` and
+buttplugio/stpihkal issue 127 (see the codec).
 
 * connect: open the link, send the version query (without response) and
   wait briefly for a 0xBB reply. UNSURE: replies are only partly decoded, so
   no reply is logged, not fatal; ``firmware_reply`` keeps the raw body.
+* observe: open the link only; a status read sends the status request
+  ``AA 10 10 00`` (a query).
 * apply: the speed frame, written with response (the gun's radio acknowledges
-  it; that is all the confirmation there is).
-* stop: the prepared 0 rpm frame, written with response. The gun does not
-  report its speed (as far as is known), so the returned Status is built from
-  what was sent and says ``extra={"confirmed": False}``.
+  it).
+* stop: the 0 rpm frame first, written with response; then the status request,
+  asked every ``status_poll_s`` while the gun spins down, until a reply shows it
+  stopped (confirmed) or the timeout. A gun that does not answer gets its stop
+  all the same, reported unconfirmed; so is one whose reply still shows it
+  running at the timeout (a slow link's replies come late), with a warning
+  that names the speed: the reply's offsets are unsure, so it neither
+  confirms nor refutes the stop, and a person should look.
+* read_status: the status request; without an answer, what was sent
+  (``confirmed`` False), or unknown when this process sent nothing.
 """
 
 from __future__ import annotations
@@ -21,25 +31,32 @@ import asyncio
 import logging
 
 from ...core.capabilities import Capabilities
-from ...core.errors import DeviceError, StopNotConfirmed
+from ...core.errors import DeviceDisconnected, DeviceError, StopNotConfirmed
 from ...core.status import DEVICE_STOPPED, DeviceState, Status
+from ...core.vocabulary import Technique
 from ...transport.base import Transport
 from ..base import Device
-from ..link import LinkedDevice
+from ..link import LinkedDevice, ReplyWaiters
 from .codec import (
     MAX_RPM,
+    STATUS_QUERY,
     STOP_FRAME,
     VERSION_QUERY,
+    GunStatus,
     Reply,
     ReplyDecoder,
+    parse_status,
     rpm_for_step,
     speed_frame,
+    step_for_rpm,
 )
 from .models import GUN_SAFETY
 
 log = logging.getLogger(__name__)
 
 INTENSITY_STEPS = 100
+#: Where the offsets of the status reply come from (said with every status read from it).
+STATUS_SOURCE = "the gun's status reply (offsets from a decompiled app, unchecked on a gun)"
 
 
 class TheragunDevice(LinkedDevice, Device):
@@ -55,6 +72,7 @@ class TheragunDevice(LinkedDevice, Device):
         reply_timeout_s: float = 1.0,
         write_timeout_s: float = 2.0,
         open_timeout_s: float = 60.0,
+        status_poll_s: float = 0.25,
     ) -> None:
         super().__init__()
         if name not in MAX_RPM:
@@ -66,6 +84,7 @@ class TheragunDevice(LinkedDevice, Device):
         self.reply_timeout_s = reply_timeout_s
         self.write_timeout_s = write_timeout_s
         self.open_timeout_s = open_timeout_s
+        self.status_poll_s = status_poll_s
         if capabilities is None:
             from .models import GUN_CAPABILITIES
 
@@ -76,6 +95,10 @@ class TheragunDevice(LinkedDevice, Device):
         self.replies: list[Reply] = []
         self.rpm_sent = 0
         self.last_state: DeviceState = DEVICE_STOPPED
+        self.sent_any = False  # this process told the gun a speed (or a stop)
+        self.gun_status: GunStatus | None = None  # the last status reply
+        self._observing = False
+        self._statuses = ReplyWaiters()
         self._reply_event = asyncio.Event()
         self._lock = asyncio.Lock()
         self._stop_frame: bytes | None = None
@@ -94,11 +117,17 @@ class TheragunDevice(LinkedDevice, Device):
 
     def _on_bytes(self, data: bytes) -> None:
         for reply in self.decoder.feed(data):
-            self.replies.append(reply)
+            if len(self.replies) < 1000:
+                self.replies.append(reply)
             self._reply_event.set()
+            status = parse_status(reply)
+            if status is not None:
+                self.gun_status = status
+                self._statuses.resolve_all(status)
 
     def _link_lost(self, reason: str) -> None:
         self._reply_event.set()
+        self._statuses.fail_all(DeviceDisconnected(f"{self.name}: link lost ({reason})"))
 
     # -- sending ------------------------------------------------------------------------
 
@@ -114,18 +143,50 @@ class TheragunDevice(LinkedDevice, Device):
 
     # -- Device API ---------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        if self.connected:
-            return
+    async def _ask_status(self, timeout: float) -> GunStatus | None:
+        """The status request; the reply, or None if none came within ``timeout``."""
+        fut = self._statuses.add()
+        try:
+            await self._write(STATUS_QUERY, response=True)
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._statuses.discard(fut)
+            if not fut.done():
+                fut.cancel()
+
+    async def _open(self) -> None:
         self._lost_reason = None
         await self._open_link(self.open_timeout_s)
+
+    async def connect(self) -> None:
+        if self.connected and not self._observing:
+            return
+        if not self.connected:
+            await self._open()
         try:
             await self._identify()
         except BaseException:
+            self._connected = False
             await self._close_quietly(self.write_timeout_s)
             raise
         self._stop_frame = STOP_FRAME
+        self._observing = False
         self._connected = True
+
+    async def observe(self) -> None:
+        """Open the link and send nothing; :meth:`read_status` asks the status request."""
+        if self.connected:
+            return
+        await self._open()
+        self._observing = True
+        self._connected = True
+
+    async def open_and_stop(self, timeout: float = 2.0) -> Status:
+        """Open the link and send 0 rpm first; the status request only after it."""
+        await self.observe()
+        return await self.stop(timeout=timeout)
 
     async def _identify(self) -> None:
         before = len(self.replies)
@@ -144,14 +205,21 @@ class TheragunDevice(LinkedDevice, Device):
 
     async def apply(self, state: DeviceState) -> None:
         self._require_connected()
+        if self._observing:
+            raise DeviceError(f"{self.name}: opened to observe only: cannot drive it")
         rpm = self.rpm_for(state)
         frame = speed_frame(rpm)
         async with self._lock:
             await self._write(frame, response=True)
         self.rpm_sent = rpm
+        self.sent_any = True
         self.last_state = state if rpm else DEVICE_STOPPED
 
-    def _status(self) -> Status:
+    def _status(self, **extra: object) -> Status:
+        """What this host sent (not confirmed by the gun); unknown if it sent nothing."""
+        if not self.sent_any:
+            why = "the gun did not answer its status request, and this host told it nothing"
+            return Status(running=None, extra={"confirmed": False, "why": why, **extra})
         running = self.rpm_sent > 0
         return Status(
             running=running,
@@ -159,19 +227,43 @@ class TheragunDevice(LinkedDevice, Device):
             extra={
                 "confirmed": False,
                 "rpm": self.rpm_sent,
-                "note": "from what was sent: the gun does not report its speed",
+                "note": "as sent: the gun did not answer its status request",
+                **extra,
             },
         )
 
+    def _status_from(self, gun: GunStatus) -> Status:
+        if gun.stopped:
+            return Status(
+                running=False, extra={"rpm": gun.rpm, "running_flag": gun.running, "source": STATUS_SOURCE}
+            )
+        state = self.last_state
+        if state.is_stopped:  # not started by this host: what the gun says, as a step
+            state = DeviceState(Technique.TAP, intensity=step_for_rpm(gun.rpm, INTENSITY_STEPS, self.max_rpm))
+        return Status(
+            running=True,
+            state=state,
+            extra={"rpm": gun.rpm, "running_flag": gun.running, "source": STATUS_SOURCE},
+        )
+
     async def read_status(self, timeout: float = 2.0) -> Status:
-        """What was last sent (the gun reports nothing we can decode)."""
+        """The status request (a query); without an answer, what was sent, or unknown."""
         self._require_connected()
-        return self._status()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        gun = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                async with self._lock:
+                    gun = await self._ask_status(min(self.reply_timeout_s, timeout))
+        except TimeoutError:
+            pass
+        return self._status() if gun is None else self._status_from(gun)
 
     async def stop(self, timeout: float = 2.0) -> Status:
-        """Send 0 rpm with response. Not confirmable beyond the radio's acknowledgement:
-        the Status is built from what was sent, ``extra["confirmed"]`` is False."""
-        if self._stop_frame is None:
+        """Send 0 rpm with response, then confirm with the status request (see the module
+        docstring). Raises StopNotConfirmed if 0 rpm could not be sent."""
+        if self._stop_frame is None and not self._connected:
             raise StopNotConfirmed(f"{self.name}: cannot stop: never connected")
         self._refuse_stop_if_lost()
         loop = asyncio.get_running_loop()
@@ -179,7 +271,7 @@ class TheragunDevice(LinkedDevice, Device):
         try:
             async with asyncio.timeout_at(deadline):
                 async with self._lock:
-                    await self.transport.write(self._stop_frame, endpoint="tx", response=True)
+                    await self.transport.write(STOP_FRAME, endpoint="tx", response=True)
         except TimeoutError:
             raise StopNotConfirmed(
                 f"{self.name}: the stop was not acknowledged within {timeout:g} s"
@@ -189,9 +281,32 @@ class TheragunDevice(LinkedDevice, Device):
                 f"{self.name}: the stop could not be sent: {exc}; {self.link_loss_note}"
             ) from exc
         self.rpm_sent = 0
+        self.sent_any = True
         self.last_state = DEVICE_STOPPED
-        return self._status()
+        seen: GunStatus | None = None
+        while (left := deadline - loop.time()) > 0:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    async with self._lock:
+                        gun = await self._ask_status(min(self.reply_timeout_s, left))
+            except (TimeoutError, DeviceError):
+                break  # the stop went out; confirming it is as far as the gun lets us
+            if gun is None:
+                break  # a gun that does not answer: tolerated
+            seen = gun
+            if gun.stopped:
+                return self._status_from(gun)
+            await asyncio.sleep(min(self.status_poll_s, max(0.0, deadline - loop.time())))
+        if seen is None:
+            return self._status()
+        note = (
+            f"0 rpm was sent and acknowledged, but the gun's last status reply still showed it "
+            f"running ({seen.rpm} rpm) after {timeout:g} s; that reply is not well known: check the gun"
+        )
+        log.warning("%s: %s", self.name, note)
+        return self._status(note=note)
 
     async def disconnect(self) -> None:
         self._connected = False
+        self._observing = False
         await self._close_quietly(self.write_timeout_s)

@@ -1,5 +1,5 @@
-"""Theragun massage guns (BLE). Sources: buttplugio/docs.buttplug.io
-`stpihkal/protocols/theragun/index.md`, buttplugio/stpihkal issue 127; see docs/devices.md.
+"""Theragun massage guns (BLE). Facts: buttplugio/docs.buttplug.io
+``stpihkal/protocols/theragun/index.md`` and buttplugio/stpihkal issue 127; docs/devices.md.
 
 Confidence medium (decompiled vendor app; replies only partly decoded). Wave
 rollers (WaveSolo, WaveDuo) and "fr01" are left out: the Waves take fixed rpm
@@ -41,7 +41,9 @@ THERAGUN_GATT = (
 #: assumed. Its replies are not decoded, so a stop is sent, never confirmed.
 GUN_SAFETY = SafetyFacts(
     OnLinkLoss.KEEPS_RUNNING,
-    StopConfirmation.NONE,
+    # The status request's reply shows the gun stopped (buttplugio/stpihkal issue 127;
+    # offsets from a decompiled app, unsure): a gun that does not answer is "not confirmed".
+    StopConfirmation.STATUS,
     link_loss="the gun may keep running at its last speed (it is not known to stop by itself): "
     "switch it off with its button",
 )
@@ -49,9 +51,10 @@ GUN_SAFETY = SafetyFacts(
 _NOTES = (
     "Medium confidence (decompiled vendor app). Intensity is motor speed: step n of 100 is "
     "n % of {rpm} rpm. Held by hand: zones are wherever the person holds it, techniques are "
-    "all percussion; speed is ignored. Replies (0xBB) are not decoded, so stop and status are "
-    "reported from what was sent (not confirmed by the gun). Unknown whether the gun stops by "
-    "itself when the link drops."
+    "all percussion; speed is ignored. Stop and status ask the gun's status request "
+    "(AA 10 10 00; its reply's offsets are unsure): a reply showing it stopped confirms a "
+    "stop; without one, what was sent is reported, not confirmed. Unknown whether the gun "
+    "stops by itself when the link drops."
 )
 
 

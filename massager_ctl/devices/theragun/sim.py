@@ -7,6 +7,11 @@
 * The version query ``AA 20 20 00`` is answered with a 0xBB reply. UNSURE:
   the real reply's body is not decoded; this one is ``20`` and three version
   bytes, the simulator's own choice.
+* The status request ``AA 10 10 00`` is answered with a 15-byte 0xBB reply:
+  ``10`` first, running (1 while the motor turns) at frame offset 4, the speed
+  it has reached (rpm) at offsets 13-14, zeros between (UNSURE: the offsets
+  of buttplugio/stpihkal issue 127; what the real gun puts between them is not
+  known). :attr:`TheragunSim.answers_status` False plays a gun that ignores it.
 * UNSURE whether a real gun stops by itself when the link drops: this one
   keeps running at its last speed (the worst case), so link-loss tests see
   what a person might.
@@ -126,12 +131,14 @@ class TheragunSim(SimulatedDevice):
         faults: FaultInjector | None = None,
         model: str = "theragun-pro",
         ramp_rpm_per_s: float = 2500.0,
+        answers_status: bool = True,
     ) -> None:
         if model not in MAX_RPM:
             raise ValueError(f"unknown Theragun model {model!r} (known: {', '.join(MAX_RPM)})")
         super().__init__(transport, faults)
         self.model = model
         self.ramp_rpm_per_s = ramp_rpm_per_s
+        self.answers_status = answers_status
         self.physics: GunPhysics | None = None
         self.received: list[tuple[float, bytes]] = []
         self.rejected: list[tuple[float, bytes]] = []
@@ -175,8 +182,19 @@ class TheragunSim(SimulatedDevice):
         elif command.kind == "version":
             self.physics.record(now, "query", "firmware version")
             self._send(reply_frame(SIM_VERSION_BODY), "version reply", now)
+        elif command.kind == "status":
+            self.physics.record(now, "query", "status")
+            if self.answers_status:
+                self._send(reply_frame(self._status_body(now)), "status reply", now)
         else:
             self._reject(now, data, "unknown command")
+
+    def _status_body(self, now: float) -> bytes:
+        """The status reply's body (after BB and the checksum): 10, 00, running, eight
+        zeros, rpm high, rpm low, so that running is at frame offset 4 and the speed at 13."""
+        assert self.physics is not None
+        rpm = round(self.physics.rpm(now))
+        return bytes((0x10, 0x00, 1 if rpm > 0 else 0)) + bytes(8) + rpm.to_bytes(2, "big")
 
     def _reject(self, now: float, data: bytes, why: str) -> None:
         self.rejected.append((now, bytes(data)))
