@@ -34,12 +34,15 @@ PROFILE_S = 180.0  # profiles/quick.toml
 
 
 def final_report(stdout: str) -> dict:
-    """The command's closing JSON document (after its NDJSON progress lines)."""
-    lines = stdout.splitlines()
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i] == "{":
-            return json.loads("\n".join(lines[i:]))
-    raise ValueError("no closing JSON report in the output")
+    """The command's ``end`` record: the session's report (docs/cli.md, JSON output)."""
+    for line in reversed(stdout.splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("type") == "end":
+            return record
+    raise ValueError("no end record in the output")
 
 
 def play(scale: str) -> dict:
