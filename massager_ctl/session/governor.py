@@ -47,6 +47,10 @@ class SafetyGovernor:
         self._heat_off_for_good = False
         self.notices: list[str] = []
         self.expired = False
+        #: Set from outside while sessions play (the service's live intensity cap and heat
+        #: switch, see :meth:`set_ceiling`): they lower the caps, never raise them.
+        self.intensity_ceiling = 100.0
+        self.heat_ceiling = Heat.HIGH
 
     # -- sessions -------------------------------------------------------------
 
@@ -152,9 +156,21 @@ class SafetyGovernor:
         to switch it off."""
         return self.regulate(STOPPED.with_(heat=heat), now).heat
 
+    def set_ceiling(self, *, intensity: float | None = None, heat: Heat | None = None) -> None:
+        """Change the live ceilings, for this session and the next ones.
+
+        They only ever lower the configured caps (a ceiling above a cap changes
+        nothing): lowering takes effect at the next :meth:`regulate`, at once; raising
+        lets intensity rise again under the slew limit, and heat back only up to the
+        heat cap and never after the heat auto-off."""
+        if intensity is not None:
+            self.intensity_ceiling = min(max(float(intensity), 0.0), 100.0)
+        if heat is not None:
+            self.heat_ceiling = heat
+
     def _caps(self, desired: TargetState) -> tuple[float, float, tuple]:
         lim = self._session_limits
-        intensity = min(max(desired.intensity, 0.0), lim.max_intensity, 100.0)
+        intensity = min(max(desired.intensity, 0.0), lim.max_intensity, self.intensity_ceiling, 100.0)
         speed = min(max(desired.speed, 0.0), lim.max_speed, 100.0)
         airbags = airbag_tuple((z, min(p, lim.max_airbag, 100.0)) for z, p in desired.airbags)
         return intensity, speed, airbags
@@ -163,6 +179,8 @@ class SafetyGovernor:
         if self._heat_off_for_good:
             return Heat.OFF
         top = self._session_limits.max_heat
+        if self.heat_ceiling.rank < top.rank:
+            top = self.heat_ceiling
         return top if wanted.rank > top.rank else wanted
 
     def capped(self, desired: TargetState) -> TargetState:

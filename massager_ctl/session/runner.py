@@ -177,6 +177,11 @@ class Session:
         self._stop_requested = True
         self._poke.set()
 
+    def wake(self) -> None:
+        """Something outside the plan changed (a governor ceiling): act on it now, not at
+        the next tick."""
+        self._poke.set()
+
     def _on_disconnect(self, reason: str) -> None:
         self._lost = reason or "link lost"
         self._poke.set()
