@@ -355,7 +355,20 @@ async def connect(
     faults: Any = None,
     simulate_ble: bool = False,
 ) -> AsyncIterator[Chair]:
-    """Connect to a device (default: the built-in simulated chair) behind the governor."""
+    """Connect to a device (default: the built-in simulated chair) behind the governor.
+
+    ``service:NAME`` and ``mqtt://broker/NODE/DEVICE`` reach a chair that a running
+    ``massager-ctl serve`` owns (:class:`massager_ctl.remote.chair.RemoteChair`, the
+    same methods): its session and governor run in that service; ``limits`` here can
+    only tighten what a profile sent from here may do."""
+    from .remote.connect import is_remote
+
+    if is_remote(uri):
+        from .remote.connect import connect_remote
+
+        async with connect_remote(uri, limits=limits) as remote:  # type: ignore[arg-type]
+            yield remote  # type: ignore[misc]
+        return
     opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
     try:
         await opened.device.connect()

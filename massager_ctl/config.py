@@ -281,6 +281,8 @@ KEYS: dict[str, KeySpec] = {
 }
 
 _TABLES = {"caps"}
+#: Tables read and checked elsewhere: ``[serve]`` by massager_ctl.service.settings.
+OTHER_TABLES = {"serve"}
 
 
 def unknown_key_message(key: str) -> str:
@@ -316,6 +318,8 @@ def _flatten(raw: dict) -> tuple[dict[str, object], list[str]]:
     flat: dict[str, object] = {}
     problems: list[str] = []
     for key, value in raw.items():
+        if key in OTHER_TABLES:
+            continue
         if key in _TABLES:
             if not isinstance(value, dict):
                 problems.append(
