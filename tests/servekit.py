@@ -40,6 +40,7 @@ async def running_service(
     mqtt_port: int | None = None,
     node: str = "test-node",
     time_scale: float = 1.0,
+    socket_path: Path | None = None,
 ) -> AsyncIterator[Service]:
     """A Service in the running loop with its control socket; stopped on the way out."""
     settings = ServeSettings(
@@ -49,7 +50,11 @@ async def running_service(
     )
     config = Config.defaults(tmp / "config.toml")
     service = Service(
-        settings, config, socket_path=control_socket_path(), limits=limits, time_scale=time_scale
+        settings,
+        config,
+        socket_path=socket_path or control_socket_path(),
+        limits=limits,
+        time_scale=time_scale,
     )
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(service.run(stop))
@@ -77,6 +82,12 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0, what: str 
         await asyncio.sleep(0.01)
 
 
+def chair_off(sim) -> bool:
+    """The simulated chair was told to stop and obeyed: motors and heat off (its airbags
+    then empty by themselves, over a few seconds)."""
+    return sim.physics.target.is_stopped and not sim.physics.motors_on and not sim.physics.heat_on
+
+
 # -- Mosquitto ------------------------------------------------------------------------------
 
 
@@ -94,7 +105,9 @@ class Broker:
 
     def start(self) -> None:
         log = open(self.folder / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            [mosquitto() or "mosquitto", "-c", str(self.conf)], stdout=log, stderr=log
+        )
         log.close()
         end = time.monotonic() + 10
         while time.monotonic() < end:
@@ -113,9 +126,17 @@ class Broker:
         self.proc = None
 
 
+def mosquitto() -> str | None:
+    """The broker's program (Debian puts it in /usr/sbin, which a user's PATH may lack)."""
+    found = shutil.which("mosquitto")
+    if found is None and os.access("/usr/sbin/mosquitto", os.X_OK):
+        found = "/usr/sbin/mosquitto"
+    return found
+
+
 @pytest.fixture
 def broker(tmp_path):
-    if shutil.which("mosquitto") is None:
+    if mosquitto() is None:
         pytest.skip("needs Debian's mosquitto package (apt-get install mosquitto; .ci/run installs it)")
     b = Broker(tmp_path)
     b.start()

@@ -12,7 +12,7 @@ import os
 import stat
 
 import pytest
-from servekit import running_service, until
+from servekit import chair_off, running_service, until
 
 from massager_ctl.api import connect
 from massager_ctl.core.errors import DeviceError, UsageError
@@ -42,7 +42,7 @@ def test_two_clients_one_chair_and_stop_from_the_other_wins(tmp_path):
                 await until(lambda: any(s.running for s in statuses), what="the watcher to see it run")
                 stop_status = await watcher.stop()
                 report = await play
-                return report, stop_status, sim.physics.stopped, segments
+                return report, stop_status, chair_off(sim), segments
 
     report, stop_status, stopped, segments = run(main())
     assert report.reason == "stopped" and report.stop_confirmed
@@ -79,7 +79,7 @@ def test_a_second_job_is_refused_and_a_stop_is_never_refused(tmp_path):
                 # two stops at once, from both: both confirmed, nothing left running
                 s1, s2 = await asyncio.gather(a.stop(), b.stop())
                 report = await a.wait()
-                return s1.stopped, s2.stopped, sim.physics.stopped, report.reason
+                return s1.stopped, s2.stopped, chair_off(sim), report.reason
 
     assert run(main()) == (True, True, True, "stopped")
 

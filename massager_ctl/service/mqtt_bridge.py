@@ -158,7 +158,7 @@ class MqttBridge:
                 finally:
                     self.client = None
                     self.connected.clear()
-                await asyncio.sleep(delay * self.time_scale)
+                await asyncio.sleep(delay)  # on the service clock: sped up with --time-scale
                 delay = min(delay * 2, 30.0)
         finally:
             publisher.cancel()
