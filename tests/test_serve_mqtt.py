@@ -215,7 +215,9 @@ def test_start_a_profile_watch_it_move_cap_it_and_stop_it(tmp_path, broker):  # 
                 await ha.send(cmd("profile"), "quick")
                 await until(lambda: ha.state().get("profile_selected") == "quick", what="the selection")
                 await ha.press("start")
-                await until(lambda: ha.state().get("state") == "playing", what="playing")
+                await until(
+                    lambda: ha.state().get("state") == "playing" and ha.state().get("segment"), what="playing"
+                )
                 first = ha.state()
                 await until(
                     lambda: ha.state().get("segment") == "knead", timeout=120, what="the second segment"

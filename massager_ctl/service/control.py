@@ -170,10 +170,12 @@ class ControlServer:
                 rid = request.get("id")
             op = request.get("op") if isinstance(request, dict) else None
             result = await self.dispatcher.handle(request, owner=conn)
-            if op == "watch":
+            if op == "watch" and result["device"] not in conn.watching:
                 conn.watching.add(result["device"])
-            elif op == "unwatch":
+                self.devices[result["device"]].status_watchers += 1
+            elif op == "unwatch" and result["device"] in conn.watching:
                 conn.watching.discard(result["device"])
+                self.devices[result["device"]].status_watchers -= 1
             job = result.get("job")
             if job and not request.get("detach"):
                 self.owned.setdefault(conn, set()).add(job["id"])
@@ -187,6 +189,9 @@ class ControlServer:
     async def _orphaned(self, conn: Connection) -> None:
         """The client went away: stop what it started and still plays."""
         owned = self.owned.pop(conn, set())
+        for name in conn.watching:
+            self.devices[name].status_watchers -= 1
+        conn.watching.clear()
         for served in self.devices.values():
             job = served.job
             if job is not None and job.owner is conn and job.id in owned:

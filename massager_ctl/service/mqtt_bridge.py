@@ -49,7 +49,7 @@ MAX_COMMAND_AGE_S = 5.0
 #: State topics are republished this often (service clock).
 PUBLISH_EVERY_S = 1.0
 #: Progress is published at most this often, besides at each new segment.
-PROGRESS_EVERY_S = 0.5
+PROGRESS_EVERY_S = 1.0
 #: After Home Assistant says it is online, wait this long before republishing.
 BIRTH_DELAY_S = 2.0
 #: How long to listen for another service answering to our node id (real seconds).
@@ -220,16 +220,21 @@ class MqttBridge:
         await client.publish(self.topics.device(served.name, "state"), payload, qos=0, retain=True)
 
     async def _publish_states(self) -> None:
+        """Each device's state once per period, the devices spread over the period: a
+        burst of publishes (each a socket write) would delay the sessions' step
+        boundaries on a busy host (bench/bench_serve_mqtt.py)."""
         while True:
-            await asyncio.sleep(self.publish_every_s)
-            client = self.client
-            if client is None or not self.connected.is_set():
-                continue
-            for served in self.devices.values():
+            devices = list(self.devices.values())
+            gap = self.publish_every_s / max(1, len(devices))
+            for served in devices:
+                await asyncio.sleep(gap)
+                client = self.client
+                if client is None or not self.connected.is_set():
+                    continue
                 try:
                     await self._publish_state(client, served)
                 except aiomqtt.MqttError:
-                    break
+                    continue
 
     # -- events from the devices ----------------------------------------------------------------
 
@@ -272,9 +277,7 @@ class MqttBridge:
                 return
             self._progress_at[served.name] = (loop_now, segment)
             self._publish_soon(self.topics.device(served.name, "progress"), json.dumps(event), qos=0)
-            if last is None or last[1] != segment:
-                self._state_soon(served)
-            return
+            return  # the state follows within the second
         if kind == "link":
             self._publish_soon(
                 self.topics.device(served.name, "availability"),

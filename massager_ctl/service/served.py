@@ -115,6 +115,8 @@ class ServedDevice:
         self._resolve_profile = resolve_profile
         self._profile_names = profile_names or (lambda: [])
         self.listeners: list[Listener] = []
+        #: How many clients watch this device's statuses (the control socket counts them).
+        self.status_watchers = 0
         self.chair: Chair | None = None
         self.opened: OpenedDevice | None = None
         self.job: Job | None = None
@@ -195,7 +197,8 @@ class ServedDevice:
     def _on_status(self, status: Status) -> None:
         self.last_status = status
         self._status_at = asyncio.get_running_loop().time()
-        self._emit("status", status=wire.status_to_dict(status))
+        if self.status_watchers:  # 10 a second per chair: built only for someone who watches
+            self._emit("status", status=wire.status_to_dict(status))
 
     def _on_disconnect(self, reason: str) -> None:
         log.warning("%s: link lost (%s)", self.name, reason)
