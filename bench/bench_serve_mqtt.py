@@ -15,6 +15,11 @@ and run the service in this process, on the monotonic clock:
 
     python bench/bench_serve_mqtt.py            # 300 commands; 32 chairs x 60 s (docs/benchmarks.md)
     python bench/bench_serve_mqtt.py --quick    # 40 commands; 4 chairs x 5 s: CI smoke run
+    python bench/bench_serve_mqtt.py --broker-nodelay --chairs 4 --seconds 5   # Nagle off at the broker
+
+The command latency's tail is the broker's: Mosquitto leaves Nagle's algorithm on
+(``set_tcp_nodelay false``), so a small PUBLISH can wait for the ACK of the previous one
+(tens of ms with delayed ACKs); ``--broker-nodelay`` shows the figure without it.
 
 Goal: step-boundary p99 across all chairs <= 5 ms with status published every second.
 """
@@ -48,10 +53,13 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, nodelay: bool = False) -> None:
         self.port = free_port()
         conf = folder / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            + ("set_tcp_nodelay true\n" if nodelay else "")
+        )
         program = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.proc = subprocess.Popen([program, "-c", str(conf)], stderr=subprocess.DEVNULL)
         end = time.monotonic() + 10
@@ -189,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commands", type=int, help="commands to time (default 300)")
     ap.add_argument("--chairs", type=int, help="chairs served (default 32)")
     ap.add_argument("--seconds", type=int, help="plan length per chair (default 60)")
+    ap.add_argument(
+        "--broker-nodelay",
+        action="store_true",
+        help="broker with set_tcp_nodelay true (mosquitto's default is false: Nagle's algorithm)",
+    )
     ap.add_argument("--json", action="store_true", help="also print one JSON line for run_all")
     args = ap.parse_args(argv)
     commands = args.commands or (40 if args.quick else 300)
@@ -202,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     from massager_ctl.session.clock import RealClock
 
     folder = Path(tempfile.mkdtemp(prefix="mc-broker-"))
-    broker = Broker(folder)
+    broker = Broker(folder, nodelay=args.broker_nodelay)
     try:
         lat = RealClock().run(latency(broker.port, commands))
         reports, cpu, wall, published, stopped = RealClock().run(scale(broker.port, chairs, seconds))

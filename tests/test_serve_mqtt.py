@@ -230,7 +230,10 @@ def test_start_a_profile_watch_it_move_cap_it_and_stop_it(tmp_path, broker):  # 
                 await until(
                     lambda: sim.physics.target.intensity <= round(steps * 0.2), what="the cap to bite"
                 )
-                await until(lambda: ha.state().get("intensity_cap") == 20, what="the cap in the state")
+                await until(
+                    lambda: ha.state().get("intensity_cap") == 20 and ha.state()["intensity"] <= 20,
+                    what="the cap and the capped intensity in the state",
+                )
                 capped = ha.state()
                 await ha.press("stop")
                 await until(lambda: ha.state().get("state") == "idle", what="idle")

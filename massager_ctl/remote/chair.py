@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import DeviceDisconnected, DeviceError
 from ..core.status import Status
-from ..plan import Plan, PlanLimits
+from ..plan import Plan
 from ..session.limits import SafetyLimits
 from ..session.program import ProgramReport
 from ..session.runner import SessionReport
@@ -183,8 +182,13 @@ class RemoteChair:
             profile = load_plan(profile)
         if isinstance(profile, Plan):
             args = {"plan": wire.plan_to_dict(self._tightened(profile))}
-        else:
+        else:  # a name in the service's library, played under this side's caps too
             args = {"profile": str(profile)}
+            if self.limits is not None:
+                args["limits"] = {
+                    "max_intensity": self.limits.max_intensity,
+                    "max_length_ms": int(self.limits.max_session_s * 1000),
+                }
         await self._start("run", "profile", on_progress, on_warning, **args)
         report = wire.report_from_dict(await self._follow())
         assert isinstance(report, SessionReport)
@@ -194,16 +198,7 @@ class RemoteChair:
         """The plan's own limits, tightened to this side's caps (never loosened)."""
         if self.limits is None:
             return plan
-        lim = plan.limits
-        cap = self.limits.max_intensity
-        length_ms = int(self.limits.max_session_s * 1000)
-        return replace(
-            plan,
-            limits=PlanLimits(
-                max_intensity=cap if lim.max_intensity is None else min(cap, lim.max_intensity),
-                max_length_ms=length_ms if lim.max_length_ms is None else min(length_ms, lim.max_length_ms),
-            ),
-        )
+        return wire.tightened(plan, self.limits.max_intensity, int(self.limits.max_session_s * 1000))
 
     async def run_program(
         self,

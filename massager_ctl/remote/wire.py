@@ -273,6 +273,36 @@ def plan_to_dict(plan: Plan) -> dict:
     }
 
 
+def tightened(plan: Plan, max_intensity: float | None, max_length_ms: int | None) -> Plan:
+    """``plan`` with its own limits tightened to these (never loosened)."""
+    from dataclasses import replace
+
+    lim = plan.limits
+    if max_intensity is not None and lim.max_intensity is not None:
+        max_intensity = min(max_intensity, lim.max_intensity)
+    if max_length_ms is not None and lim.max_length_ms is not None:
+        max_length_ms = min(max_length_ms, lim.max_length_ms)
+    return replace(
+        plan,
+        limits=PlanLimits(
+            max_intensity=lim.max_intensity if max_intensity is None else max_intensity,
+            max_length_ms=lim.max_length_ms if max_length_ms is None else max_length_ms,
+        ),
+    )
+
+
+def limits_from_dict(d: Any) -> tuple[float | None, int | None]:
+    """A client's own caps sent with a profile name: (max_intensity, max_length_ms)."""
+    d = _obj(d, "limits")
+    unknown = set(d) - {"max_intensity", "max_length_ms"}
+    if unknown:
+        raise WireError(f"limits: unknown keys {', '.join(sorted(unknown))}")
+    return (
+        _opt(d.get("max_intensity"), _num, "max_intensity", 0, 100),
+        _opt(d.get("max_length_ms"), _int, "max_length_ms", 0, MAX_PROFILE_MS),
+    )
+
+
 def plan_from_dict(d: dict) -> Plan:
     """A plan sent by a client, checked: every value in range, tracks in order, within
     the bounds a profile may expand to. Raises WireError."""

@@ -23,7 +23,7 @@ OPS: dict[str, tuple[str, ...]] = {
     "status": (),
     "watch": ("events",),
     "unwatch": (),
-    "run": ("profile", "plan", "detach"),
+    "run": ("profile", "plan", "limits", "detach"),
     "set": ("state", "duration", "detach"),
     "program": ("name", "duration", "detach"),
     "stop": (),
@@ -92,6 +92,8 @@ class Dispatcher:
                 plan = wire.plan_from_dict(request["plan"])
             else:
                 plan = served.plan_for(request["profile"])
+            if "limits" in request:  # the client's own caps: they only tighten
+                plan = wire.tightened(plan, *wire.limits_from_dict(request["limits"]))
             job = served.run(plan, owner=job_owner)
             return {"job": job.to_dict(), "total_ms": plan.duration_ms}
         if op == "set":
