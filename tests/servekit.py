@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -48,7 +49,8 @@ async def running_service(
         node_id=node,
         mqtt=None if mqtt_port is None else MqttSettings("127.0.0.1", mqtt_port, False),
     )
-    config = Config.defaults(tmp / "config.toml")
+    # the user's own profiles folder is none of a test's business
+    config = dataclasses.replace(Config.defaults(tmp / "config.toml"), profiles_dir=tmp / "profiles")
     service = Service(
         settings,
         config,

