@@ -199,3 +199,29 @@ def test_no_service_is_one_clear_line(tmp_path):
 
     with pytest.raises(UsageError, match="no massager-ctl service runs here"):
         run(main())
+
+
+def test_the_service_keeps_the_link_up_between_jobs(tmp_path):
+    """A cable pulled while nothing plays: the device is offline, then relinked by itself."""
+
+    async def main():
+        async with running_service(tmp=tmp_path) as service:
+            served = service.devices["chair"]
+            events = []
+            served.listeners.append(lambda e: events.append(e) if e["event"] == "link" else None)
+            served.opened.link.cut("cable pulled")
+            await until(lambda: not served.linked, what="the link to drop")
+            snapshot = served.snapshot()
+            async with connect("service:chair") as chair:
+                with pytest.raises(DeviceError, match="not connected"):
+                    await chair.run("quick")
+                served.opened.link.restore()
+                await until(lambda: served.linked, timeout=120, what="the link to come back")
+                await chair.set(technique="knead", zones=["shoulders"], intensity=30, duration="5s")
+                report = await chair.wait()
+            return snapshot["state"], [e["up"] for e in events], report.reason
+
+    state, ups, reason = run(main())
+    assert state == "offline"
+    assert ups == [False, True]
+    assert reason == "finished"
