@@ -154,7 +154,9 @@ class MqttBridge:
                 except aiomqtt.MqttError as exc:
                     if self._closing:
                         return
-                    log.warning("MQTT: no broker at %s (%s); retrying in %.0f s", self.mqtt.url, exc, delay)
+                    log.warning(
+                        "MQTT: cannot connect to %s (%s); retrying in %.0f s", self.mqtt.url, exc, delay
+                    )
                 finally:
                     self.client = None
                     self.connected.clear()
