@@ -39,6 +39,7 @@ async def running_service(
     tmp: Path,
     limits: SafetyLimits | None = None,
     mqtt_port: int | None = None,
+    mqtt: MqttSettings | None = None,
     node: str = "test-node",
     time_scale: float = 1.0,
     socket_path: Path | None = None,
@@ -47,7 +48,7 @@ async def running_service(
     settings = ServeSettings(
         devices=devices or {"chair": "sim:"},
         node_id=node,
-        mqtt=None if mqtt_port is None else MqttSettings("127.0.0.1", mqtt_port, False),
+        mqtt=mqtt or (None if mqtt_port is None else MqttSettings("127.0.0.1", mqtt_port, False)),
     )
     # the user's own profiles folder is none of a test's business
     config = dataclasses.replace(Config.defaults(tmp / "config.toml"), profiles_dir=tmp / "profiles")

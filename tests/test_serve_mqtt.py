@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import getpass
 import json
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import aiomqtt
 import pytest
-from servekit import broker, chair_off, running_service, until  # noqa: F401 - broker is a fixture
+from servekit import Broker, broker, chair_off, mosquitto, running_service, until  # noqa: F401 - broker is a fixture
 
 from massager_ctl.api import connect
 from massager_ctl.core.errors import UsageError
+from massager_ctl.service.settings import parse_mqtt_url
 from massager_ctl.session.clock import ScaledClock
 
 pytestmark = pytest.mark.slow
@@ -450,3 +455,77 @@ def test_two_services_on_one_broker_each_with_its_node_id(tmp_path, broker, monk
     assert any("alpha" in i for i in ids) and any("beta" in i for i in ids)
     assert report.reason == "stopped" and report.stop_confirmed and stopped
     assert alive
+
+
+# -- TLS and credentials --------------------------------------------------------------------------
+
+
+def tls_broker(folder: Path) -> tuple[Broker, Path]:
+    """A broker that takes only TLS (a throwaway CA) and only user chair / password s3cret."""
+    if mosquitto() is None or shutil.which("openssl") is None or shutil.which("mosquitto_passwd") is None:
+        pytest.skip("needs mosquitto, mosquitto_passwd and openssl")
+
+    def run_tool(*args: str) -> None:
+        subprocess.run(list(args), cwd=folder, check=True, capture_output=True, timeout=60)
+
+    key = ["-newkey", "rsa:2048", "-nodes"]
+    run_tool(
+        "openssl",
+        "req",
+        "-x509",
+        *key,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ca",
+    )
+    run_tool("openssl", "req", *key, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run_tool(
+        "openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf",
+    )  # fmt: skip
+    run_tool("mosquitto_passwd", "-b", "-c", "passwords", "chair", "s3cret")
+    server = Broker(folder)
+    server.conf.write_text(
+        f"listener {server.port} 127.0.0.1\n"
+        # started by root, mosquitto becomes user "mosquitto", who cannot read these files
+        f"user {getpass.getuser()}\n"
+        f"cafile {folder / 'ca.pem'}\ncertfile {folder / 'srv.pem'}\nkeyfile {folder / 'srv.key'}\n"
+        f"allow_anonymous false\npassword_file {folder / 'passwords'}\npersistence false\nlog_dest stderr\n"
+    )
+    return server, folder / "ca.pem"
+
+
+def test_tls_with_a_ca_file_and_credentials_from_the_environment(tmp_path, monkeypatch):
+    server, ca = tls_broker(tmp_path)
+    server.start()
+    try:
+        monkeypatch.setenv("MASSAGER_CTL_MQTT_USERNAME", "chair")
+        monkeypatch.setenv("MASSAGER_CTL_MQTT_PASSWORD", "s3cret")
+        good = parse_mqtt_url(f"mqtts://127.0.0.1:{server.port}", ca_file=str(ca))
+        untrusted = parse_mqtt_url(f"mqtts://127.0.0.1:{server.port}")  # the system's CAs only
+        wrong = dataclasses.replace(good, password="guess")
+
+        async def main():
+            results = []
+            for settings in (good, untrusted, wrong):
+                async with running_service(tmp=tmp_path, mqtt=settings, time_scale=SCALE) as service:
+                    try:
+                        await until(lambda: service.bridge.connected.is_set(), timeout=3 * SCALE, what="TLS")
+                        results.append(True)
+                    except AssertionError:
+                        results.append(False)
+                    if results[-1]:
+                        uri = f"mqtts://127.0.0.1:{server.port}/test-node/chair?ca_file={ca}"
+                        async with connect(uri) as remote:  # credentials from the environment
+                            results.append((await remote.status()).stopped)
+            return results
+
+        assert run(main()) == [True, True, False, False]
+    finally:
+        server.kill()
