@@ -216,7 +216,7 @@ def test_the_service_keeps_the_link_up_between_jobs(tmp_path):
                 with pytest.raises(DeviceError, match="not connected"):
                     await chair.run("quick")
                 served.opened.link.restore()
-                await until(lambda: served.linked, timeout=120, what="the link to come back")
+                await until(lambda: served.linked, what="the link to come back")
                 await chair.set(technique="knead", zones=["shoulders"], intensity=30, duration="5s")
                 report = await chair.wait()
             return snapshot["state"], [e["up"] for e in events], report.reason

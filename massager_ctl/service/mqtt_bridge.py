@@ -54,6 +54,8 @@ PROGRESS_EVERY_S = 1.0
 BIRTH_DELAY_S = 2.0
 #: How long to listen for another service answering to our node id (real seconds).
 PING_WAIT_S = 1.0
+#: ... and when the node's status says a service is online (it may be busy).
+PING_WAIT_ONLINE_S = 5.0
 KEEPALIVE_S = 15
 CONNECT_TIMEOUT_S = 10.0
 BUTTONS = ("start", "pause", "resume", "skip", "recline", "sit_up", "zero_gravity")
@@ -117,16 +119,26 @@ class MqttBridge:
         )
 
     async def check_node_free(self) -> None:
-        """Refuse to start if another live service answers to our node id on this broker."""
+        """Refuse to start if another live service answers to our node id on this broker.
+
+        A live one has left ``online`` retained on the node's status topic: then its
+        answer is awaited longer (:data:`PING_WAIT_ONLINE_S`: it may be busy); with no
+        such sign, :data:`PING_WAIT_S`. An ``online`` left by a service that died with
+        no will delivered yet gets no answer, and does not stop us."""
         loop = asyncio.get_running_loop()
+        t = self.topics
         try:
             async with self._new_client(identifier=f"{self.client_id}-probe", will=False) as probe:
-                await probe.subscribe(self.topics.pong, qos=1)
-                await probe.publish(self.topics.ping, json.dumps({"token": self.token}), qos=1)
+                await probe.subscribe([(t.pong, 1), (t.status, 1)])
+                await probe.publish(t.ping, json.dumps({"token": self.token}), qos=1)
                 deadline = loop.time() + PING_WAIT_S * self.time_scale
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(deadline):
+                    async with asyncio.timeout_at(deadline) as window:
                         async for message in probe.messages:
+                            if str(message.topic) == t.status:
+                                if _text(message.payload) == ONLINE:
+                                    window.reschedule(loop.time() + PING_WAIT_ONLINE_S * self.time_scale)
+                                continue
                             other = _json(message.payload) or {}
                             if other.get("token") not in (None, self.token):
                                 raise UsageError(
