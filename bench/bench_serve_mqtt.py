@@ -82,7 +82,7 @@ def service(devices: dict[str, str], port: int):
     from massager_ctl.service.settings import MqttSettings, ServeSettings
 
     settings = ServeSettings(devices=devices, node_id="bench", mqtt=MqttSettings("127.0.0.1", port, False))
-    folder = Path(tempfile.mkdtemp(prefix="mc-bench-"))
+    folder = control_socket_path().parent  # the run's own temporary folder (main)
     return Service(settings, Config.defaults(folder / "config.toml"), socket_path=control_socket_path())
 
 
@@ -210,17 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("mosquitto") is None and not os.access("/usr/sbin/mosquitto", os.X_OK):
         print("needs Debian's mosquitto package (apt-get install mosquitto)", file=sys.stderr)
         return 2
-    os.environ["MASSAGER_CTL_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="mc-bench-")
-
     from massager_ctl.session.clock import RealClock
 
-    folder = Path(tempfile.mkdtemp(prefix="mc-broker-"))
-    broker = Broker(folder, nodelay=args.broker_nodelay)
-    try:
-        lat = RealClock().run(latency(broker.port, commands))
-        reports, cpu, wall, published, stopped = RealClock().run(scale(broker.port, chairs, seconds))
-    finally:
-        broker.stop()
+    with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
+        os.environ["MASSAGER_CTL_RUNTIME_DIR"] = tmp
+        broker = Broker(Path(tmp), nodelay=args.broker_nodelay)
+        try:
+            lat = RealClock().run(latency(broker.port, commands))
+            reports, cpu, wall, published, stopped = RealClock().run(scale(broker.port, chairs, seconds))
+        finally:
+            broker.stop()
     errors = [e * 1000 for r in reports for e in r.boundary_errors_s]
     p50, p99, worst = percentile(errors, 0.5), percentile(errors, 0.99), max(errors)
     finished = sum(r.reason == "finished" and r.stop_confirmed for r in reports)
