@@ -486,7 +486,19 @@ async def connect(
 
     ``control`` True (the default): take control of it (the native protocol's HELLO, the
     stop prepared); leaving the block stops it and waits for the confirmation.
-    ``control`` False: only look (:func:`observe`)."""
+    ``control`` False: only look (:func:`observe`).
+    ``service:NAME`` and ``mqtt://broker/NODE/DEVICE`` reach a chair that a running
+    ``massager-ctl serve`` owns (:class:`massager_ctl.remote.chair.RemoteChair`, the
+    same methods): its session and governor run in that service; ``limits`` here can
+    only tighten what a profile sent from here may do."""
+    from .remote.connect import is_remote
+
+    if is_remote(uri):
+        from .remote.connect import connect_remote
+
+        async with connect_remote(uri, limits=limits) as remote:  # type: ignore[arg-type]
+            yield remote  # type: ignore[misc]
+        return
     opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
     try:
         if control:

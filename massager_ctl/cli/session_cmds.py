@@ -34,6 +34,9 @@ EXIT_TERMINATED = 143
 
 def _uri(cli: CliContext) -> str:
     uri = cli.device_uri
+    served = _served(uri)
+    if served is not None:
+        return served
     if uri is None:
         click.echo("massager-ctl: no device configured; using the built-in simulated chair (sim:)", err=True)
         uri = "sim:"
@@ -45,6 +48,20 @@ def _uri(cli: CliContext) -> str:
 #: would take weeks. Above this, the scaled simulator cannot keep pace anyway.
 MIN_TIME_SCALE = 1.0
 MAX_TIME_SCALE = 10_000.0
+
+
+def _served(uri: str | None) -> str | None:
+    """``service:NAME`` when a local `massager-ctl serve` owns this device (it holds the
+    link; this command then goes through it), else None."""
+    from ..remote.connect import is_remote, served_name
+
+    if is_remote(uri):
+        return None
+    name = served_name(uri)
+    if name is None:
+        return None
+    click.echo(f"massager-ctl: {name} is served by `massager-ctl serve`; going through it", err=True)
+    return f"service:{name}"
 
 
 class TimeScale(click.ParamType):

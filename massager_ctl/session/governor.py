@@ -51,6 +51,10 @@ class SafetyGovernor:
         self._resumed_at: float | None = None  # after a reconnect: airbags and heat come back slowly
         self.notices: list[str] = []
         self.expired = False
+        #: Set from outside while sessions play (the service's live intensity cap and heat
+        #: switch, see :meth:`set_ceiling`): they lower the caps, never raise them.
+        self.intensity_ceiling = 100.0
+        self.heat_ceiling = Heat.HIGH
 
     # -- sessions -------------------------------------------------------------
 
@@ -207,9 +211,21 @@ class SafetyGovernor:
             heat = Heat.LOW
         return airbags, heat
 
+    def set_ceiling(self, *, intensity: float | None = None, heat: Heat | None = None) -> None:
+        """Change the live ceilings, for this session and the next ones.
+
+        They only ever lower the configured caps (a ceiling above a cap changes
+        nothing): lowering takes effect at the next :meth:`regulate`, at once; raising
+        lets intensity rise again under the slew limit, and heat back only up to the
+        heat cap and never after the heat auto-off."""
+        if intensity is not None:
+            self.intensity_ceiling = min(max(float(intensity), 0.0), 100.0)
+        if heat is not None:
+            self.heat_ceiling = heat
+
     def _caps(self, desired: TargetState) -> tuple[float, float, tuple[tuple[Zone, float], ...]]:
         lim = self._session_limits
-        intensity = _within(desired.intensity, min(lim.max_intensity, 100.0))
+        intensity = _within(desired.intensity, min(lim.max_intensity, self.intensity_ceiling, 100.0))
         speed = _within(desired.speed, min(lim.max_speed, 100.0))
         airbags = airbag_tuple((z, _within(p, min(lim.max_airbag, 100.0))) for z, p in desired.airbags)
         return intensity, speed, airbags
@@ -218,6 +234,8 @@ class SafetyGovernor:
         if self._heat_off_for_good or not isinstance(wanted, Heat):
             return Heat.OFF
         top = self._session_limits.max_heat
+        if self.heat_ceiling.rank < top.rank:
+            top = self.heat_ceiling
         return top if wanted.rank > top.rank else wanted
 
     def capped(self, desired: TargetState) -> TargetState:

@@ -203,6 +203,11 @@ class Session:
         self._poke.set()
         return cap
 
+    def wake(self) -> None:
+        """Something outside the plan changed (a governor ceiling): act on it now, not at
+        the next tick."""
+        self._poke.set()
+
     def _on_disconnect(self, reason: str) -> None:
         self._lost = reason or "link lost"
         self._poke.set()
