@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .connection.open import OpenedDevice, open_device
 from .core.durations import DurationError, parse_length
@@ -58,8 +58,11 @@ from .session.writer import Writer
 
 log = logging.getLogger(__name__)
 
+#: The vocabulary a loose word in build_state is read as.
+_Word = TypeVar("_Word", Technique, Zone, Width, Heat)
 
-def _as_plan(profile: str | PathLike | Plan) -> Plan:
+
+def _as_plan(profile: str | PathLike[str] | Plan) -> Plan:
     """A Plan as given, or a profile file / shipped or user profile name, compiled."""
     if isinstance(profile, Plan):
         return profile
@@ -87,7 +90,7 @@ def build_state(
 ) -> TargetState:
     """A target state from loose words, checked like a profile would be."""
 
-    def word(enum, value, what):
+    def word(enum: type[_Word], value: str, what: str) -> _Word:
         try:
             return enum(value)
         except ValueError:
@@ -97,7 +100,7 @@ def build_state(
             hint = f'; did you mean "{close[0]}"?' if close else ""
             raise UsageError(f"{what} {value!r} is not one of {', '.join(enum.names())}{hint}") from None
 
-    def percent(value, what):
+    def percent(value: float, what: str) -> float:
         try:
             v = float(value)
         except (TypeError, ValueError, OverflowError):
@@ -154,14 +157,14 @@ class Chair:
         self.session: Session | None = None
         self.program: ProgramSession | None = None
         self._manual: TargetState = STOPPED
-        self._background: asyncio.Task | None = None
+        self._background: asyncio.Task[SessionReport] | None = None
 
     @property
     def model(self) -> str:
         return self.device.model
 
     @property
-    def simulator(self):
+    def simulator(self) -> Any:
         """The simulated device behind a ``sim:`` URI (None for real hardware)."""
         return self._opened.simulator
 
@@ -223,7 +226,13 @@ class Chair:
         if (self.session is not None and self._background is None) or self.program is not None:
             raise DeviceError("a session is already playing on this device")
 
-    def _session(self, plan: Plan, on_progress, on_warning, reconnect=None) -> Session:
+    def _session(
+        self,
+        plan: Plan,
+        on_progress: Callable[[Progress], None] | None,
+        on_warning: Callable[[str], None] | None,
+        reconnect: ReconnectPolicy | None = None,
+    ) -> Session:
         self._busy()
         self.session = Session(
             self.device,
@@ -240,7 +249,7 @@ class Chair:
 
     async def run(
         self,
-        profile: str | PathLike | Plan,
+        profile: str | PathLike[str] | Plan,
         *,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
@@ -308,7 +317,7 @@ class Chair:
             if on_end is not None:
                 on_end(program.report)
 
-    async def set(self, *, duration: str | float | None = None, **words) -> None:
+    async def set(self, *, duration: str | float | None = None, **words: Any) -> None:
         """Change the manual state (technique, zones, intensity, speed, width, heat, airbags).
 
         Returns at once; the state is held in the background, through the
@@ -386,7 +395,7 @@ class Chair:
 
 
 def dry_run(
-    profile: str | PathLike | Plan,
+    profile: str | PathLike[str] | Plan,
     *,
     limits: SafetyLimits | None = None,
     strict: bool = False,

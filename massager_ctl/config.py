@@ -206,16 +206,17 @@ class Person:
 
     def tighten(self, limits: SafetyLimits) -> SafetyLimits:
         out = limits
+        # Every cap passed check_value when the file was read: numbers, a heat word, durations.
         for key in ("max_intensity", "max_speed", "max_airbag", "slew_per_s"):
             if key in self.caps:
-                out = replace(out, **{key: min(getattr(out, key), float(self.caps[key]))})  # type: ignore[arg-type]
+                out = replace(out, **{key: min(getattr(out, key), float(cast(float, self.caps[key])))})
         if "max_heat" in self.caps:
-            heat = Heat(self.caps["max_heat"])
+            heat = Heat(cast(str, self.caps["max_heat"]))
             if heat.rank < out.max_heat.rank:
                 out = replace(out, max_heat=heat)
         for key, attr in (("max_session", "max_session_s"), ("heat_auto_off", "heat_auto_off_s")):
             if key in self.caps:
-                seconds = parse_duration(self.caps[key]) / 1000  # type: ignore[arg-type]
+                seconds = parse_duration(cast(str, self.caps[key])) / 1000
                 out = replace(out, **{attr: min(getattr(out, attr), seconds)})
         return out
 
@@ -814,7 +815,7 @@ def _document(path: Path) -> Any:
     return tomlkit.parse(decode_text(read_regular_file(path, MAX_CONFIG_BYTES)))
 
 
-def _table_at(doc, parts: list[str], path: Path, *, create: bool):
+def _table_at(doc: Any, parts: list[str], path: Path, *, create: bool) -> Any:
     """The table holding the last of ``parts`` (made if ``create``), or None if absent."""
     import tomlkit
 

@@ -107,7 +107,7 @@ def programs(ctx: click.Context, param: click.Parameter, incomplete: str) -> lis
     return [CompletionItem(p) for p in found if p.startswith(incomplete)]
 
 
-class GuessingChoice(click.Choice):
+class GuessingChoice(click.Choice):  # type: ignore[type-arg]  # generic in new click only; no runtime subscript
     """A Choice whose error guesses the word meant: ``'kned' is not one of ...; did you mean 'knead'?``"""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -115,6 +115,8 @@ class GuessingChoice(click.Choice):
             return super().convert(value, param, ctx)
         except click.BadParameter as exc:
             close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=1)
-            if close:
-                exc.message = f"{exc.message.rstrip('.')}; did you mean {close[0]!r}?"
-            raise
+            if not close:
+                raise
+            # click's message is Final: the same error again, with the guess added.
+            message = f"{exc.message.rstrip('.')}; did you mean {close[0]!r}?"
+            raise click.BadParameter(message, exc.ctx, exc.param, exc.param_hint) from exc

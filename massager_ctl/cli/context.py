@@ -25,6 +25,7 @@ import click
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..session.limits import SafetyLimits
 
 
 #: Who sits in the chair, when --person is not given.
@@ -71,7 +72,7 @@ class CliContext:
         return name
 
     @property
-    def limits(self):
+    def limits(self) -> SafetyLimits:
         """The caps in force: the config's, tightened by the person's (if one is chosen)."""
         return self.config.limits_for(self.person)
 

@@ -5,9 +5,14 @@ Thin over :mod:`massager_ctl.history` (the store) and :mod:`massager_ctl.plot`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from .context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from ..history import HistoryStore, SessionRecord
 
 
 @click.group()
@@ -15,7 +20,7 @@ def history() -> None:
     """Past sessions: what ran, on which device, for whom, how it ended."""
 
 
-def _store():
+def _store() -> HistoryStore:
     from ..history import HistoryStore, history_path
 
     return HistoryStore(history_path())
@@ -38,7 +43,7 @@ def _started(text: str) -> str:
         return text
 
 
-def _end(record) -> str:
+def _end(record: SessionRecord) -> str:
     if record.end_reason is None:
         return "no end (killed?)"
     stop = "confirmed" if record.stop_confirmed else ("sent" if record.stop_sent else "NOT confirmed")

@@ -15,7 +15,13 @@ import click
 from .. import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.shell_completion import CompletionItem
+
     from .context import CliContext
+
+    Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
 
 #: name -> "module:attribute" of a click command. Add new commands here.
 COMMANDS: dict[str, str] = {
@@ -334,13 +340,14 @@ def setup_logging(verbosity: int) -> None:
     handler.setLevel(level)
 
 
-def _complete(name: str):
+def _complete(name: str) -> Completer:
     """Completion by :mod:`.completion`'s function ``name``, imported only on a TAB."""
 
-    def complete(ctx: click.Context, param: click.Parameter, incomplete: str):
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
         from . import completion
 
-        return getattr(completion, name)(ctx, param, incomplete)
+        function: Completer = getattr(completion, name)
+        return function(ctx, param, incomplete)
 
     return complete
 

@@ -15,6 +15,7 @@ from . import completion
 from .context import CliContext, pass_cli
 
 if TYPE_CHECKING:
+    from ..core.status import DeviceState
     from ..plan import Plan, Step
 
 
@@ -360,7 +361,7 @@ def plot(cli: CliContext, file: str, output: str, device: str | None) -> None:
         from ..api import dry_run
         from ..connection.open import model_named_by
 
-        collected: list = []
+        collected: list[tuple[float, DeviceState]] = []
         dry_run(plan, limits=cli.limits, device=device, on_write=lambda t, s: collected.append((t, s)))
         definition = model_named_by(device)
         assert definition is not None  # dry_run refused it otherwise

@@ -9,11 +9,24 @@ before connecting, and prints.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from . import completion
 from .context import CliContext, pass_cli
 from .session_cmds import TimeScale, _clock, _drive, _uri, history_recorder
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
+    from ..core.capabilities import Capabilities
+    from ..core.errors import UsageError
+    from ..devices.model import ModelDefinition
+    from ..session.program import ProgramProgress, ProgramReport
+
+    #: A model and its capabilities, known without connecting (None, None: not known).
+    Static = tuple[ModelDefinition | None, Capabilities | None]
 
 #: Shown in --help; the API's DEFAULT_PROGRAM_S (a test keeps the two equal).
 DEFAULT_PROGRAM_MIN = 20
@@ -21,7 +34,7 @@ DEFAULT_PROGRAM_MIN = 20
 NOTE_EVERY_S = 60.0
 
 
-def _static_caps(uri: str):
+def _static_caps(uri: str) -> Static:
     """The model's capabilities without connecting, when the URI names the model."""
     from ..connection.uri import parse_uri
     from ..devices.registry import DEFAULT_SIM_MODEL, get_model
@@ -36,10 +49,10 @@ def _static_caps(uri: str):
     return definition, definition.static_capabilities()
 
 
-def _static_programs(uri: str, static=None) -> tuple[str, ...] | None:
+def _static_programs(uri: str, static: Static | None = None) -> tuple[str, ...] | None:
     """The model's programs without connecting, when the URI names the model."""
     definition, caps = static or _static_caps(uri)
-    if caps is None:
+    if definition is None or caps is None:  # both or neither
         return None
     if not hasattr(definition.load("driver"), "run_program"):
         return ()  # its driver cannot start programs
@@ -61,12 +74,12 @@ def _timer_minutes(ctx: click.Context | None) -> list[int] | None:
     return sorted(t // 60 for t in caps.chair_timer_s)
 
 
-class Minutes(click.ParamType):
+class Minutes(click.ParamType):  # type: ignore[type-arg]  # generic in new click only; no runtime subscript
     """A program length in whole minutes, one the chosen chair's own timer takes."""
 
     name = "MIN"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             minutes = value
         else:
@@ -83,13 +96,15 @@ class Minutes(click.ParamType):
             self.fail(f"{minutes} is not between 1 and 240", param, ctx)
         return minutes
 
-    def shell_complete(self, ctx, param, incomplete):
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
         from click.shell_completion import CompletionItem
 
         return [CompletionItem(str(m)) for m in _timer_minutes(ctx) or () if str(m).startswith(incomplete)]
 
 
-def _no_programs(model: str):
+def _no_programs(model: str) -> UsageError:
     from ..core.errors import UsageError
 
     return UsageError(f"{model} has no built-in programs; play a profile with `massager-ctl run` instead")
@@ -110,7 +125,14 @@ def _no_programs(model: str):
 )
 @click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
-def program(cli: CliContext, name, list_, minutes, time_scale, no_history) -> None:
+def program(
+    cli: CliContext,
+    name: str | None,
+    list_: bool,
+    minutes: int | None,
+    time_scale: float | str | None,
+    no_history: bool,
+) -> None:
     """Run the chair's built-in auto program NAME (see --list) until its own timer ends it."""
     from ..core.errors import UsageError
     from ..session.governor import SafetyGovernor
@@ -141,7 +163,7 @@ def program(cli: CliContext, name, list_, minutes, time_scale, no_history) -> No
     printer = _ProgramPrinter(cli)
     recorder = history_recorder(cli, not no_history, printer.warn)
 
-    async def play():
+    async def play() -> ProgramReport:
         from ..api import connect
 
         async with connect(uri, limits=limits, simulate_ble=cli.simulate_ble) as chair:
@@ -162,7 +184,7 @@ def program(cli: CliContext, name, list_, minutes, time_scale, no_history) -> No
             if cli.json:
                 cli.record("start", info, t=0.0)
 
-            def on_end(report) -> None:
+            def on_end(report: ProgramReport) -> None:
                 if recorder is not None:
                     recorder.end(report)
                 printer.end(report)
@@ -195,7 +217,7 @@ class _ProgramPrinter:
         self._next_note: float | None = None
         self._elapsed = 0.0
 
-    def __call__(self, p) -> None:
+    def __call__(self, p: ProgramProgress) -> None:
         self._elapsed = p.elapsed_s
         if self._next_note is not None and p.elapsed_s < self._next_note:
             return
@@ -222,7 +244,7 @@ class _ProgramPrinter:
         else:
             click.echo(f"massager-ctl: warning: {message}", err=True)
 
-    def end(self, report) -> None:
+    def end(self, report: ProgramReport) -> None:
         if self.cli.json:
             self.cli.record("end", report.to_dict(), t=report.elapsed_s)
 
@@ -232,7 +254,7 @@ def _list(cli: CliContext, uri: str) -> None:
     model = uri
     if programs is None:  # the URI does not name the model: ask the device
 
-        async def ask():
+        async def ask() -> tuple[str, tuple[str, ...]]:
             from ..api import observe
 
             async with observe(uri, simulate_ble=cli.simulate_ble) as chair:  # only looks

@@ -5,11 +5,13 @@ On a terminal the live panel (:mod:`.panel`) shows the session instead."""
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
+from ..core.capabilities import Capabilities
 from ..core.durations import format_duration
+from ..core.status import DeviceState
 from ..session.runner import Progress, SessionReport
 
 
@@ -18,9 +20,9 @@ def _clock(ms: int) -> str:
     return f"{s // 60:d}:{s % 60:02d}"
 
 
-def doing_text(state, caps=None) -> str:
+def doing_text(state: DeviceState, caps: Capabilities | None = None) -> str:
     """What the device is told (after governing and mapping), for a line of text."""
-    parts = []
+    parts: list[str] = []
     if state.technique is not None and state.intensity:
         steps = caps.intensity_steps if caps else 0
         level = (
@@ -38,7 +40,7 @@ def doing_text(state, caps=None) -> str:
     return " ".join(parts)
 
 
-def progress_line(p: Progress, caps=None) -> str:
+def progress_line(p: Progress, caps: Capabilities | None = None) -> str:
     """One line: bar, time, segment, what the device is doing (governed and mapped)."""
     frac = 0.0 if p.total_ms <= 0 else min(1.0, p.plan_ms / p.total_ms)
     bar_w = 20
@@ -59,10 +61,10 @@ class ProgressPrinter:
     def __init__(self, stream: TextIO | None = None, *, name: str = "") -> None:
         self.stream = stream or sys.stderr
         self.name = name
-        self.caps = None
-        self._last: tuple | None = None
+        self.caps: Capabilities | None = None
+        self._last: tuple[int, str, DeviceState, bool] | None = None
 
-    def start(self, info: dict, caps=None) -> None:
+    def start(self, info: dict[str, Any], caps: Capabilities | None = None) -> None:
         self.caps = caps
 
     def __call__(self, p: Progress) -> None:
@@ -72,18 +74,18 @@ class ProgressPrinter:
             self.stream.write(progress_line(p, self.caps) + "\n")
             self.stream.flush()
 
-    def on_status(self, status) -> None:
+    def on_status(self, status: Any) -> None:
         pass
 
     def warn(self, message: str) -> None:
         click.echo(f"massager-ctl: warning: {message}", err=True)
 
-    def control(self, action: str, **data) -> None:
+    def control(self, action: str, **data: Any) -> None:
         what = f"cap {data['max_intensity']:g}%" if action == "cap" else action
         self.stream.write(f"key: {what}\n")
         self.stream.flush()
 
-    def end(self, report, extra: dict | None = None) -> None:
+    def end(self, report: SessionReport, extra: dict[str, Any] | None = None) -> None:
         click.echo(summary(report, self.name), err=True)
 
     def finish(self) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,7 +26,17 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..core.status import Status
+    from ..api import Chair
+    from ..core.capabilities import Capabilities
+    from ..core.status import DeviceState, Status
+    from ..core.vocabulary import Zone
+    from ..history import SessionRecorder
+    from ..plan import Plan
+    from ..session.limits import SafetyLimits
+    from ..session.runner import SessionReport
+    from .panel import LivePanel
+    from .progress import ProgressPrinter
+    from .stream import JsonSessionStream
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -64,14 +74,14 @@ def _served(uri: str | None) -> str | None:
     return f"service:{name}"
 
 
-class TimeScale(click.ParamType):
+class TimeScale(click.ParamType):  # type: ignore[type-arg]  # generic in new click only; no runtime subscript
     """A speed-up factor from 1 to 10000, or "max": as fast as the computer goes (virtual time)."""
 
     name = "X|max"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | str:
         if value == "max":
-            return value
+            return "max"
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
@@ -86,12 +96,12 @@ class TimeScale(click.ParamType):
         return number
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic in new click only; no runtime subscript
     """A length of time above 0 ("5m", "90s", "1h30m"), read by the one duration parser; in ms."""
 
     name = "DURATION"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
         from ..core.durations import DurationError, parse_length
@@ -102,7 +112,7 @@ class Duration(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def _clock(uri: str, time_scale: float | str | None):
+def _clock(uri: str, time_scale: float | str | None) -> _LoopClock:
     from ..core.errors import UsageError
     from ..session.clock import RealClock, ScaledClock, VirtualClock
 
@@ -150,21 +160,23 @@ def _drive(clock: _LoopClock, coro_factory: Callable[[], Awaitable[T]], *, contr
         return result
 
 
-def _limits(cli: CliContext, max_intensity: float | None):
+def _limits(cli: CliContext, max_intensity: float | None) -> SafetyLimits:
     limits = cli.limits  # the config's caps, tightened by the person's
     if max_intensity is not None:
         limits = limits.tightened(max_intensity=max_intensity)
     return limits
 
 
-def _finish(report) -> None:
+def _finish(report: SessionReport) -> None:
     """Exit 1 when the stop could not even be sent, or the device did not do as it was
     told (stopped or not, that is a failure); the summary or end record said which."""
     if not report.stop_sent or report.reason == "device-disobeyed":
         raise SystemExit(1)
 
 
-def _session_output(cli: CliContext, *, id: str | None, name: str, keys: bool):
+def _session_output(
+    cli: CliContext, *, id: str | None, name: str, keys: bool
+) -> JsonSessionStream | LivePanel | ProgressPrinter:
     """What shows the session: JSON records with --json, the live panel on a terminal,
     else a plain line per change."""
     import sys
@@ -182,7 +194,7 @@ def _session_output(cli: CliContext, *, id: str | None, name: str, keys: bool):
     return ProgressPrinter(name=name)
 
 
-def limits_dict(limits) -> dict:
+def limits_dict(limits: SafetyLimits) -> dict[str, Any]:
     return {
         "max_intensity": limits.max_intensity,
         "max_speed": limits.max_speed,
@@ -194,7 +206,7 @@ def limits_dict(limits) -> dict:
     }
 
 
-def history_recorder(cli: CliContext, wanted: bool, warn):
+def history_recorder(cli: CliContext, wanted: bool, warn: Callable[[str], None]) -> SessionRecorder | None:
     """A recorder for this session, or None (--no-history, or history.enabled = false)."""
     if not wanted or not cli.config.history_enabled:
         return None
@@ -206,18 +218,18 @@ def history_recorder(cli: CliContext, wanted: bool, warn):
 def _play(
     cli: CliContext,
     uri: str,
-    clock,
-    make_plan,
-    limits,
+    clock: _LoopClock,
+    make_plan: Callable[[Chair], Plan],
+    limits: SafetyLimits,
     *,
     strict: bool,
-    id,
-    name,
-    reconnect=False,
+    id: str | None,
+    name: str,
+    reconnect: bool = False,
     kind: str = "run",
     profile_hash: str | None = None,
     history: bool = True,
-):
+) -> SessionReport:
     """Connect, play the plan ``make_plan(chair)`` gives, show it, take keys from the
     terminal (space, n, -, +, q, Esc) and record it in the history; returns the report."""
     from .keys import KeyReader
@@ -226,7 +238,7 @@ def _play(
     out = _session_output(cli, id=id, name=name, keys=keys)
     recorder = history_recorder(cli, history, out.warn)
 
-    async def play():
+    async def play() -> SessionReport:
         from ..api import connect
 
         async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
@@ -259,7 +271,7 @@ def _play(
                 info["history_id"] = history_id
             out.start(info, chair.device.capabilities)
 
-            def on_end(report) -> None:  # in the path that stopped the device, once it is done
+            def on_end(report: SessionReport) -> None:  # in the path that stopped the device, once it is done
                 if recorder is not None:
                     recorder.end(report)  # first: the record is kept even if the output fails
                 out.end(report, {"history_id": history_id} if history_id is not None else None)
@@ -314,7 +326,16 @@ def _play(
 )
 @click.option("--no-history", is_flag=True, help="Keep no record of this session in the history.")
 @pass_cli
-def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, reconnect, no_history) -> None:
+def run(
+    cli: CliContext,
+    profile: str | None,
+    time_scale: float | str | None,
+    max_intensity: float | None,
+    dry_run: bool,
+    strict: bool,
+    reconnect: bool,
+    no_history: bool,
+) -> None:
     """Play PROFILE (a file, or a shipped or user profile name) on the device.
 
     Takes control of the device, and stops it however the run ends (its end, Ctrl-C,
@@ -358,7 +379,7 @@ def run(cli: CliContext, profile, time_scale, max_intensity, dry_run, strict, re
     _finish(report)
 
 
-def _dry_run(cli: CliContext, plan, limits, strict: bool, *, id: str) -> None:
+def _dry_run(cli: CliContext, plan: Plan, limits: SafetyLimits, strict: bool, *, id: str) -> None:
     """Play the plan in virtual time through the governor and the chosen model's mapping,
     printing each write (mm:ss.s, the state in % and in the device's steps)."""
     from ..api import dry_run
@@ -385,7 +406,7 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool, *, id: str) -> None:
             t=0.0,
         )
 
-    def write(t: float, state) -> None:
+    def write(t: float, state: DeviceState) -> None:
         if cli.json:
             cli.record("state", {"device": device_state_dict(state, caps)}, t=t)
         else:
@@ -417,7 +438,7 @@ def _dry_run(cli: CliContext, plan, limits, strict: bool, *, id: str) -> None:
         )
 
 
-def _state_text(state, caps=None) -> str:
+def _state_text(state: DeviceState, caps: Capabilities | None = None) -> str:
     """A device state for people: intensity in % (when the model's steps are known) and steps."""
     if state.is_stopped:
         return "all off"
@@ -427,13 +448,14 @@ def _state_text(state, caps=None) -> str:
             return f"{100 * value / steps:.0f}% (step {value}/{steps})"
         return f"step {value}"
 
-    parts = []
+    parts: list[str] = []
     if state.technique:
         from ..core.target import zone_order
 
         zones = ",".join(z.value for z in sorted(state.zones, key=zone_order))
-        text = f"{state.technique} {zones} intensity {level(state.intensity, caps and caps.intensity_steps)}"
-        text += f" speed {level(state.speed, caps and caps.speed_steps)}"
+        intensity = level(state.intensity, caps.intensity_steps if caps else None)
+        text = f"{state.technique} {zones} intensity {intensity}"
+        text += f" speed {level(state.speed, caps.speed_steps if caps else None)}"
         if state.width:
             text += f" {state.width.value}"
         parts.append(text)
@@ -503,17 +525,17 @@ def _parse_airbags(values: tuple[str, ...]) -> dict[str, float]:
 @pass_cli
 def set_(
     cli: CliContext,
-    technique,
-    zones,
-    intensity,
-    speed,
-    width,
-    heat,
-    airbags,
-    duration,
-    time_scale,
-    strict,
-    no_history,
+    technique: str | None,
+    zones: str | None,
+    intensity: float | None,
+    speed: float | None,
+    width: str | None,
+    heat: str | None,
+    airbags: tuple[str, ...],
+    duration: int | None,
+    time_scale: float | str | None,
+    strict: bool,
+    no_history: bool,
 ) -> None:
     """Hold a state by hand, through the safety governor, then stop.
 
@@ -528,7 +550,7 @@ def set_(
 
     zone_list = [z.strip() for z in zones.split(",") if z.strip()] if zones else None
     whole_back = technique not in (None, "none") and not zone_list
-    words = dict(
+    words: dict[str, Any] = dict(
         technique=technique,
         zones=[z.value for z in BACK_ZONES] if whole_back else zone_list,
         intensity=intensity,
@@ -545,7 +567,7 @@ def set_(
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
 
-    def make_plan(chair):
+    def make_plan(chair: Chair) -> Plan:
         held = state
         if whole_back:
             held = state.with_(zones=whole_back_zones(chair.device.capabilities))
@@ -572,7 +594,7 @@ def set_(
     _finish(report)
 
 
-def whole_back_zones(caps) -> frozenset:
+def whole_back_zones(caps: Capabilities) -> frozenset[Zone]:
     """The back zones a device's rollers reach (all its zones if it names no back zone)."""
     from ..core.errors import UsageError
     from ..core.vocabulary import BACK_ZONES
@@ -585,11 +607,11 @@ def whole_back_zones(caps) -> frozenset:
     raise UsageError("this device names no zones its rollers reach; give --zones")
 
 
-def _status_text(status) -> str:
+def _status_text(status: Status) -> str:
     """The status as lines of text. What was not read says "unknown", never "stopped"; a
     status built from what this host sent says so."""
     d = status.to_dict()
-    lines = []
+    lines: list[str] = []
     if not status.known:
         why = status.extra.get("why") or "the device does not report it, and this host sent it nothing"
         lines.append(f"running: unknown ({why})")
@@ -628,7 +650,7 @@ def _status_text(status) -> str:
     return "\n".join(lines)
 
 
-def _fault_of(status) -> str | None:
+def _fault_of(status: Status) -> str | None:
     """The device's fault, if it reports one (its "deadman" text says why it stopped)."""
     return status.fault if status.fault and status.fault != "deadman" else None
 
@@ -647,7 +669,7 @@ def _fault_of(status) -> str | None:
 )
 @click.option("--count", type=click.IntRange(1), default=None, help="With --watch: stop after N updates.")
 @pass_cli
-def status(cli: CliContext, watch, interval, count) -> None:
+def status(cli: CliContext, watch: bool, interval: float, count: int | None) -> None:
     """Read the device's status without changing it.
 
     Only looks: it sends queries that change nothing (the native protocol's
@@ -664,7 +686,7 @@ def status(cli: CliContext, watch, interval, count) -> None:
     faults: list[str] = []
     show = StatusWatchPrinter(cli, _status_text)
 
-    async def read():
+    async def read() -> Status | None:
         from ..api import observe
 
         async with observe(uri, simulate_ble=cli.simulate_ble) as chair:
@@ -727,7 +749,7 @@ def stop(cli: CliContext) -> None:
     """
     uri = _uri(cli)
 
-    async def do_stop():
+    async def do_stop() -> Status:
         from ..api import stop as stop_device
 
         return await stop_device(uri, simulate_ble=cli.simulate_ble, on_progress=_returning_home(cli))

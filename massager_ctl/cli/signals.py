@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import asyncio
@@ -197,7 +197,7 @@ class SignalGuard:
 
     # -- after the session --------------------------------------------------------------
 
-    def finish(self, *, controlling: bool = True) -> None:
+    def finish(self, *, controlling: bool = True) -> NoReturn:
         """The session ended because of :attr:`received`: say so, suspend for a pausing
         signal (the device is already stopped, or was only looked at), and exit 128 + n."""
         signum = self.received

@@ -15,7 +15,7 @@ see the cable pulled. POSIX only (ptys).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -23,6 +23,7 @@ from . import completion
 from .context import CliContext, pass_cli
 
 if TYPE_CHECKING:  # imported where used: the CLI starts fast
+    from ..core.status import Status
     from ..devices.model import ModelDefinition
     from ..sim.base import SimulatedDevice
     from ..sim.faults import FaultInjector
@@ -152,7 +153,7 @@ def simulate(cli: CliContext, model: str, link_path: str | None, show: bool) -> 
 SHOW_EVERY_S = 0.25
 
 
-async def _show(cli: CliContext, simulator) -> None:
+async def _show(cli: CliContext, simulator: SimulatedDevice) -> None:
     """Print the simulated device's state as its physics has it, whenever it changes."""
     import asyncio
 
@@ -170,13 +171,13 @@ async def _show(cli: CliContext, simulator) -> None:
         await asyncio.sleep(SHOW_EVERY_S)
 
 
-def _sim_status(physics, now: float):
+def _sim_status(physics: Any, now: float) -> Status:
     """The simulated device's state: its physics' own status where it has one, else what
     every simulator's physics offers (its target state, motors and heat on)."""
     from ..core.status import DeviceState, Status
 
     if hasattr(physics, "status"):
-        return physics.status(now)
+        return cast(Status, physics.status(now))
     target = getattr(physics, "target", None)
     state = target if isinstance(target, DeviceState) else DeviceState()
     return Status(running=bool(physics.motors_on or physics.heat_on), state=state)

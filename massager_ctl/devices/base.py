@@ -62,6 +62,10 @@ class Device(ABC):
         #: even while a newer write is still on its way. None while unknown (not
         #: connected yet, link lost).
         self.acknowledged: DeviceState | None = None
+        #: True while the driver is still making a state it was given (a key-press chair's
+        #: closed loop): the status shows the way there, so it is held to the caps only
+        #: (session/verify.py), not to what was sent.
+        self.making = False
 
     @property
     @abstractmethod
@@ -115,6 +119,13 @@ class Device(ABC):
 
         Devices with a chair-side timer use it to arm a timer that ends the session
         on the chair even if the host is lost."""
+
+    def reported_as(self, state: DeviceState) -> DeviceState:
+        """How this device's own status shows ``state`` once it runs it (what a status is
+        verified against: session/verify.py). The same state, unless the device renders
+        it coarser: a chair whose airbags come in zone groups at one strength reports
+        the whole group."""
+        return state
 
     async def keepalive(self) -> None:  # noqa: B027 - optional hook
         """Tell the device the host is alive (for deadman-protected models)."""

@@ -148,7 +148,7 @@ class SessionRecorder:
         self._log_from = len(writer.written_log) if writer is not None else 0
         self._t0 = _loop_time()
         self._steps = capabilities.intensity_steps if capabilities is not None else None
-        caps = {
+        caps: dict[str, Any] = {
             "max_intensity": limits.max_intensity,
             "max_speed": limits.max_speed,
             "max_airbag": limits.max_airbag,

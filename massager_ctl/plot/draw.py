@@ -67,7 +67,7 @@ def _minutes(ms: Sequence[float]) -> list[float]:
     return [t / 60_000 for t in ms]
 
 
-def _technique_bands(ax: Any, spans: list[tuple[float, float, Technique]]) -> None:
+def _technique_bands(ax: Any, spans: Sequence[tuple[float, float, Technique]]) -> None:
     seen = set()
     for start, end, technique in spans:
         label = technique.value if technique not in seen else None

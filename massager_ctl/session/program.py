@@ -35,7 +35,7 @@ from ..core.status import Status
 from ..devices.base import Device
 from .clock import Alarm
 from .governor import SafetyGovernor
-from .writer import Writer
+from .writer import Writer, stop_through_cancels
 
 log = logging.getLogger(__name__)
 
@@ -283,16 +283,7 @@ class ProgramSession:
         """Stop the device and wait for it to confirm; survives a second cancel."""
         if not self.device.connected:
             return
-        stop = asyncio.get_running_loop().create_task(
-            self.writer.stop_device(timeout=self.stop_timeout_s), name="stop"
-        )
-        while not stop.done():
-            try:
-                await asyncio.shield(stop)
-            except asyncio.CancelledError:
-                continue  # finish the stop first; the caller's cancel is re-raised by run()
-            except Exception:  # noqa: BLE001 - inspected below
-                break
+        stop = await stop_through_cancels(self.writer, self.stop_timeout_s)
         if stop.cancelled():
             return
         exc = stop.exception()

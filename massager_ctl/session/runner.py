@@ -31,7 +31,7 @@ from ..plan import AirbagStep, HeatStep, Level, Plan, RollerStep
 from .clock import Alarm
 from .governor import MAX_SLEW_STEP_S, SafetyGovernor
 from .verify import StatusVerifier
-from .writer import Writer
+from .writer import Writer, stop_through_cancels
 
 log = logging.getLogger(__name__)
 
@@ -550,16 +550,7 @@ class Session:
         if self._lost is not None or not self.device.connected:
             self.report.stop_confirmed = False
             return
-        stop = asyncio.get_running_loop().create_task(
-            self.writer.stop_device(timeout=self.stop_timeout_s), name="stop"
-        )
-        while not stop.done():
-            try:
-                await asyncio.shield(stop)
-            except asyncio.CancelledError:
-                continue  # finish the stop first; the caller's cancel is re-raised by run()
-            except Exception:  # noqa: BLE001 - inspected below
-                break
+        stop = await stop_through_cancels(self.writer, self.stop_timeout_s)
         if stop.cancelled():
             return
         exc = stop.exception()

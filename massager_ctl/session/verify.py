@@ -11,7 +11,13 @@ in its definition), each status is judged:
 * **above what was sent** - intensity, any airbag zone or heat above the highest of what
   the device had acknowledged when it sent the status (:attr:`Device.acknowledged`, for
   drivers that keep it) and what the session sent within the model's ``settle_s`` (its
-  latency), by more than the model's tolerance.
+  latency), by more than the model's tolerance. What was sent is taken as the device's
+  own status would show it (:meth:`Device.reported_as`: a chair's airbag zone groups).
+
+While the driver is still making a state (:attr:`Device.making`: a key-press chair's
+closed loop) the status shows the way there, and is held only to the caps; a breach of
+them is allowed for the model's ``making_s`` (a key-press chair starts at the level it remembers
+until the driver's level key reaches it), and no longer.
 
 Lower is never a complaint: less is the safe side, and a device lags behind a rise.
 """
@@ -51,6 +57,7 @@ class StatusVerifier:
         self.top_airbag = top_step(limits.max_airbag, caps.airbag_levels)
         self.top_heat = limits.max_heat
         self._sent: deque[tuple[float, DeviceState]] = deque()
+        self._over_caps_since: float | None = None  # a breach while a state is in the making
 
     # -- what the session sent ----------------------------------------------------
 
@@ -78,10 +85,12 @@ class StatusVerifier:
         told = [state for _, state in self._sent]
         if self.device.reports_own_stop:  # the driver keeps what was acknowledged, in order
             acknowledged = self.device.acknowledged
-            if acknowledged is None:
-                return None  # not told anything since (re)connecting: nothing to hold it to
+            if acknowledged is None or self.device.making:
+                # nothing told since (re)connecting, or a state in the making (the chair
+                # shows the way there): nothing to hold it to
+                return None
             told.append(acknowledged)
-        return told or None
+        return [self.device.reported_as(state) for state in told] or None
 
     # -- the judgement ---------------------------------------------------------------
 
@@ -90,11 +99,26 @@ class StatusVerifier:
         state = status.state
         problems = self._above_caps(state)
         told = self._told(now)
+        if not problems:
+            self._over_caps_since = None
+        elif told is None and self.tolerance.making_s > 0:
+            # the driver is still making a state: the chair may run what it remembers
+            # until the driver's key reaches it, for making_s and no longer
+            since = self._over_caps_since = (
+                self._over_caps_since if self._over_caps_since is not None else now
+            )
+            if now - since < self.tolerance.making_s:
+                problems = []
         if told is not None:
             problems += self._above_told(state, told)
         if not problems:
             return None
-        return f"{self.device.model} does not do what it is told: its status reports " + "; ".join(problems)
+        note = f" ({self.tolerance.note})" if self.tolerance.note else ""
+        return (
+            f"{self.device.model} does not do what it is told: its status reports "
+            + "; ".join(problems)
+            + note
+        )
 
     def _above_caps(self, state: DeviceState) -> list[str]:
         out = []

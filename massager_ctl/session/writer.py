@@ -240,3 +240,18 @@ class Writer:
             )
         self.keepalive_held = True
         self._wake.set()  # the task re-plans its wait without the keepalive deadline
+
+
+async def stop_through_cancels(writer: Writer, timeout: float) -> asyncio.Task[Status]:
+    """The writer's stop, run to its end even when the caller is cancelled meanwhile (a
+    second Ctrl-C must not cut a stop short). Returns the finished task: its result, its
+    exception, or cancelled; the caller's own cancel is for the caller to re-raise."""
+    stop = asyncio.get_running_loop().create_task(writer.stop_device(timeout=timeout), name="stop")
+    while not stop.done():
+        try:
+            await asyncio.shield(stop)
+        except asyncio.CancelledError:
+            continue  # finish the stop first
+        except Exception:  # noqa: BLE001 - the caller inspects the task
+            break
+    return stop

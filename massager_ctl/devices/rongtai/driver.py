@@ -43,6 +43,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 from ...core.capabilities import Capabilities
 from ...core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
@@ -56,6 +57,7 @@ from .codec import (
     DEFAULT_SOURCE,
     KEY_TABLES,
     TOP_ROLLER_HEIGHT,
+    AirbagZone,
     KeyTable,
     RongtaiStatus,
     StatusDecoder,
@@ -76,6 +78,7 @@ from .reconcile import (
     TECHNIQUE_WORDS,
     TOGGLE_KINDS,
     WIDTH_WORDS,
+    ZONE_TO_AIRBAG,
     Action,
     ChairTarget,
     Move,
@@ -308,6 +311,31 @@ class RongtaiDevice(LinkedDevice, Device):
 
     def status_of(self, rs: RongtaiStatus) -> Status:
         return to_status(rs, self._capabilities, self.strength_seen)
+
+    def reported_as(self, state: DeviceState) -> DeviceState:
+        """``state`` as this chair's status shows it once it runs it (see :func:`to_status`):
+        an airbag zone brings its whole chair group (legs: calves and feet; arms: arms and
+        shoulders) at the one strength all zones share, the lowest asked; heat on is the
+        one level the status has. The 3D strength is reported as pressed."""
+        caps = self._capabilities
+        groups = AirbagZone.NONE
+        levels = []
+        for zone, level in state.airbags:
+            if level > 0 and zone in ZONE_TO_AIRBAG:
+                groups |= ZONE_TO_AIRBAG[zone]
+                levels.append(level)
+        strength = min(levels, default=0)
+        airbags = [
+            (word, strength)
+            for group, words in AIRBAG_ZONE_WORDS.items()
+            if group & groups
+            for word in words
+            if word in caps.airbag_zones
+        ]
+        heat = state.heat
+        if heat is not Heat.OFF:
+            heat = caps.heat_levels[0] if caps.heat_levels else Heat.LOW
+        return replace(state, airbags=tuple(airbags), heat=heat)
 
     # -- receiving ----------------------------------------------------------------
 
@@ -714,6 +742,10 @@ class RongtaiDevice(LinkedDevice, Device):
             # toggled off on the way to an airbag-only state looks "stopped").
             self.acknowledged = DEVICE_STOPPED if not target.powered else None
             self._walks = 0
+            # Until the loop ends the chair shows the way there (a technique at the 3D
+            # strength it remembers, a rest still running the state before it): the
+            # session holds it to the caps only (session/verify.py).
+            self.making = True
             try:
                 self._refuse_if_ended()
                 if target.powered:
@@ -733,6 +765,8 @@ class RongtaiDevice(LinkedDevice, Device):
                     f"{self.name}: the chair did not reach the requested state within "
                     f"{self.apply_timeout_s:g} s (last status: {_brief(self.last)})"
                 ) from None
+            finally:
+                self.making = False
             self.acknowledged = state
 
     async def read_status(self, timeout: float = 2.0) -> Status:
