@@ -100,6 +100,44 @@ def test_the_intensity_cap_from_another_client_lowers_the_chair_at_once(tmp_path
     run(main())
 
 
+def test_the_service_cap_is_the_panel_s_live_cap_and_lasts_into_the_next_job(tmp_path):
+    """The service's cap is the governor's one live cap: on the 10-step reference chair a
+    cap of 35 % never sends step 4 (the steps follow it, as for the panel's - key), the
+    next job starts under it, and raising it goes back only to the configured cap."""
+
+    async def main():
+        limits = SafetyLimits(max_intensity=70, slew_per_s=50)
+        async with running_service(tmp=tmp_path, limits=limits) as service:
+            served = service.devices["chair"]
+            sim = served.opened.simulator
+            log = served.chair.writer.written_log
+            async with connect("service:chair") as chair:
+                await chair.set(technique="knead", zones=["shoulders"], intensity=90, duration="10m")
+                await until(lambda: sim.physics.target.intensity == 7, what="the configured cap's step")
+                at = len(log)
+                assert await chair.set_intensity_cap(35) == 35
+                await until(lambda: sim.physics.target.intensity == 3, what="the lowered cap")
+                await asyncio.sleep(2)
+                lowered = [s.intensity for _, s in log[at:]]
+                await chair.stop()
+                at = len(log)
+                await chair.set(technique="knead", zones=["shoulders"], intensity=90, duration="10s")
+                await chair.wait()
+                next_job = [s.intensity for _, s in log[at:]]
+                at = len(log)
+                await chair.set(technique="knead", zones=["shoulders"], intensity=90, duration="10m")
+                assert await chair.set_intensity_cap(95) == 70
+                await until(lambda: sim.physics.target.intensity == 7, what="the raised cap")
+                raised = [s.intensity for _, s in log[at:]]
+                await chair.stop()
+            return lowered, next_job, raised
+
+    lowered, next_job, raised = run(main())
+    assert lowered and max(lowered) == 3  # 35 % of 10 steps: step 3, never 4
+    assert next_job and max(next_job) == 3
+    assert max(raised) == 7
+
+
 def test_the_service_caps_bind_a_remote_plan(tmp_path):
     """A plan sent by a client plays under the service's own caps, whatever it asks."""
 

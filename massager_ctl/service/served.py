@@ -260,6 +260,7 @@ class ServedDevice:
         """Open the device (does not wait for its link: that is kept up in the background)."""
         self.opened = await open_device(self.uri, simulate_ble=self.simulate_ble)
         self.chair = Chair(self.opened, self.limits, strict=self.strict)
+        self.chair.governor.set_intensity_cap(self.intensity_cap, lasting=True)
         device = self.chair.device
         device.events.status.append(self._on_status)
         device.events.disconnect.append(self._on_disconnect)
@@ -377,8 +378,8 @@ class ServedDevice:
         self.job = job
         assert self.chair is not None
         # A new job starts under the configured heat cap again (the heat switch's "off"
-        # lasts one job); the intensity cap stays where it was set.
-        self.chair.governor.set_ceiling(intensity=self.intensity_cap, heat=Heat.HIGH)
+        # lasts one job); the intensity cap stays where it was set (a lasting cap).
+        self.chair.governor.set_heat_ceiling(Heat.HIGH)
         job.task = asyncio.get_running_loop().create_task(self._play(job, factory), name=f"{kind} {name}")
         self._emit("session", state="started", job=job.to_dict(), length_s=length_s)
         return job
@@ -550,10 +551,14 @@ class ServedDevice:
         value = min(float(percent), self.limits.max_intensity)
         self.intensity_cap = value
         if self.chair is not None:
-            self.chair.governor.set_ceiling(intensity=value)
+            # The one live cap of the governor (the panel's - and + keys too), kept for the
+            # jobs after this one; through the session when a profile plays, so that its
+            # device steps follow (a step above the cap is never sent) and it acts at once.
             session = self._session()
-            if session is not None:
-                session.wake()
+            if session is not None and self.job is not None and self.job.kind != "program":
+                session.set_intensity_cap(value, lasting=True)
+            else:
+                self.chair.governor.set_intensity_cap(value, lasting=True)
         self._emit("cap", intensity_cap=value)
         return value
 
@@ -570,7 +575,7 @@ class ServedDevice:
             if self.job is not None and self.job.heat_hold:
                 await self.stop()
                 return "off"
-            self.chair.governor.set_ceiling(heat=Heat.OFF)
+            self.chair.governor.set_heat_ceiling(Heat.OFF)
             session = self._session()
             if session is not None:
                 session.wake()
@@ -585,7 +590,7 @@ class ServedDevice:
                 raise UsageError(f"{self.model}: no heat level within the heat cap")
             self.set({"heat": allowed[-1].value}, self.limits.heat_auto_off_s, owner=owner)
             return allowed[-1].value
-        self.chair.governor.set_ceiling(heat=Heat.HIGH)
+        self.chair.governor.set_heat_ceiling(Heat.HIGH)
         session = self._session()
         if session is not None:
             session.wake()

@@ -51,9 +51,11 @@ class SafetyGovernor:
         self._resumed_at: float | None = None  # after a reconnect: airbags and heat come back slowly
         self.notices: list[str] = []
         self.expired = False
-        #: Set from outside while sessions play (the service's live intensity cap and heat
-        #: switch, see :meth:`set_ceiling`): they lower the caps, never raise them.
-        self.intensity_ceiling = 100.0
+        #: A live intensity cap asked for with ``lasting=True`` (the service's): every later
+        #: session starts under it too (see :meth:`set_intensity_cap`).
+        self._lasting_cap: float | None = None
+        #: The service's heat switch (see :meth:`set_heat_ceiling`): lowers the heat cap,
+        #: never raises it.
         self.heat_ceiling = Heat.HIGH
 
     # -- sessions -------------------------------------------------------------
@@ -89,6 +91,9 @@ class SafetyGovernor:
         """Start a live session. Raises SafetyError if it would be too long."""
         self._session_limits = self.limits.tightened(max_intensity=max_intensity, max_length_s=max_length_s)
         self._begun_limits = self._session_limits
+        if self._lasting_cap is not None and self._lasting_cap < self._session_limits.max_intensity:
+            # The live cap starts low; the ceiling it may be raised back to stays the begun cap.
+            self._session_limits = replace(self._session_limits, max_intensity=self._lasting_cap)
         if length_s is not None:
             self.check_length(length_s)
         self._live_since = now
@@ -109,30 +114,57 @@ class SafetyGovernor:
         return STOPPED
 
     @property
+    def begun_limits(self) -> SafetyLimits:
+        """The limits the current session began with, before any live intensity cap."""
+        return self._begun_limits
+
+    @property
     def intensity_ceiling(self) -> float:
         """The highest the live intensity cap may be raised to: the cap the session began
         with (the user's caps, tightened by the profile and the command line)."""
         return self._begun_limits.max_intensity
 
-    def set_intensity_cap(self, percent: float) -> float:
-        """Lower or raise the live session's intensity cap (a person turning it down or up
-        while it plays). Never above :attr:`intensity_ceiling`, never below 0; a value that
-        is not a finite number changes nothing. Lowering takes hold at the next
-        :meth:`regulate`; raising lets the intensity climb back only at ``slew_per_s``.
-        Returns the cap in force."""
-        if not self.live:
-            return self._session_limits.max_intensity
+    def set_intensity_cap(self, percent: float, *, lasting: bool = False) -> float:
+        """Lower or raise the live intensity cap (a person turning it down or up while a
+        session plays: the panel's - and + keys, the service's slider). Never above
+        :attr:`intensity_ceiling`, never below 0; a value that is not a finite number
+        changes nothing. Lowering takes hold at the next :meth:`regulate`; raising lets the
+        intensity climb back only at ``slew_per_s``.
+
+        Without ``lasting`` it changes the live session only, and outside one nothing.
+        With ``lasting`` (the service, whose cap belongs to the chair, not to one job) it
+        also holds for every later session: each starts under it, and may be raised back
+        only to the cap it began with. Returns the cap in force (outside a session: the
+        cap the next one starts under)."""
         try:
             value = float(percent)
         except (TypeError, ValueError):
-            return self._session_limits.max_intensity
+            return self.intensity_cap
         if not math.isfinite(value):
-            return self._session_limits.max_intensity
-        value = min(max(0.0, value), self.intensity_ceiling)
+            return self.intensity_cap
+        value = min(max(0.0, value), 100.0)
+        if lasting:
+            self._lasting_cap = value
+        if not self.live:
+            return self.intensity_cap
+        value = min(value, self.intensity_ceiling)
         if value != self._session_limits.max_intensity:
             self._session_limits = replace(self._session_limits, max_intensity=value)
             log.info("intensity cap now %g %%", value)
         return value
+
+    @property
+    def intensity_cap(self) -> float:
+        """The intensity cap in force now; outside a session, the one the next starts under."""
+        if self.live or self._lasting_cap is None:
+            return self._session_limits.max_intensity
+        return min(self._lasting_cap, self._session_limits.max_intensity)
+
+    def set_heat_ceiling(self, heat: Heat) -> None:
+        """The service's heat switch, for this session and the next ones: ``Heat.OFF``
+        switches heat off at the next :meth:`regulate`; a higher level lets heat back,
+        only up to the heat cap and never after the heat auto-off (it never raises a cap)."""
+        self.heat_ceiling = heat
 
     def _notice(self, message: str) -> None:
         if message not in self.notices:
@@ -211,21 +243,9 @@ class SafetyGovernor:
             heat = Heat.LOW
         return airbags, heat
 
-    def set_ceiling(self, *, intensity: float | None = None, heat: Heat | None = None) -> None:
-        """Change the live ceilings, for this session and the next ones.
-
-        They only ever lower the configured caps (a ceiling above a cap changes
-        nothing): lowering takes effect at the next :meth:`regulate`, at once; raising
-        lets intensity rise again under the slew limit, and heat back only up to the
-        heat cap and never after the heat auto-off."""
-        if intensity is not None:
-            self.intensity_ceiling = min(max(float(intensity), 0.0), 100.0)
-        if heat is not None:
-            self.heat_ceiling = heat
-
     def _caps(self, desired: TargetState) -> tuple[float, float, tuple[tuple[Zone, float], ...]]:
         lim = self._session_limits
-        intensity = _within(desired.intensity, min(lim.max_intensity, self.intensity_ceiling, 100.0))
+        intensity = _within(desired.intensity, min(lim.max_intensity, 100.0))
         speed = _within(desired.speed, min(lim.max_speed, 100.0))
         airbags = airbag_tuple((z, _within(p, min(lim.max_airbag, 100.0))) for z, p in desired.airbags)
         return intensity, speed, airbags
