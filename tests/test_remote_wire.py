@@ -69,6 +69,8 @@ def test_a_status_and_a_report_survive_the_wire():
         {"airbag": [{"start_ms": 0, "duration_ms": 5, "levels": [["calves"]]}]},
         {"heat": [{"start_ms": 0, "duration_ms": 5, "level": "scorching"}]},
         {"limits": {"max_intensity": 150}},
+        {"limits": {"max_intensity": 10**400}},  # JSON's whole numbers have no size limit
+        {"roller": [{"start_ms": 0, "duration_ms": 5, "intensity": [0, 10**400, "linear"]}]},
         {"name": 5},
     ],
 )
@@ -76,6 +78,15 @@ def test_a_malformed_plan_is_one_wire_error(plan):
     with pytest.raises(wire.WireError) as err:
         wire.plan_from_dict(plan)
     assert "\n" not in str(err.value)
+
+
+def test_a_status_of_unknown_state_stays_unknown_over_the_wire():
+    """A device that does not report its state (HF8, Pulsetto, a silent Theragun) sends
+    every state key as "unknown": a client reads it as unknown, not as an error."""
+    status = Status(running=None, heater_temp_c=30.0, extra={"confirmed": False, "why": "no answer"})
+    back = wire.status_from_dict(json.loads(json.dumps(wire.status_to_dict(status))))
+    assert back.running is None and not back.known and not back.confirmed and not back.stopped
+    assert back.heater_temp_c == 30.0 and back.extra["why"] == "no answer"
 
 
 json_values = st.recursive(

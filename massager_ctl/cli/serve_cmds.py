@@ -33,7 +33,15 @@ from .context import CliContext, pass_cli
     help="Simulators only: X times faster than real time.",
 )
 @pass_cli
-def serve(cli: CliContext, devices, mqtt, node_id, mqtt_ca_file, discovery_prefix, time_scale) -> None:
+def serve(
+    cli: CliContext,
+    devices: tuple[str, ...],
+    mqtt: str | None,
+    node_id: str | None,
+    mqtt_ca_file: str | None,
+    discovery_prefix: str | None,
+    time_scale: float | None,
+) -> None:
     """Own the configured devices and serve them to other terminals, scripts and MQTT."""
     import asyncio
     import signal

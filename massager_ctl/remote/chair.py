@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -21,25 +22,38 @@ from ..core.errors import DeviceDisconnected, DeviceError
 from ..core.status import Status
 from ..plan import Plan
 from ..session.limits import SafetyLimits
-from ..session.program import ProgramReport
-from ..session.runner import SessionReport
+from ..session.program import ProgramProgress, ProgramReport
+from ..session.runner import Progress, SessionReport
 from . import wire
 from .channel import Channel
+from .wire import JsonObject
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class _Job:
+    """The job this client started and follows: its end arrives as an event."""
+
+    kind: str  # profile | set | program
+    future: asyncio.Future[JsonObject]  # the job's report, when the service says it ended
+    on_warning: Callable[[str], None] | None = None
+    on_progress: Callable[[Progress], None] | None = None  # a profile's or a set's
+    on_program_progress: Callable[[ProgramProgress], None] | None = None  # a program's
+    id: int | None = None  # known once the service has answered
+
+
 class RemoteChair:
-    def __init__(self, channel: Channel, info: dict, *, limits: SafetyLimits | None = None) -> None:
+    def __init__(self, channel: Channel, info: JsonObject, *, limits: SafetyLimits | None = None) -> None:
         self.channel = channel
         self.limits = limits
-        self.name: str = info["name"]
+        self.name = str(info["name"])
         self.info = info
         self.simulator = None  # the simulator (if any) runs in the service
         self._status_callbacks: list[Callable[[Status], None]] = []
-        self._watching: asyncio.Task | None = None
-        self._job: dict | None = None  # {"id", "future", "on_progress", "on_warning", "kind"}
-        self._ended: dict[int, dict] = {}
+        self._watching: asyncio.Task[JsonObject] | None = None
+        self._job: _Job | None = None
+        self._ended: dict[int, JsonObject] = {}
         self._started: set[int] = set()
         channel.on_event = self._on_event
         channel.on_closed = self._on_closed
@@ -59,7 +73,7 @@ class RemoteChair:
 
     # -- events ----------------------------------------------------------------------------
 
-    def _on_event(self, event: dict) -> None:
+    def _on_event(self, event: JsonObject) -> None:
         kind = event.get("event")
         if event.get("device") != self.name:
             return
@@ -71,33 +85,36 @@ class RemoteChair:
             for cb in list(self._status_callbacks):
                 cb(status)
             return
-        job_id = (event.get("job") or {}).get("id")
+        about = event.get("job")
+        job_id = about.get("id") if isinstance(about, dict) else None
         job = self._job
         if kind == "session" and event.get("state") == "ended":
-            if job is not None and job["id"] == job_id:
-                if not job["future"].done():
-                    job["future"].set_result(event.get("report") or {})
-            else:
-                self._ended[job_id] = event.get("report") or {}
-        elif (
-            kind == "progress" and job is not None and job.get("on_progress") and job["id"] in (job_id, None)
-        ):
-            try:
-                data = event.get("progress") or {}
-                if job["kind"] == "program":
-                    progress: Any = wire.program_progress_from_dict(data)
-                else:
-                    progress = wire.progress_from_dict(data)
-            except wire.WireError:
-                return
-            job["on_progress"](progress)
-        elif kind == "warning" and job is not None and job.get("on_warning"):
-            job["on_warning"](str(event.get("message", "")))
+            report = event.get("report")
+            report = report if isinstance(report, dict) else {}
+            if job is not None and job.id == job_id:
+                if not job.future.done():
+                    job.future.set_result(report)
+            elif isinstance(job_id, int):  # ended before our request's answer told us its id
+                self._ended[job_id] = report
+        elif kind == "progress" and job is not None and job.id in (job_id, None):
+            self._progress(job, event.get("progress") or {})
+        elif kind == "warning" and job is not None and job.on_warning is not None:
+            job.on_warning(str(event.get("message", "")))
+
+    @staticmethod
+    def _progress(job: _Job, data: Any) -> None:
+        try:
+            if job.on_program_progress is not None:
+                job.on_program_progress(wire.program_progress_from_dict(data))
+            elif job.on_progress is not None:
+                job.on_progress(wire.progress_from_dict(data))
+        except wire.WireError:
+            return
 
     def _on_closed(self, reason: str) -> None:
         job = self._job
-        if job is not None and not job["future"].done():
-            job["future"].set_exception(
+        if job is not None and not job.future.done():
+            job.future.set_exception(
                 DeviceDisconnected(
                     f"{reason}; the service went away while {self.name} played: "
                     "a service that ends stops its devices"
@@ -110,10 +127,11 @@ class RemoteChair:
         result = await asyncio.wait_for(self.channel.request("status", device=self.name), timeout + 1.0)
         return wire.status_from_dict(result.get("status") or {})
 
-    async def snapshot(self) -> dict:
+    async def snapshot(self) -> JsonObject:
         """What the service shows on dashboards: state, segment, time remaining, caps..."""
         result = await self.channel.request("status", device=self.name)
-        return result.get("snapshot") or {}
+        snapshot = result.get("snapshot")
+        return snapshot if isinstance(snapshot, dict) else {}
 
     def on_status(self, callback: Callable[[Status], None]) -> None:
         """Call ``callback`` with every status the device reports (through the service)."""
@@ -125,27 +143,32 @@ class RemoteChair:
 
     # -- playing -----------------------------------------------------------------------------
 
-    async def _start(self, op: str, kind: str, on_progress, on_warning, **args) -> int:
-        future = asyncio.get_running_loop().create_future()
-        self._job = {"id": None, "future": future, "on_progress": on_progress, "on_warning": on_warning}
-        self._job["kind"] = kind
+    async def _start(self, op: str, job: _Job, **args: Any) -> int:
+        self._job = job
         try:
             result = await self.channel.request(op, device=self.name, **args)
         except BaseException:
             self._job = None
             raise
-        job_id = result["job"]["id"]
-        self._job["id"] = job_id
+        about = result.get("job")
+        job_id = about.get("id") if isinstance(about, dict) else None
+        if not isinstance(job_id, int):
+            self._job = None
+            raise DeviceError(f"{self.channel.where} did not say which job it started")
+        job.id = job_id
         self._started.add(job_id)
         if job_id in self._ended:
-            future.set_result(self._ended.pop(job_id))
+            job.future.set_result(self._ended.pop(job_id))
         return job_id
 
-    async def _follow(self) -> dict:
+    def _new_job(self, kind: str, on_warning: Callable[[str], None] | None) -> _Job:
+        return _Job(kind, asyncio.get_running_loop().create_future(), on_warning=on_warning)
+
+    async def _follow(self) -> JsonObject:
         job = self._job
         assert job is not None
         try:
-            return await asyncio.shield(job["future"])
+            return await asyncio.shield(job.future)
         except asyncio.CancelledError:
             # Ctrl-C, SIGTERM, a timeout: the chair must not play on because we left.
             try:
@@ -164,9 +187,9 @@ class RemoteChair:
 
     async def run(
         self,
-        profile: str | PathLike | Plan,
+        profile: str | PathLike[str] | Plan,
         *,
-        on_progress: Callable | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         reconnect: Any = None,
     ) -> SessionReport:
@@ -189,7 +212,9 @@ class RemoteChair:
                     "max_intensity": self.limits.max_intensity,
                     "max_length_ms": int(self.limits.max_session_s * 1000),
                 }
-        await self._start("run", "profile", on_progress, on_warning, **args)
+        job = self._new_job("profile", on_warning)
+        job.on_progress = on_progress
+        await self._start("run", job, **args)
         report = wire.report_from_dict(await self._follow())
         assert isinstance(report, SessionReport)
         return report
@@ -205,16 +230,18 @@ class RemoteChair:
         name: str,
         *,
         duration: str | float | None = None,
-        on_progress: Callable | None = None,
+        on_progress: Callable[[ProgramProgress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> ProgramReport:
-        await self._start("program", "program", on_progress, on_warning, name=name, duration=duration)
+        job = self._new_job("program", on_warning)
+        job.on_program_progress = on_progress
+        await self._start("program", job, name=name, duration=duration)
         report = wire.report_from_dict(await self._follow())
         if not isinstance(report, ProgramReport):  # ended before it began (e.g. a stop)
             report = ProgramReport(program=name, reason=report.reason, length_s=0.0, message=report.message)
         return report
 
-    async def set(self, *, duration: str | float | None = None, **words) -> None:
+    async def set(self, *, duration: str | float | None = None, **words: Any) -> None:
         """Hold a state (technique, zones, intensity, ...), through the service's governor;
         returns once it plays. :meth:`wait` waits for its end, :meth:`stop` ends it."""
         if "zones" in words and words["zones"] is not None:
@@ -222,7 +249,7 @@ class RemoteChair:
         if "airbags" in words and words["airbags"] is not None:
             words["airbags"] = {str(z): p for z, p in dict(words["airbags"]).items()}
         words = {k: (v.value if hasattr(v, "value") else v) for k, v in words.items() if v is not None}
-        await self._start("set", "set", None, None, state=words, duration=duration)
+        await self._start("set", self._new_job("set", None), state=words, duration=duration)
 
     async def wait(self) -> SessionReport | None:
         if self._job is None:
@@ -253,12 +280,13 @@ class RemoteChair:
         if self._watching is not None and not self._watching.done():
             self._watching.cancel()
         job = self._job
-        if job is not None and job["id"] is not None and not job["future"].done():
+        if job is not None and job.id is not None and not job.future.done():
             await self._stop_quietly()
         await self.channel.close()
 
 
-def pick_device(devices: list[dict], name: str, where: str) -> dict:
+def pick_device(listed: list[Any], name: str, where: str) -> JsonObject:
+    devices: list[JsonObject] = [d for d in listed if isinstance(d, dict) and isinstance(d.get("name"), str)]
     if not devices:
         raise DeviceError(f"{where} serves no devices")
     if not name:

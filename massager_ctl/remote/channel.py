@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import DeviceDisconnected, DeviceError, MassagerError, SafetyError, UsageError
+from .wire import JsonObject
 
 LINE_LIMIT = 4 * 1024 * 1024
 
 
-def error_from_reply(reply: dict) -> MassagerError:
+def error_from_reply(reply: JsonObject) -> MassagerError:
     kind = reply.get("kind")
     message = str(reply.get("error") or "the service refused the request")
     if kind == "usage":
@@ -32,6 +33,14 @@ def error_from_reply(reply: dict) -> MassagerError:
     return DeviceError(message)
 
 
+def result_of(reply: JsonObject) -> JsonObject:
+    """A reply's result object; its error raised as what it says."""
+    if not reply.get("ok"):
+        raise error_from_reply(reply)
+    result = reply.get("result")
+    return result if isinstance(result, dict) else {}
+
+
 class Channel:
     """What a RemoteChair talks through (the control socket or MQTT)."""
 
@@ -39,11 +48,11 @@ class Channel:
     where: str = "the service"
 
     def __init__(self) -> None:
-        self.on_event: Callable[[dict], None] = lambda event: None
+        self.on_event: Callable[[JsonObject], None] = lambda event: None
         self.on_closed: Callable[[str], None] = lambda reason: None
         self.closed: str | None = None
 
-    async def request(self, op: str, **args: Any) -> dict:
+    async def request(self, op: str, **args: Any) -> JsonObject:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -57,7 +66,7 @@ class SocketChannel(Channel):
         self.writer = writer
         self.where = f"the service on {path}"
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future] = {}
+        self._pending: dict[int, asyncio.Future[JsonObject]] = {}
         self._task = asyncio.get_running_loop().create_task(self._read(), name="control socket")
 
     @classmethod
@@ -87,7 +96,7 @@ class SocketChannel(Channel):
                 if not isinstance(message, dict):
                     continue
                 rid = message.get("id")
-                if rid is not None and "ok" in message:
+                if isinstance(rid, int) and "ok" in message:
                     future = self._pending.pop(rid, None)
                     if future is not None and not future.done():
                         future.set_result(message)
@@ -108,11 +117,11 @@ class SocketChannel(Channel):
         self._pending.clear()
         self.on_closed(reason)
 
-    async def request(self, op: str, **args: Any) -> dict:
+    async def request(self, op: str, **args: Any) -> JsonObject:
         if self.closed is not None:
             raise DeviceDisconnected(self.closed)
         rid = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         message = {"id": rid, "op": op, "ts": round(time.time(), 3), **args}
         try:
@@ -122,9 +131,7 @@ class SocketChannel(Channel):
             self._pending.pop(rid, None)
             raise DeviceDisconnected(f"lost the connection to the service: {exc}") from None
         reply = await future
-        if not reply.get("ok"):
-            raise error_from_reply(reply)
-        return reply.get("result") or {}
+        return result_of(reply)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -19,13 +19,14 @@ from contextlib import asynccontextmanager
 from ..core.errors import UsageError
 from ..session.limits import SafetyLimits
 from .chair import RemoteChair, pick_device
+from .channel import Channel
 from .paths import check_private, control_socket_path
 
 REMOTE_SCHEMES = ("service", "mqtt", "mqtts")
 
 
 def is_remote(uri: str | None) -> bool:
-    return bool(uri) and uri.partition(":")[0] in REMOTE_SCHEMES  # type: ignore[union-attr]
+    return uri is not None and uri.partition(":")[0] in REMOTE_SCHEMES
 
 
 @asynccontextmanager
@@ -33,6 +34,7 @@ async def connect_remote(uri: str, *, limits: SafetyLimits | None = None) -> Asy
     """A RemoteChair for ``uri``. ``limits``: the caller's caps; a plan sent from here
     is tightened to them (they can only lower what the service allows)."""
     scheme, _, rest = uri.partition(":")
+    channel: Channel
     if scheme == "service":
         from .channel import SocketChannel
 
@@ -50,7 +52,8 @@ async def connect_remote(uri: str, *, limits: SafetyLimits | None = None) -> Asy
         raise UsageError(f"{uri}: not a service URI")
     try:
         listing = await channel.request("devices")
-        info = pick_device(listing.get("devices") or [], name, channel.where)
+        devices = listing.get("devices")
+        info = pick_device(devices if isinstance(devices, list) else [], name, channel.where)
     except BaseException:
         await channel.close()
         raise
@@ -86,12 +89,13 @@ def served_name(uri: str | None, timeout: float = 1.0) -> str | None:
     except OSError:
         return None
     try:
-        devices = json.loads(data)["result"]["devices"]
+        listed = json.loads(data)["result"]["devices"]
     except (ValueError, KeyError, TypeError):
         return None
+    devices = [d for d in listed if isinstance(d, dict) and isinstance(d.get("name"), str)]
     for d in devices:
         if uri is not None and d.get("uri") == uri:
-            return d.get("name")
+            return str(d["name"])
     if uri is None and len(devices) == 1:
-        return devices[0].get("name")
+        return str(devices[0]["name"])
     return None

@@ -15,6 +15,7 @@ import itertools
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import aiomqtt
 
 from ..core.errors import DeviceDisconnected, DeviceError, UsageError
-from .channel import Channel, error_from_reply
+from .channel import Channel, result_of
 from .topics import Topics
+from .wire import JsonObject
 
 USERNAME_ENV = "MASSAGER_CTL_MQTT_USERNAME"
 PASSWORD_ENV = "MASSAGER_CTL_MQTT_PASSWORD"
@@ -49,7 +51,7 @@ class RemoteTarget:
         return f"node {self.node} on {'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
-def parse_remote_uri(uri: str, env=None) -> RemoteTarget:
+def parse_remote_uri(uri: str, env: Mapping[str, str] | None = None) -> RemoteTarget:
     import os
 
     env = os.environ if env is None else env
@@ -88,8 +90,8 @@ class MqttChannel(Channel):
         self.where = target.where
         self.reply_to = f"{self.topics.client_root}/{client_id}/reply"
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future] = {}
-        self._task: asyncio.Task | None = None
+        self._pending: dict[int, asyncio.Future[JsonObject]] = {}
+        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, target: RemoteTarget) -> MqttChannel:
@@ -141,12 +143,13 @@ class MqttChannel(Channel):
     def _dispatch(self, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         try:
-            data = json.loads(bytes(message.payload or b"").decode("utf-8", "replace") or "null")  # type: ignore[arg-type]
+            data = json.loads(message.payload.decode("utf-8", "replace") or "null")
         except ValueError:
             data = None
         if topic == self.reply_to:
-            if isinstance(data, dict):
-                future = self._pending.pop(data.get("id"), None)
+            rid = data.get("id") if isinstance(data, dict) else None
+            if isinstance(data, dict) and isinstance(rid, int):
+                future = self._pending.pop(rid, None)
                 if future is not None and not future.done():
                     future.set_result(data)
             return
@@ -171,11 +174,11 @@ class MqttChannel(Channel):
         self._pending.clear()
         self.on_closed(reason)
 
-    async def request(self, op: str, **args: Any) -> dict:
+    async def request(self, op: str, **args: Any) -> JsonObject:
         if self.closed is not None:
             raise DeviceDisconnected(self.closed)
         rid = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         message = {"id": rid, "op": op, "reply_to": self.reply_to, "ts": round(time.time(), 3), **args}
         if op in ("watch", "unwatch"):  # every event of the node arrives anyway
@@ -193,9 +196,7 @@ class MqttChannel(Channel):
             raise DeviceDisconnected(f"lost the connection to the MQTT broker: {exc}") from None
         finally:
             self._pending.pop(rid, None)
-        if not reply.get("ok"):
-            raise error_from_reply(reply)
-        return reply.get("result") or {}
+        return result_of(reply)
 
     async def close(self) -> None:
         if self._task is not None:

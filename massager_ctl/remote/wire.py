@@ -10,10 +10,11 @@ plays it through its own governor, under its own caps.
 from __future__ import annotations
 
 import math
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from ..core.errors import UsageError
-from ..core.status import DeviceState, Status
+from ..core.status import UNKNOWN, DeviceState, Status
 from ..core.target import STOPPED, TargetState
 from ..core.vocabulary import MAX_PROFILE_MS, MAX_PROFILE_STEPS, Curve, Heat, Technique, Width, Zone
 from ..plan import AirbagStep, HeatStep, Level, Plan, PlanLimits, RollerStep
@@ -23,6 +24,12 @@ from ..session.runner import Progress, SessionReport
 #: Version of the JSON-lines protocol (docs/control.md, docs/mqtt.md).
 PROTOCOL_VERSION = 1
 
+#: A decoded JSON object: what every message of the protocol is.
+JsonObject = dict[str, Any]
+
+_Word = TypeVar("_Word", bound=StrEnum)
+_T = TypeVar("_T")
+
 
 class WireError(UsageError):
     """A message that does not have the documented shape."""
@@ -31,18 +38,28 @@ class WireError(UsageError):
 # -- small checked readers -------------------------------------------------------
 
 
-def _obj(value: Any, what: str) -> dict:
+def _obj(value: Any, what: str) -> JsonObject:
     if not isinstance(value, dict):
         raise WireError(f"{what} must be a JSON object")
     return value
 
 
 def _num(value: Any, what: str, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise WireError(f"{what} must be a number, not {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise WireError(f"{what} {value!r} is outside {lo:g}..{hi:g}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a whole number too large for a float: JSON allows it
+        raise WireError(f"{what} must be a number of sensible size") from None
+    if not math.isfinite(number):
+        raise WireError(f"{what} must be a number, not {value!r}")
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise WireError(f"{what} {number:g} is outside {_bound(lo)}..{_bound(hi)}")
+    return number
+
+
+def _bound(limit: float | None) -> str:
+    return "" if limit is None else f"{limit:g}"
 
 
 def _int(value: Any, what: str, lo: int, hi: int) -> int:
@@ -57,11 +74,11 @@ def _text(value: Any, what: str, limit: int = 200) -> str:
     return value
 
 
-def _word(enum, value: Any, what: str):
+def _word(enum: type[_Word], value: Any, what: str) -> _Word:
     try:
         return enum(value)
     except ValueError:
-        raise WireError(f"{what} {value!r} is not one of {', '.join(enum.names())}") from None
+        raise WireError(f"{what} {value!r} is not one of {', '.join(m.value for m in enum)}") from None
 
 
 def _zones(value: Any, what: str) -> frozenset[Zone]:
@@ -70,18 +87,22 @@ def _zones(value: Any, what: str) -> frozenset[Zone]:
     return frozenset(_word(Zone, z, what) for z in value)
 
 
-def _optword(enum, value: Any, what: str):
+def _optword(enum: type[_Word], value: Any, what: str) -> _Word | None:
     return None if value is None else _word(enum, value, what)
 
 
-def _opt(value: Any, read, *args):
-    return None if value is None else read(value, *args)
+def _optnum(value: Any, what: str, lo: float | None = None, hi: float | None = None) -> float | None:
+    return None if value is None else _num(value, what, lo, hi)
+
+
+def _optint(value: Any, what: str, lo: int, hi: int) -> int | None:
+    return None if value is None else _int(value, what, lo, hi)
 
 
 # -- device state and status ---------------------------------------------------------
 
 
-def status_to_dict(status: Status) -> dict:
+def status_to_dict(status: Status) -> JsonObject:
     data = status.to_dict()
     extra = {k: v for k, v in status.extra.items() if isinstance(v, bool | int | float | str)}
     if extra:
@@ -89,7 +110,7 @@ def status_to_dict(status: Status) -> dict:
     return data
 
 
-def device_state_from_dict(d: dict) -> DeviceState:
+def device_state_from_dict(d: Any) -> DeviceState:
     d = _obj(d, "state")
     bags = _obj(d.get("airbags") or {}, "airbags")
     return DeviceState(
@@ -105,25 +126,28 @@ def device_state_from_dict(d: dict) -> DeviceState:
     )
 
 
-def status_from_dict(d: dict) -> Status:
+def status_from_dict(d: Any) -> Status:
     d = _obj(d, "status")
     pressure = _obj(d.get("airbag_pressure") or {}, "airbag_pressure")
     extra = d.get("extra") or {}
+    # A device that does not report its state sends every state key as "unknown"
+    # (Status.to_dict): it stays unknown here, not "running" with a broken state.
+    known = d.get("running") != UNKNOWN
     return Status(
-        running=bool(d.get("running", False)),
-        state=device_state_from_dict(d),
-        roller_position=_opt(d.get("roller_position"), _num, "roller_position"),
+        running=bool(d.get("running", False)) if known else None,
+        state=device_state_from_dict(d) if known else DeviceState(),
+        roller_position=_optnum(d.get("roller_position"), "roller_position"),
         airbag_pressure=tuple(
             (_word(Zone, z, "airbag zone"), _num(p, "airbag pressure")) for z, p in pressure.items()
         ),
-        heater_temp_c=_opt(d.get("heater_temp_c"), _num, "heater_temp_c"),
+        heater_temp_c=_optnum(d.get("heater_temp_c"), "heater_temp_c"),
         remaining_s=None if d.get("remaining_s") is None else int(_num(d["remaining_s"], "remaining_s")),
-        fault=_opt(d.get("fault"), _text, "fault", 500),
+        fault=None if d.get("fault") is None else _text(d["fault"], "fault", 500),
         extra=dict(_obj(extra, "extra")),
     )
 
 
-def target_from_dict(d: dict) -> TargetState:
+def target_from_dict(d: Any) -> TargetState:
     d = _obj(d, "target")
     bags = _obj(d.get("airbags") or {}, "airbags")
     return STOPPED.with_(
@@ -140,14 +164,14 @@ def target_from_dict(d: dict) -> TargetState:
 # -- progress and reports ---------------------------------------------------------
 
 
-def device_state_to_dict(state: DeviceState) -> dict:
+def device_state_to_dict(state: DeviceState) -> JsonObject:
     return {k: v for k, v in status_to_dict(Status(state=state)).items() if k in _STATE_KEYS}
 
 
 _STATE_KEYS = ("technique", "zones", "intensity", "speed", "width", "airbags", "heat")
 
 
-def progress_to_dict(p: Progress) -> dict:
+def progress_to_dict(p: Progress) -> JsonObject:
     return {
         "elapsed_s": round(p.elapsed_s, 3),
         "plan_ms": p.plan_ms,
@@ -160,7 +184,7 @@ def progress_to_dict(p: Progress) -> dict:
     }
 
 
-def progress_from_dict(d: dict) -> Progress:
+def progress_from_dict(d: Any) -> Progress:
     d = _obj(d, "progress")
     return Progress(
         elapsed_s=_num(d.get("elapsed_s", 0), "elapsed_s"),
@@ -174,7 +198,7 @@ def progress_from_dict(d: dict) -> Progress:
     )
 
 
-def program_progress_to_dict(p: ProgramProgress) -> dict:
+def program_progress_to_dict(p: ProgramProgress) -> JsonObject:
     return {
         "program": p.program,
         "elapsed_s": round(p.elapsed_s, 3),
@@ -184,7 +208,7 @@ def program_progress_to_dict(p: ProgramProgress) -> dict:
     }
 
 
-def program_progress_from_dict(d: dict) -> ProgramProgress:
+def program_progress_from_dict(d: Any) -> ProgramProgress:
     d = _obj(d, "progress")
     return ProgramProgress(
         program=_text(d.get("program", ""), "program"),
@@ -195,7 +219,7 @@ def program_progress_from_dict(d: dict) -> ProgramProgress:
     )
 
 
-def report_to_dict(report: SessionReport | ProgramReport) -> dict:
+def report_to_dict(report: SessionReport | ProgramReport) -> JsonObject:
     data = report.to_dict()
     if report.stop_status is not None:
         data["stop_status"] = status_to_dict(report.stop_status)
@@ -203,35 +227,48 @@ def report_to_dict(report: SessionReport | ProgramReport) -> dict:
     return data
 
 
-def report_from_dict(d: dict) -> SessionReport | ProgramReport:
+def report_from_dict(d: Any) -> SessionReport | ProgramReport:
     d = _obj(d, "report")
-    stop_status = d.get("stop_status")
-    common = dict(
-        reason=_text(d.get("reason", "error"), "reason"),
-        message=_text(d.get("message", ""), "message", 2000),
-        elapsed_s=_num(d.get("elapsed_s", 0), "elapsed_s"),
-        stop_status=None if stop_status is None else status_from_dict(stop_status),
-        stop_confirmed=bool(d.get("stop_confirmed", False)),
-        stop_sent=bool(d.get("stop_sent", False)),
-        warnings=[_text(w, "warning", 2000) for w in d.get("warnings") or []],
-    )
+    raw_stop = d.get("stop_status")
+    reason = _text(d.get("reason", "error"), "reason")
+    message = _text(d.get("message", ""), "message", 2000)
+    elapsed_s = _num(d.get("elapsed_s", 0), "elapsed_s")
+    stop_status = None if raw_stop is None else status_from_dict(raw_stop)
+    stop_confirmed = bool(d.get("stop_confirmed", False))
+    stop_sent = bool(d.get("stop_sent", False))
+    warnings = d.get("warnings") or []
+    if not isinstance(warnings, list):
+        raise WireError("warnings must be a list of text")
+    warned = [_text(w, "warning", 2000) for w in warnings]
     if d.get("kind") == "program":
         return ProgramReport(
             program=_text(d.get("program", ""), "program"),
+            reason=reason,
             length_s=_num(d.get("length_s", 0), "length_s"),
-            **common,
+            message=message,
+            elapsed_s=elapsed_s,
+            stop_status=stop_status,
+            stop_confirmed=stop_confirmed,
+            stop_sent=stop_sent,
+            warnings=warned,
         )
     return SessionReport(
+        reason=reason,
         plan_ms=int(_num(d.get("plan_ms", 0), "plan_ms")),
+        elapsed_s=elapsed_s,
+        stop_status=stop_status,
+        stop_confirmed=stop_confirmed,
+        stop_sent=stop_sent,
+        message=message,
+        warnings=warned,
         reconnects=int(_num(d.get("reconnects", 0), "reconnects")),
-        **common,
     )
 
 
 # -- plans ---------------------------------------------------------------------------
 
 
-def _level_to(level: Level) -> list:
+def _level_to(level: Level) -> list[float | str]:
     return [level.start, level.end, level.curve.value]
 
 
@@ -241,11 +278,11 @@ def _level_from(value: Any, what: str) -> Level:
     return Level(_num(value[0], what, 0, 100), _num(value[1], what, 0, 100), _word(Curve, value[2], what))
 
 
-def _step_to(step) -> dict:
+def _step_to(step: RollerStep | AirbagStep | HeatStep) -> JsonObject:
     return {"start_ms": step.start_ms, "duration_ms": step.duration_ms, "name": step.name}
 
 
-def plan_to_dict(plan: Plan) -> dict:
+def plan_to_dict(plan: Plan) -> JsonObject:
     """A compiled plan as JSON (what a client asks the service to play)."""
     return {
         "name": plan.name,
@@ -298,16 +335,18 @@ def limits_from_dict(d: Any) -> tuple[float | None, int | None]:
     if unknown:
         raise WireError(f"limits: unknown keys {', '.join(sorted(unknown))}")
     return (
-        _opt(d.get("max_intensity"), _num, "max_intensity", 0, 100),
-        _opt(d.get("max_length_ms"), _int, "max_length_ms", 0, MAX_PROFILE_MS),
+        _optnum(d.get("max_intensity"), "max_intensity", 0, 100),
+        _optint(d.get("max_length_ms"), "max_length_ms", 0, MAX_PROFILE_MS),
     )
 
 
-def plan_from_dict(d: dict) -> Plan:
+def plan_from_dict(d: Any) -> Plan:
     """A plan sent by a client, checked: every value in range, tracks in order, within
     the bounds a profile may expand to. Raises WireError."""
     d = _obj(d, "plan")
-    tracks: dict[str, list] = {}
+    roller: list[RollerStep] = []
+    airbag: list[AirbagStep] = []
+    heat: list[HeatStep] = []
     count = 0
     for track in ("roller", "airbag", "heat"):
         items = d.get(track) or []
@@ -316,22 +355,22 @@ def plan_from_dict(d: dict) -> Plan:
         count += len(items)
         if count > MAX_PROFILE_STEPS:
             raise WireError(f"plan has more than {MAX_PROFILE_STEPS} steps")
-        steps = []
-        for i, raw in enumerate(items):
+        for i, item in enumerate(items):
             what = f"plan {track} step {i + 1}"
-            raw = _obj(raw, what)
-            head = dict(
-                start_ms=_int(raw.get("start_ms"), f"{what} start_ms", 0, MAX_PROFILE_MS),
-                duration_ms=_int(raw.get("duration_ms"), f"{what} duration_ms", 0, MAX_PROFILE_MS),
-                name=_text(raw.get("name", ""), f"{what} name"),
-                source="sent by a client",
-            )
-            if head["start_ms"] + head["duration_ms"] > MAX_PROFILE_MS:
+            raw = _obj(item, what)
+            start_ms = _int(raw.get("start_ms"), f"{what} start_ms", 0, MAX_PROFILE_MS)
+            duration_ms = _int(raw.get("duration_ms"), f"{what} duration_ms", 0, MAX_PROFILE_MS)
+            name = _text(raw.get("name", ""), f"{what} name")
+            source = "sent by a client"
+            if start_ms + duration_ms > MAX_PROFILE_MS:
                 raise WireError(f"{what} ends after the longest a profile may last")
             if track == "roller":
-                steps.append(
+                roller.append(
                     RollerStep(
-                        **head,
+                        start_ms=start_ms,
+                        duration_ms=duration_ms,
+                        name=name,
+                        source=source,
                         technique=_optword(Technique, raw.get("technique"), f"{what} technique"),
                         zones=_zones(raw.get("zones") or [], f"{what} zones"),
                         intensity=_level_from(raw.get("intensity", [0, 0, "linear"]), f"{what} intensity"),
@@ -348,21 +387,37 @@ def plan_from_dict(d: dict) -> Plan:
                 per_zone = tuple(
                     (_word(Zone, z, f"{what} zone"), _level_from(lv, f"{what} pressure")) for z, lv in levels
                 )
-                steps.append(AirbagStep(**head, zones=frozenset(z for z, _ in per_zone), per_zone=per_zone))
+                airbag.append(
+                    AirbagStep(
+                        start_ms=start_ms,
+                        duration_ms=duration_ms,
+                        name=name,
+                        source=source,
+                        zones=frozenset(z for z, _ in per_zone),
+                        per_zone=per_zone,
+                    )
+                )
             else:
-                steps.append(HeatStep(**head, level=_word(Heat, raw.get("level", "off"), f"{what} level")))
-        tracks[track] = steps
+                heat.append(
+                    HeatStep(
+                        start_ms=start_ms,
+                        duration_ms=duration_ms,
+                        name=name,
+                        source=source,
+                        level=_word(Heat, raw.get("level", "off"), f"{what} level"),
+                    )
+                )
     limits = _obj(d.get("limits") or {}, "plan limits")
     try:
         return Plan(
             name=_text(d.get("name", "remote"), "plan name"),
             description=_text(d.get("description", ""), "plan description", 5000),
-            roller=tuple(tracks["roller"]),
-            airbag=tuple(tracks["airbag"]),
-            heat=tuple(tracks["heat"]),
+            roller=tuple(roller),
+            airbag=tuple(airbag),
+            heat=tuple(heat),
             limits=PlanLimits(
-                max_intensity=_opt(limits.get("max_intensity"), _num, "max_intensity", 0, 100),
-                max_length_ms=_opt(limits.get("max_length_ms"), _int, "max_length_ms", 0, MAX_PROFILE_MS),
+                max_intensity=_optnum(limits.get("max_intensity"), "max_intensity", 0, 100),
+                max_length_ms=_optint(limits.get("max_length_ms"), "max_length_ms", 0, MAX_PROFILE_MS),
             ),
         )
     except ValueError as exc:  # overlapping steps
@@ -371,6 +426,7 @@ def plan_from_dict(d: dict) -> Plan:
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "JsonObject",
     "WireError",
     "device_state_from_dict",
     "plan_from_dict",

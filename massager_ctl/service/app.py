@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..core.errors import UsageError
@@ -23,6 +24,9 @@ from .control import ControlServer
 from .dispatch import Dispatcher
 from .served import ServedDevice
 from .settings import ServeSettings
+
+if TYPE_CHECKING:  # imported when a broker is given: aiomqtt is an extra
+    from .mqtt_bridge import MqttBridge
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +75,12 @@ class Service:
         }
         self.dispatcher = Dispatcher(self.devices, settings.node_id)
         self.control = ControlServer(self.dispatcher, self.devices, socket_path)
-        self.bridge = None
+        self.bridge: MqttBridge | None = None
         self.time_scale = time_scale
         self.ready = asyncio.Event()
 
     async def run(self, stop_event: asyncio.Event) -> None:
-        bridge_task: asyncio.Task | None = None
+        bridge_task: asyncio.Task[None] | None = None
         try:
             for served in self.devices.values():
                 await served.start()
@@ -84,27 +88,26 @@ class Service:
             if self.settings.mqtt is not None:
                 from .mqtt_bridge import MqttBridge
 
-                self.bridge = MqttBridge(
-                    self.settings, self.devices, self.dispatcher, time_scale=self.time_scale
-                )
-                await self.bridge.check_node_free()
-                bridge_task = asyncio.get_running_loop().create_task(self.bridge.run(), name="mqtt")
+                bridge = MqttBridge(self.settings, self.devices, self.dispatcher, time_scale=self.time_scale)
+                self.bridge = bridge
+                await bridge.check_node_free()
+                bridge_task = asyncio.get_running_loop().create_task(bridge.run(), name="mqtt")
             names = ", ".join(f"{n} ({d.uri})" for n, d in self.devices.items())
             log.warning("serving %s; control socket %s", names, self.socket_path)
             self.ready.set()
-            waits = [asyncio.ensure_future(stop_event.wait())]
-            if bridge_task is not None:
-                waits.append(bridge_task)
+            stopping = asyncio.get_running_loop().create_task(stop_event.wait())
+            waits: list[asyncio.Task[Any]] = [stopping] if bridge_task is None else [stopping, bridge_task]
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if bridge_task is not None and bridge_task in done and bridge_task.exception() is not None:
-                raise bridge_task.exception()  # type: ignore[misc]
+            failure = bridge_task.exception() if bridge_task is not None and bridge_task in done else None
+            if failure is not None:
+                raise failure
             for w in waits:
                 if not w.done():
                     w.cancel()
         finally:
             await self.shutdown(bridge_task)
 
-    async def shutdown(self, bridge_task: asyncio.Task | None) -> None:
+    async def shutdown(self, bridge_task: asyncio.Task[None] | None) -> None:
         """Stop every device first (together), then go offline, then close the socket."""
         results = await asyncio.gather(
             *(asyncio.shield(d.close()) for d in self.devices.values()), return_exceptions=True

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..core.errors import DeviceError, MassagerError, SafetyError, UsageError
 from ..remote.paths import ensure_private_dir
+from ..remote.wire import JsonObject
 from .dispatch import Dispatcher
 from .served import ServedDevice
 
@@ -53,22 +54,24 @@ def error_kind(exc: BaseException) -> str:
 
 
 class Connection:
-    def __init__(self, server: ControlServer, reader, writer) -> None:
+    def __init__(
+        self, server: ControlServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
         self.watching: set[str] = set()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.dropped = 0
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
-    def send(self, message: dict, *, droppable: bool = False) -> None:
+    def send(self, message: JsonObject, *, droppable: bool = False) -> None:
         if droppable and self.queue.qsize() >= QUEUE_LIMIT:
             self.dropped += 1
             return
         self.queue.put_nowait((json.dumps(message, separators=(",", ":")) + "\n").encode())
 
-    def on_event(self, event: dict) -> None:
+    def on_event(self, event: JsonObject) -> None:
         job_id = (event.get("job") or {}).get("id")
         mine = job_id is not None and job_id in self.server.owned.get(self, ())
         if mine or event["device"] in self.watching:
@@ -113,7 +116,7 @@ class ControlServer:
             served.listeners.append(self._on_event)
         log.info("control socket: %s", self.path)
 
-    def _on_event(self, event: dict) -> None:
+    def _on_event(self, event: JsonObject) -> None:
         for conn in list(self.connections):
             conn.on_event(event)
 

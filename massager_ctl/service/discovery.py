@@ -27,8 +27,10 @@ so a command that comes late (queued while the broker was away) is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..remote.topics import Topics
+from ..remote.wire import JsonObject
 
 #: The states the "state" sensor takes (its enum options).
 STATES = ("offline", "idle", "playing", "paused", "program", "stopping")
@@ -69,7 +71,7 @@ def our_configs_filter(prefix: str, node: str) -> str:
     return f"{prefix}/+/{node_object(node)}/+/config"
 
 
-def discovery_configs(prefix: str, topics: Topics, info: DeviceInfo, version: str) -> dict[str, dict]:
+def discovery_configs(prefix: str, topics: Topics, info: DeviceInfo, version: str) -> dict[str, JsonObject]:
     """topic -> config payload for every entity of the device."""
     node, dev = topics.node, info.name
     state = topics.device(dev, "state")
@@ -94,9 +96,9 @@ def discovery_configs(prefix: str, topics: Topics, info: DeviceInfo, version: st
         "availability_mode": "all",
         "qos": 1,
     }
-    out: dict[str, dict] = {}
+    out: dict[str, JsonObject] = {}
 
-    def add(component: str, key: str, name: str, **options) -> None:
+    def add(component: str, key: str, name: str, **options: Any) -> None:
         payload = {"name": name, "unique_id": unique_id(node, dev, key), **common, **options}
         if "command_topic" in payload:
             payload["command_template"] = COMMAND_TEMPLATE
@@ -171,7 +173,7 @@ def discovery_configs(prefix: str, topics: Topics, info: DeviceInfo, version: st
     for key in info.moves:
         button(key, *moves[key])
 
-    def sensor(key: str, name: str, template: str, **options) -> None:
+    def sensor(key: str, name: str, template: str, **options: Any) -> None:
         add("sensor", key, name, state_topic=state, value_template=template, **options)
 
     sensor(

@@ -13,6 +13,7 @@ from typing import Any
 from .. import __version__
 from ..core.errors import UsageError
 from ..remote import wire
+from ..remote.wire import JsonObject
 from .served import ServedDevice
 
 #: op -> the keys it accepts besides "op", "id", "device" (anything else is refused).
@@ -45,7 +46,7 @@ class Dispatcher:
         self.devices = devices
         self.node = node
 
-    def device(self, request: dict) -> ServedDevice:
+    def device(self, request: JsonObject) -> ServedDevice:
         name = request.get("device")
         if name is None:
             if len(self.devices) == 1:
@@ -56,7 +57,7 @@ class Dispatcher:
             raise UsageError(f"no device {name!r} here; served: {', '.join(self.devices) or 'none'}")
         return served
 
-    async def handle(self, request: Any, owner: Any = None) -> dict:
+    async def handle(self, request: object, owner: object = None) -> JsonObject:
         """Run one request; the result object. Raises MassagerError (a one-line message)."""
         if not isinstance(request, dict):
             raise wire.WireError("a request must be a JSON object")
@@ -130,6 +131,8 @@ class Dispatcher:
             return {}
         if op == "cap":
             value = request.get("intensity")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise wire.WireError("cap: intensity must be a number from 0 to 100")
             return {"intensity_cap": served.set_intensity_cap(value)}
         if op == "heat":
             on = request.get("on")
@@ -144,6 +147,8 @@ class Dispatcher:
             return {"status": wire.status_to_dict(status)}
         if op == "select_profile":
             name = request.get("profile")
+            if not isinstance(name, str):
+                raise wire.WireError("select_profile: give a profile name")
             served.plan_for(name)  # checked: it exists
             served.selected_profile = name
             return {"profile": name}

@@ -29,6 +29,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import aiomqtt
@@ -37,6 +38,7 @@ from .. import __version__
 from ..core.errors import MassagerError, UsageError
 from ..devices.registry import MODELS
 from ..remote.topics import OFFLINE, ONLINE, Topics
+from ..remote.wire import JsonObject
 from .discovery import DeviceInfo, discovery_configs, our_configs_filter
 from .dispatch import Dispatcher
 from .served import ServedDevice
@@ -90,8 +92,8 @@ class MqttBridge:
         self.client_id = f"massager-ctl-{settings.node_id}-{self.token}"
         self.client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
-        self.published_configs: dict[str, dict] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self.published_configs: dict[str, JsonObject] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._progress_at: dict[str, tuple[float, Any]] = {}
         self._closing = False
         self._sweep: set[str] | None = None
@@ -200,7 +202,7 @@ class MqttBridge:
 
     async def publish_all(self, client: aiomqtt.Client) -> None:
         """Discovery configs, availability and state of every device (retained)."""
-        configs: dict[str, dict] = {}
+        configs: dict[str, JsonObject] = {}
         for served in self.devices.values():
             configs.update(discovery_configs(self.prefix, self.topics, self._info(served), __version__))
         self.published_configs = configs
@@ -252,7 +254,7 @@ class MqttBridge:
 
     # -- events from the devices ----------------------------------------------------------------
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -278,7 +280,7 @@ class MqttBridge:
             retain=True,
         )
 
-    def _on_event(self, event: dict) -> None:
+    def _on_event(self, event: JsonObject) -> None:
         kind = event.get("event")
         served = self.devices.get(event.get("device", ""))
         if served is None or kind == "status":

@@ -26,24 +26,42 @@ import asyncio
 import itertools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ..api import Chair, build_state
 from ..connection.open import OpenedDevice, open_device
+from ..core.capabilities import Capabilities
 from ..core.errors import DeviceError, MassagerError, UsageError
 from ..core.status import Status
 from ..core.vocabulary import Heat
 from ..plan import Plan
 from ..remote import wire
+from ..remote.wire import JsonObject
 from ..session.limits import SafetyLimits
 from ..session.program import ProgramProgress, ProgramReport
-from ..session.runner import Progress, ReconnectPolicy, SessionReport, manual_plan
+from ..session.runner import Progress, ReconnectPolicy, Session, SessionReport, manual_plan
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[dict], None]
+Listener = Callable[[JsonObject], None]
+Report = SessionReport | ProgramReport
+
+
+@runtime_checkable
+class ZeroGravity(Protocol):
+    """A driver that takes the chair to its zero-gravity recline (Rongtai)."""
+
+    async def zero_gravity(self, timeout: float | None = None) -> Status: ...
+
+
+@runtime_checkable
+class Motors(Protocol):
+    """A driver that runs one of the chair's recline motors for a while (Rongtai)."""
+
+    async def move(self, motor: str, seconds: float) -> Status: ...
+
 
 #: Device names: what people type after ``service:`` and what MQTT topics and Home
 #: Assistant ids are made of.
@@ -65,15 +83,15 @@ class Job:
     id: int
     kind: str  # profile | set | program
     name: str
-    owner: Any = None  # who asked (a control connection), told of its end
-    task: asyncio.Task | None = None
-    progress: dict | None = None
+    owner: object = None  # who asked (a control connection), told of its end
+    task: asyncio.Task[Report] | None = None
+    progress: JsonObject | None = None
     started_at: float = 0.0
     length_s: float = 0.0
     heat_hold: bool = False  # a `set` of heat alone (the heat switch)
     stop_requested: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JsonObject:
         return {"id": self.id, "kind": self.kind, "name": self.name}
 
 
@@ -81,7 +99,7 @@ class Job:
 class LastEnd:
     reason: str = ""
     message: str = ""
-    job: dict = field(default_factory=dict)
+    job: JsonObject = field(default_factory=dict)
 
 
 class ServedDevice:
@@ -127,8 +145,8 @@ class ServedDevice:
         self.selected_profile = ""
         self._connected_once = False
         self._announced: bool | None = None
-        self._link_task: asyncio.Task | None = None
-        self._poll_task: asyncio.Task | None = None
+        self._link_task: asyncio.Task[None] | None = None
+        self._poll_task: asyncio.Task[None] | None = None
         self._link_lost = asyncio.Event()
         self._stopping = 0
         self._closing = False
@@ -141,7 +159,7 @@ class ServedDevice:
         return self.chair.model if self.chair is not None else ""
 
     @property
-    def capabilities(self):
+    def capabilities(self) -> Capabilities | None:
         return self.chair.device.capabilities if self.chair is not None else None
 
     @property
@@ -158,19 +176,18 @@ class ServedDevice:
             return ()
         device = self.chair.device
         out = []
-        if callable(getattr(device, "zero_gravity", None)) and getattr(
-            getattr(device, "table", None), "zero_gravity", None
-        ):
+        table = getattr(device, "table", None)  # a key-press chair's key table (Rongtai)
+        if isinstance(device, ZeroGravity) and getattr(table, "zero_gravity", None):
             out.append("zero_gravity")
-        motors = getattr(getattr(device, "table", None), "motors", {}) or {}
-        if callable(getattr(device, "move", None)):
+        motors = getattr(table, "motors", {}) or {}
+        if isinstance(device, Motors):
             if "backrest_down" in motors:
                 out.append("recline")
             if "backrest_up" in motors:
                 out.append("sit_up")
         return tuple(out)
 
-    def describe(self) -> dict:
+    def describe(self) -> JsonObject:
         caps = self.capabilities
         return {
             "name": self.name,
@@ -186,7 +203,7 @@ class ServedDevice:
 
     # -- events ---------------------------------------------------------------------------
 
-    def _emit(self, event: str, **data) -> None:
+    def _emit(self, event: str, **data: Any) -> None:
         message = {"event": event, "device": self.name, **data}
         for listener in list(self.listeners):
             try:
@@ -207,7 +224,7 @@ class ServedDevice:
             self._emit("link", up=False, message=reason)
         self._link_lost.set()
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> JsonObject:
         """Everything a dashboard shows, in one JSON object (the MQTT ``state`` topic)."""
         job, status = self.job, self.last_status
         state = "offline" if not self.linked else "idle"
@@ -269,7 +286,7 @@ class ServedDevice:
         self._poll_task = loop.create_task(self._poll_status(), name=f"poll {self.name}")
 
     async def wait_linked(self, timeout: float | None = None) -> bool:
-        async def linked():
+        async def linked() -> None:
             while not self.linked:
                 await asyncio.sleep(0.01)
 
@@ -372,7 +389,9 @@ class ServedDevice:
         if self.job is not None:
             raise DeviceError(f"{self.name}: {self.job.kind} {self.job.name!r} is playing; stop it first")
 
-    def _begin(self, kind: str, name: str, owner: Any, factory, length_s: float) -> Job:
+    def _begin(
+        self, kind: str, name: str, owner: object, factory: Callable[[], Awaitable[Report]], length_s: float
+    ) -> Job:
         job = Job(next(self._ids), kind, name, owner=owner, length_s=length_s)
         job.started_at = asyncio.get_running_loop().time()
         self.job = job
@@ -384,8 +403,8 @@ class ServedDevice:
         self._emit("session", state="started", job=job.to_dict(), length_s=length_s)
         return job
 
-    async def _play(self, job: Job, factory) -> SessionReport | ProgramReport:
-        report: SessionReport | ProgramReport
+    async def _play(self, job: Job, factory: Callable[[], Awaitable[Report]]) -> Report:
+        report: Report
         try:
             report = await factory()
         except asyncio.CancelledError:
@@ -404,7 +423,7 @@ class ServedDevice:
         self._ended(job, report)
         return report
 
-    def _ended(self, job: Job, report: SessionReport | ProgramReport) -> None:
+    def _ended(self, job: Job, report: Report) -> None:
         if self.job is job:
             self.job = None
         self.last_end = LastEnd(report.reason, report.message, job.to_dict())
@@ -440,7 +459,7 @@ class ServedDevice:
     def profile_names(self) -> list[str]:
         return self._profile_names()
 
-    def run(self, plan: Plan, *, owner: Any = None) -> Job:
+    def run(self, plan: Plan, *, owner: object = None) -> Job:
         """Play ``plan`` (a profile's) through the governor; returns at once."""
         self._can_start()
         assert self.chair is not None
@@ -448,7 +467,7 @@ class ServedDevice:
         chair = self.chair
         job: Job
 
-        def factory():
+        def factory() -> Awaitable[SessionReport]:
             return chair.run(
                 plan, on_progress=self._progress(job), on_warning=self._warn, reconnect=self.reconnect
             )
@@ -456,7 +475,7 @@ class ServedDevice:
         job = self._begin("profile", plan.name, owner, factory, plan.duration_ms / 1000.0)
         return job
 
-    def set(self, words: dict, duration: str | float | None = None, *, owner: Any = None) -> Job:
+    def set(self, words: JsonObject, duration: str | float | None = None, *, owner: object = None) -> Job:
         """Hold a state by hand (as ``massager-ctl set``): a one-step plan."""
         self._can_start()
         assert self.chair is not None
@@ -469,7 +488,7 @@ class ServedDevice:
         chair = self.chair
         job: Job
 
-        def factory():
+        def factory() -> Awaitable[SessionReport]:
             return chair.run(
                 plan, on_progress=self._progress(job), on_warning=self._warn, reconnect=self.reconnect
             )
@@ -478,7 +497,7 @@ class ServedDevice:
         job.heat_hold = state.technique is None and not state.airbags
         return job
 
-    def program(self, name: str, duration: str | float | None = None, *, owner: Any = None) -> Job:
+    def program(self, name: str, duration: str | float | None = None, *, owner: object = None) -> Job:
         """Run the chair's own program ``name``, watched by the governor."""
         self._can_start()
         assert self.chair is not None
@@ -489,7 +508,7 @@ class ServedDevice:
         job: Job
         length = None if duration is None else chair._duration_ms(duration) / 1000.0
 
-        def factory():
+        def factory() -> Awaitable[ProgramReport]:
             return chair.run_program(
                 name, duration=length, on_progress=self._program_progress(job), on_warning=self._warn
             )
@@ -525,7 +544,7 @@ class ServedDevice:
         finally:
             self._stopping -= 1
 
-    def _session(self):
+    def _session(self) -> Session | None:
         return self.chair.session if self.chair is not None else None
 
     def pause(self) -> None:
@@ -538,7 +557,7 @@ class ServedDevice:
     def skip(self) -> None:
         self._playing_session("skip").skip()
 
-    def _playing_session(self, what: str):
+    def _playing_session(self, what: str) -> Session:
         session = self._session()
         if self.job is None or self.job.kind == "program" or session is None:
             raise DeviceError(f"{self.name}: no profile is playing to {what}")
@@ -562,7 +581,7 @@ class ServedDevice:
         self._emit("cap", intensity_cap=value)
         return value
 
-    async def set_heat(self, on: bool, *, owner: Any = None) -> str:
+    async def set_heat(self, on: bool, *, owner: object = None) -> str:
         """The heat switch. Off: heat off for the rest of this job (a heat-only hold
         ends). On: heat back up to the heat cap in the job playing, or, when nothing
         plays, a hold of heat alone at the heat cap until the heat auto-off."""
@@ -588,8 +607,9 @@ class ServedDevice:
             allowed = [h for h in caps.heat_levels if h.rank <= level.rank]
             if not allowed:
                 raise UsageError(f"{self.model}: no heat level within the heat cap")
-            self.set({"heat": allowed[-1].value}, self.limits.heat_auto_off_s, owner=owner)
-            return allowed[-1].value
+            level = allowed[-1]
+            self.set({"heat": level.value}, self.limits.heat_auto_off_s, owner=owner)
+            return str(level)
         self.chair.governor.set_heat_ceiling(Heat.HIGH)
         session = self._session()
         if session is not None:
@@ -604,9 +624,10 @@ class ServedDevice:
             raise UsageError(f"{self.model or self.name} has no {kind.replace('_', ' ')} move")
         self._can_start()
         assert self.chair is not None
-        device: Any = self.chair.device
-        if kind == "zero_gravity":
+        device = self.chair.device
+        if kind == "zero_gravity" and isinstance(device, ZeroGravity):
             return await device.zero_gravity()
+        assert isinstance(device, Motors)  # moves() offers recline and sit_up only then
         motor = "backrest_down" if kind == "recline" else "backrest_up"
         return await device.move(motor, MOVE_S)
 

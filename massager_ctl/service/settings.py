@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -87,7 +88,9 @@ def check_topic(value: object, what: str) -> str:
     return value
 
 
-def parse_mqtt_url(text: str, *, ca_file: str | None = None, env=os.environ) -> MqttSettings:
+def parse_mqtt_url(
+    text: str, *, ca_file: str | None = None, env: Mapping[str, str] = os.environ
+) -> MqttSettings:
     """``mqtt[s]://[user[:pass]@]host[:port]``; credentials from the environment win."""
     try:
         parts = urlsplit(text)
@@ -124,7 +127,7 @@ def parse_device_arg(text: str) -> tuple[str, str]:
 
 
 def load_settings(
-    raw: dict | None,
+    raw: object,
     *,
     config_device: str | None,
     device_args: tuple[str, ...] = (),
