@@ -138,6 +138,42 @@ def test_the_service_cap_is_the_panel_s_live_cap_and_lasts_into_the_next_job(tmp
     assert max(raised) == 7
 
 
+def test_a_remote_chair_has_what_the_cli_uses_of_a_chair(tmp_path):
+    """What `run`, `set`, `program` and `status --watch` use of a chair, on one a service
+    owns: its capabilities (whole-back zones, the panel's steps), watch, and on_end."""
+    from massager_ctl.api import stop
+    from massager_ctl.core.target import STOPPED
+    from massager_ctl.core.vocabulary import Technique, Zone
+    from massager_ctl.session.runner import manual_plan
+
+    async def main():
+        async with running_service(tmp=tmp_path) as service:
+            served = service.devices["chair"]
+            sim = served.opened.simulator
+            async with connect("service:chair") as chair:
+                caps = chair.capabilities
+                statuses = []
+                async for status in chair.watch(0.5):
+                    statuses.append(status)
+                    if len(statuses) == 3:
+                        break
+                ends = []
+                held = STOPPED.with_(technique=Technique.KNEAD, zones={Zone.SHOULDERS}, intensity=40)
+                report = await chair.run(manual_plan(held, 3000), on_end=ends.append)
+                play = asyncio.ensure_future(chair.run(manual_plan(held, 600_000), on_end=ends.append))
+                await until(lambda: sim.physics.motors_on, what="the chair to start")
+                stopped = await stop("service:chair")  # `massager-ctl stop` from another terminal
+                second = await play
+            return caps, served.capabilities, statuses, report, ends, stopped, second, chair_off(sim)
+
+    caps, served_caps, statuses, report, ends, stopped, second, off = run(main())
+    assert caps == served_caps and caps.zones and caps.intensity_steps
+    assert len(statuses) == 3 and all(s.known for s in statuses)
+    assert report.reason == "finished" and second.reason == "stopped"
+    assert ends == [report, second]
+    assert stopped.stopped and stopped.confirmed and off
+
+
 def test_the_service_caps_bind_a_remote_plan(tmp_path):
     """A plan sent by a client plays under the service's own caps, whatever it asks."""
 

@@ -75,7 +75,7 @@ def test_serve_then_watch_and_stop_from_a_second_terminal_while_a_third_plays(tm
 
         code, out, err = finish(player)
         assert code == 0, err
-        assert "Quick tour: stopped after" in err and "device stopped (confirmed)" in err
+        assert "Quick tour: stopped at" in err and "device stopped (confirmed)" in err
         assert ask("status", device="chair")["status"]["stopped"] is True
     finally:
         if server.poll() is None:

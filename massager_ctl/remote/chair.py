@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import DeviceDisconnected, DeviceError
+from ..core.capabilities import Capabilities
+from ..core.errors import DeviceDisconnected, DeviceError, MassagerError, UsageError
 from ..core.status import Status
 from ..plan import Plan
 from ..session.limits import SafetyLimits
@@ -67,6 +68,18 @@ class RemoteChair:
     @property
     def programs(self) -> tuple[str, ...]:
         return tuple(self.info.get("programs") or ())
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the device can do, as the service read it when it linked (empty if it
+        had not linked yet when this client connected)."""
+        raw = self.info.get("capabilities")
+        if raw is None:
+            return Capabilities()
+        try:
+            return wire.capabilities_from_dict(raw)
+        except wire.WireError:
+            return Capabilities()
 
     def __repr__(self) -> str:
         return f"<RemoteChair {self.name} via {self.channel.where}>"
@@ -133,6 +146,22 @@ class RemoteChair:
         snapshot = result.get("snapshot")
         return snapshot if isinstance(snapshot, dict) else {}
 
+    async def watch(self, interval_s: float = 0.5) -> AsyncIterator[Status]:
+        """The device's status every ``interval_s`` (as :meth:`massager_ctl.api.Chair.watch`),
+        each one asked of the service, until the caller stops iterating."""
+        if not interval_s > 0:
+            raise UsageError(f"watch interval must be above 0 s, not {interval_s!r}")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        k = 0
+        while True:
+            yield await self.status()
+            k += 1
+            now = loop.time()
+            while start + k * interval_s <= now:
+                k += 1  # a slow answer: skip the ticks it took, do not bunch up
+            await asyncio.sleep(start + k * interval_s - now)
+
     def on_status(self, callback: Callable[[Status], None]) -> None:
         """Call ``callback`` with every status the device reports (through the service)."""
         self._status_callbacks.append(callback)
@@ -192,12 +221,15 @@ class RemoteChair:
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         reconnect: Any = None,
+        on_end: Callable[[SessionReport], None] | None = None,
     ) -> SessionReport:
         """Play a profile on the chair, in the service; return its report at the end.
 
         A Plan (or a profile file here) is sent whole; a bare name is looked up in the
         service's own profile library. ``reconnect`` is the service's business: it
-        always keeps the link up."""
+        always keeps the link up. ``on_end`` gets the report however it ends, as
+        :meth:`massager_ctl.api.Chair.run`'s does (a made-up one if this side was
+        interrupted or lost the service: the service's own ended the job)."""
         args: dict[str, Any]
         if not isinstance(profile, Plan) and Path(profile).is_file():
             from ..profile import load_plan
@@ -215,9 +247,19 @@ class RemoteChair:
         job = self._new_job("profile", on_warning)
         job.on_progress = on_progress
         await self._start("run", job, **args)
-        report = wire.report_from_dict(await self._follow())
-        assert isinstance(report, SessionReport)
-        return report
+        ended = SessionReport(reason="cancelled", message="interrupted")
+        try:
+            report = wire.report_from_dict(await self._follow())
+            if not isinstance(report, SessionReport):
+                raise DeviceError(f"{self.channel.where} reported a program's end for a profile")
+            ended = report
+            return report
+        except MassagerError as exc:
+            ended = SessionReport(reason=_reason_of(exc), message=str(exc))
+            raise
+        finally:
+            if on_end is not None:
+                on_end(ended)
 
     def _tightened(self, plan: Plan) -> Plan:
         """The plan's own limits, tightened to this side's caps (never loosened)."""
@@ -232,14 +274,28 @@ class RemoteChair:
         duration: str | float | None = None,
         on_progress: Callable[[ProgramProgress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        on_end: Callable[[ProgramReport], None] | None = None,
     ) -> ProgramReport:
+        """Run the chair's own program ``name`` in the service (its governor watches it)
+        until the chair's timer ends it; ``on_end`` as for :meth:`run`."""
         job = self._new_job("program", on_warning)
         job.on_program_progress = on_progress
         await self._start("program", job, name=name, duration=duration)
-        report = wire.report_from_dict(await self._follow())
-        if not isinstance(report, ProgramReport):  # ended before it began (e.g. a stop)
-            report = ProgramReport(program=name, reason=report.reason, length_s=0.0, message=report.message)
-        return report
+        ended = ProgramReport(program=name, reason="cancelled", length_s=0.0, message="interrupted")
+        try:
+            report = wire.report_from_dict(await self._follow())
+            if not isinstance(report, ProgramReport):  # ended before it began (e.g. a stop)
+                report = ProgramReport(
+                    program=name, reason=report.reason, length_s=0.0, message=report.message
+                )
+            ended = report
+            return report
+        except MassagerError as exc:
+            ended = ProgramReport(program=name, reason=_reason_of(exc), length_s=0.0, message=str(exc))
+            raise
+        finally:
+            if on_end is not None:
+                on_end(ended)
 
     async def set(self, *, duration: str | float | None = None, **words: Any) -> None:
         """Hold a state (technique, zones, intensity, ...), through the service's governor;
@@ -283,6 +339,10 @@ class RemoteChair:
         if job is not None and job.id is not None and not job.future.done():
             await self._stop_quietly()
         await self.channel.close()
+
+
+def _reason_of(exc: MassagerError) -> str:
+    return "disconnected" if isinstance(exc, DeviceDisconnected) else "error"
 
 
 def pick_device(listed: list[Any], name: str, where: str) -> JsonObject:

@@ -13,6 +13,7 @@ import math
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from ..core.capabilities import Capabilities
 from ..core.errors import UsageError
 from ..core.status import UNKNOWN, DeviceState, Status
 from ..core.target import STOPPED, TargetState
@@ -158,6 +159,37 @@ def target_from_dict(d: Any) -> TargetState:
         width=_word(Width, d.get("width", "medium"), "width"),
         airbags=[(_word(Zone, z, "airbag zone"), _num(p, "airbag", 0, 100)) for z, p in bags.items()],
         heat=_word(Heat, d.get("heat", "off"), "heat"),
+    )
+
+
+def _words(enum: type[_Word], value: Any, what: str) -> frozenset[_Word]:
+    if not isinstance(value, list):
+        raise WireError(f"{what} must be a list")
+    return frozenset(_word(enum, v, what) for v in value)
+
+
+def capabilities_from_dict(d: Any) -> Capabilities:
+    """What a served device can do (:meth:`Capabilities.to_dict` on the service's side)."""
+    d = _obj(d, "capabilities")
+    heat = d.get("heat_levels") or []
+    texts = {key: d.get(key) or [] for key in ("recline_motors", "programs")}
+    timers = d.get("chair_timer_s") or []
+    if not all(isinstance(v, list) for v in (heat, timers, *texts.values())):
+        raise WireError("capabilities: heat_levels, recline_motors, programs and chair_timer_s are lists")
+    return Capabilities(
+        zones=_words(Zone, d.get("zones") or [], "zones"),
+        techniques=_words(Technique, d.get("techniques") or [], "techniques"),
+        intensity_steps=_int(d.get("intensity_steps", 0), "intensity_steps", 0, 1000),
+        speed_steps=_int(d.get("speed_steps", 0), "speed_steps", 0, 1000),
+        widths=_words(Width, d.get("widths") or [], "widths"),
+        airbag_zones=_words(Zone, d.get("airbag_zones") or [], "airbag_zones"),
+        airbag_levels=_int(d.get("airbag_levels", 0), "airbag_levels", 0, 1000),
+        heat_levels=tuple(_word(Heat, h, "heat level") for h in heat),
+        recline_motors=tuple(_text(m, "recline motor") for m in texts["recline_motors"]),
+        programs=tuple(_text(p, "program") for p in texts["programs"]),
+        chair_timer_s=tuple(_int(t, "chair timer", 0, 24 * 3600) for t in timers),
+        width_techniques=_words(Technique, d.get("width_techniques") or [], "width_techniques"),
+        speed_techniques=_words(Technique, d.get("speed_techniques") or [], "speed_techniques"),
     )
 
 
@@ -428,6 +460,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "JsonObject",
     "WireError",
+    "capabilities_from_dict",
     "device_state_from_dict",
     "plan_from_dict",
     "plan_to_dict",

@@ -197,6 +197,7 @@ class ServedDevice:
             "programs": list(self.programs),
             "moves": list(self.moves()),
             "heat": bool(caps and caps.has_heat),
+            "capabilities": caps.to_dict() if caps is not None else None,
             "max_intensity": self.limits.max_intensity,
             "job": self.job.to_dict() if self.job else None,
         }
