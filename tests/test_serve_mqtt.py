@@ -272,7 +272,9 @@ def test_bad_payloads_get_an_error_message_and_move_nothing(tmp_path, broker):  
                 for topic, value in bad:
                     await ha.send(topic, value)
                 await ha.client.publish(cmd("intensity_cap"), b"{not json", qos=1)
-                await until(lambda: len(ha.errors()) == len(bad) + 1, what="an error for each")
+                # NaN is neither old nor new: it must not pass the age check
+                await ha.client.publish(cmd("start"), b'{"value": "quick", "ts": NaN}', qos=1)
+                await until(lambda: len(ha.errors()) == len(bad) + 2, what="an error for each")
                 await until(lambda: ha.state().get("last_error"), what="last_error in the state")
                 return (
                     ha.errors(),

@@ -25,12 +25,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import secrets
 import socket
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeGuard
 
 import aiomqtt
 
@@ -389,7 +390,7 @@ class MqttBridge:
             if not isinstance(data, dict) or "value" not in data:
                 return self._refuse(served, command, raw, 'a JSON command is {"value": ..., "ts": ...}')
             value, sent_at = data["value"], data.get("ts")
-            if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, int | float)):
+            if sent_at is not None and not _is_time(sent_at):
                 return self._refuse(served, command, raw, "ts must be a Unix time in seconds")
         if sent_at is not None and command != "stop":
             age = time.time() - sent_at
@@ -470,7 +471,7 @@ class MqttBridge:
         sent_at = request.get("ts")
         try:
             if request.get("op") not in READ_ONLY_OPS:
-                if isinstance(sent_at, bool) or not isinstance(sent_at, int | float):
+                if not _is_time(sent_at):
                     raise UsageError("a request over MQTT carries ts, its Unix sending time")
                 age = time.time() - sent_at
                 if abs(age) > MAX_COMMAND_AGE_S:
@@ -483,6 +484,9 @@ class MqttBridge:
             from .control import error_kind
 
             reply = {"id": rid, "ok": False, "error": str(exc), "kind": error_kind(exc)}
+        except Exception as exc:  # noqa: BLE001 - one line to the client (as on the socket), the trace to the log
+            log.exception("MQTT: request failed")
+            reply = {"id": rid, "ok": False, "error": f"unexpected error: {exc}", "kind": "error"}
         client = self.client
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
@@ -507,6 +511,12 @@ class MqttBridge:
                     self.topics.device(served.name, "availability"), OFFLINE, qos=1, retain=True
                 )
             await client.publish(self.topics.status, OFFLINE, qos=1, retain=True)
+
+
+def _is_time(value: object) -> TypeGuard[float]:
+    """A Unix time in seconds: a finite number (JSON lets NaN through, and NaN is
+    neither old nor new, so it would pass any age check)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def _text(payload: Any) -> str:
