@@ -86,7 +86,27 @@ def serve(
         service = Service(
             settings, config, socket_path=socket_path, simulate_ble=cli.simulate_ble, time_scale=scale
         )
-        await service.run(stop)
+        announced = loop.create_task(announce(service)) if cli.json else None
+        try:
+            await service.run(stop)
+        finally:
+            if announced is not None:
+                announced.cancel()
+        if cli.json:
+            cli.record("end", {"devices": list(settings.devices)})
+
+    async def announce(service: Service) -> None:
+        """With --json: a stream, like `simulate`'s: "ready" once serving, "end" when stopped."""
+        await service.ready.wait()
+        cli.record(
+            "ready",
+            {
+                "devices": dict(settings.devices),
+                "socket": str(socket_path),
+                "node": settings.node_id,
+                "mqtt": settings.mqtt.url if settings.mqtt is not None else None,
+            },
+        )
 
     try:
         clock.run(main())
