@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from massager_ctl.core.errors import DeviceDisconnected
-from massager_ctl.devices.link import ReplyWaiters
+from massager_ctl.devices.base import DeviceEvents
+from massager_ctl.devices.link import LinkedDevice, ReplyWaiters
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.base import SimulatedDevice
 from massager_ctl.transport.memory import MemoryLink
@@ -56,6 +57,52 @@ def test_wait_times_out_on_the_loop_clock_and_leaves_no_waiter():
         return round(loop.time() - t0, 6), len(waiters)
 
     assert run_virtual(scenario()) == (1.5, 0)
+
+
+class _Looker(LinkedDevice):
+    """A driver that can look only, then take control: counts its openings and identifications."""
+
+    def __init__(self, transport, identify_fails=False):
+        self.name, self.transport, self.events = "looker", transport, DeviceEvents()
+        self.link_loss_note = "look at it"
+        self._observing = False
+        self.opened = self.identified = 0
+        self.identify_fails = identify_fails
+        self._attach_link(transport)
+
+    def _on_bytes(self, data: bytes) -> None:
+        pass
+
+    async def _open(self) -> None:
+        self.opened += 1
+        await self._open_link(1.0)
+
+    async def _identify(self) -> None:
+        self.identified += 1
+        if self.identify_fails:
+            raise DeviceDisconnected("not the device")
+
+
+def test_observe_then_connect_takes_over_the_same_link_once():
+    async def scenario():
+        dev = _Looker(MemoryLink().host)
+        looked = (await dev._open_to_observe(), await dev._open_to_observe(), dev._observing)
+        took = await dev._open_to_drive(dev._identify, 1.0)
+        again = await dev._open_to_drive(dev._identify, 1.0)
+        return looked, took, again, dev.opened, dev.identified, dev._observing, dev.connected
+
+    assert run_virtual(scenario()) == ((True, False, True), True, False, 1, 1, False, True)
+
+
+def test_a_failed_identification_closes_the_link_and_says_why():
+    async def scenario():
+        link = MemoryLink()
+        dev = _Looker(link.host, identify_fails=True)
+        with pytest.raises(DeviceDisconnected, match="not the device"):
+            await dev._open_to_drive(dev._identify, 1.0)
+        return dev.connected, link.host.opened
+
+    assert run_virtual(scenario()) == (False, False)
 
 
 class _Echo(SimulatedDevice):

@@ -386,6 +386,28 @@ def test_connect_to_a_silent_port_times_out():
     run_virtual(main())
 
 
+def test_connect_takes_over_an_observed_port_and_a_failed_connect_closes_it():
+    async def main():
+        link, sim, device = await driver_and_sim()
+        sim.physics.levels[2] = 80  # left running by someone before us
+        await device.observe()
+        watched = list(link.host.writes)
+        await device.connect()  # the same port: P, then the eight zeros
+        after = [data for _, data in link.host.writes]
+        await sim.close()
+
+        silent = MemoryLink()
+        other = NlrDevice(silent.host)
+        with pytest.raises(DeviceTimeout):
+            await other.connect()
+        return watched, after, sim.physics.levels, device.connected, other.connected, silent.host.opened
+
+    watched, after, levels, connected, other_connected, other_open = run_virtual(main())
+    assert watched == [] and after == [b"P\r", b"".join(all_off())]
+    assert levels == [0] * 8 and connected
+    assert not other_connected and not other_open
+
+
 def test_connect_to_another_protocol_says_so():
     async def main():
         link = MemoryLink()

@@ -132,7 +132,7 @@ def test_sim_ignores_intensity_before_the_start_sequence_and_follows_it():
         return before, started, changed, sim
 
     before, started, changed, sim = run_virtual(main())
-    assert not before and started == (4, pz.Side.RIGHT) and changed == 6
+    assert not before and started == (4, "right") and changed == 6
     assert sim.physics.stopped and sim.physics.max_intensity_seen == 6
     kinds = [e.kind for e in sim.physics.trace]
     assert kinds[0] == "ignored" and kinds[-1] == "stop"
@@ -171,6 +171,40 @@ def test_sim_answers_battery_which_drains_while_stimulating_and_has_no_timer():
     first, later = (pz.parse_battery(x.decode().strip()) for x in lines)
     assert first == pytest.approx(3.97) and on
     assert first - later == pytest.approx(0.02 + 9 * 0.03, abs=0.01)
+
+
+def test_sim_answers_queries_as_the_protocol_document_shows():
+    async def main():
+        link = MemoryLink()
+        sim = PulsettoSim(link.device)
+        await sim.start()
+        got = []
+        link.host.set_receiver(got.append)
+        await _send(link, "u", "v", "i", "X")
+        await sim.close()
+        return got, sim
+
+    got, sim = run_virtual(main())
+    assert got == [b"u\x010\n", b"fw:1.1.22\n", b"Pulsetto_ST_02\n"]  # X: unknown, unanswered
+    assert sim.physics.trace[-1].kind == "rejected"
+
+
+def test_sim_rebooted_into_its_bootloader_stops_and_goes_deaf():
+    async def main():
+        link = MemoryLink()
+        sim = PulsettoSim(link.device)
+        await sim.start()
+        got = []
+        link.host.set_receiver(got.append)
+        await _send(link, "+", "-", "0", "5", "0", "6", "D")
+        on = sim.physics.stimulating
+        await _send(link, "U", "Q", "+", "-", "0", "5", "0", "6")
+        await sim.close()
+        return on, got, sim
+
+    on, got, sim = run_virtual(main())
+    assert on and sim.physics.stopped and sim.in_dfu and got == []
+    assert sim.physics.max_intensity_seen == 6
 
 
 def test_sim_stops_when_the_battery_is_empty():
@@ -216,7 +250,7 @@ def test_driver_plays_the_start_sequence_with_waits_then_digits_then_stop():
     sent = b"".join(d for _, d in writes)
     assert sent == b"Q\n+\n-\n0\n5\n0\n5\nA\nE\n3\n0\nQ\n+\n-\n-\n"
     assert took == pytest.approx(0.25 + 3 * 0.45 + 0.25, abs=0.05)
-    assert on == (5, pz.Side.LEFT) and not idle
+    assert on == (5, "left") and not idle
     assert status.extra["battery_pct"] == 100 and status.extra["session_open"]
     assert stop.stopped and stop.extra["confirmed"] is False and not stop.extra["session_open"]
     assert sim.physics.stopped and not sim.physics.running
@@ -251,7 +285,7 @@ def test_driver_over_ble_writes_plus_minus_with_response():
         assert w.response == (w.data in (b"+\n", b"-\n")), w
     assert b"C\n" in [w.data for w in writes]
     assert [w.data for w in writes][-3:] == [b"+\n", b"-\n", b"-\n"]
-    assert sim.physics.stopped and sim.physics.side is pz.Side.RIGHT
+    assert sim.physics.stopped and sim.physics.side == "right"
 
 
 def test_bad_side_option_is_a_usage_error():

@@ -15,7 +15,7 @@ from massager_ctl.core.vocabulary import Technique, Zone
 from massager_ctl.devices.registry import get_model
 from massager_ctl.devices.theragun import codec as tg
 from massager_ctl.devices.theragun.driver import TheragunDevice
-from massager_ctl.devices.theragun.sim import TheragunSim
+from massager_ctl.devices.theragun.sim import TheragunSim, intensity_step
 from massager_ctl.plan import Level, Plan, RollerStep
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.transport.memory import MemoryLink
@@ -138,6 +138,14 @@ def test_sim_ramps_answers_version_and_rejects_bad_frames():
     assert [e.kind for e in sim.physics.trace] == ["query", "command", "rejected", "rejected", "stop"]
 
 
+def test_sims_reading_of_rpm_as_steps_is_the_inverse_of_the_drivers_mapping():
+    """The simulator reads speed as steps with its own arithmetic; it must agree with the
+    driver's even spread at every rpm, or a speed could be reported as a lower step."""
+    for max_rpm in (3616, 3584):
+        for rpm in range(0, max_rpm + 1):
+            assert intensity_step(rpm, max_rpm) == tg.step_for_rpm(rpm, 100, max_rpm), (rpm, max_rpm)
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -158,7 +166,7 @@ def test_driver_over_memory_link():
         return dev, running, status, link.host.writes, sim
 
     dev, running, status, writes, sim = run_virtual(main())
-    assert dev.firmware_reply == H("20 01 04 02")
+    assert dev.firmware == "2.1.6" and dev.firmware_reply == H("20" + " 00" * 10 + " D8")
     assert running == 1808
     sent = [d for _, d in writes]
     assert sent[:3] == [tg.VERSION_QUERY, tg.speed_frame(1808), tg.STOP_FRAME]
@@ -207,6 +215,41 @@ def test_stop_after_link_loss_is_honest():
     lost, sim = run_virtual(main())
     assert lost == ["walked off"]
     assert sim.physics.motors_on  # the simulated gun keeps going: the worst case
+
+
+def test_driver_reads_the_firmware_version_and_warns_of_one_older_than_the_protocol(caplog):
+    async def main(firmware):
+        link = MemoryLink()
+        sim = TheragunSim(link.device, model="theragun-prime", firmware=firmware)
+        await sim.start()
+        dev = TheragunDevice(link.host, name="theragun-prime")
+        await dev.connect()
+        await dev.disconnect()
+        await sim.close()
+        return dev.firmware
+
+    with caplog.at_level(logging.WARNING):
+        assert run_virtual(main((2, 0, 4))) == "2.0.4"
+    assert "older" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        assert run_virtual(main((1, 9, 8))) == "1.9.8"
+    assert "firmware 1.9.8 is older than 2.0.4" in caplog.text
+
+
+def test_a_stray_status_reply_is_not_taken_for_the_version():
+    async def main():
+        link = MemoryLink()
+        dev = TheragunDevice(link.host, name="theragun-pro", reply_timeout_s=0.2)
+
+        def gun(data: bytes) -> None:  # answers the version query with a status reply only
+            if data == tg.VERSION_QUERY:
+                link.device.write_nowait(tg.frame(tg.REPLY, H("10 00 00") + bytes(10)))
+
+        link.device.set_receiver(gun)
+        await dev.connect()
+        return dev.firmware_reply, dev.firmware
+
+    assert run_virtual(main()) == (None, None)
 
 
 def test_sim_scheme_plays_a_profile():

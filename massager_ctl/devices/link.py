@@ -6,6 +6,10 @@ link-lost handler, events emitted safely, and reply waiters.
   ``self.events``, ``self._lost_reason`` and ``self._connected``; the driver registers
   ``self._on_lost`` with ``transport.on_disconnect`` and overrides :meth:`_link_lost` for what
   its own loss handling does (fail waiters, wake events, cancel tasks).
+* Drivers that can be opened to look only (``observe``) and later take control on the same
+  link (``connect``) share that dance: :meth:`LinkedDevice._open_to_observe` and
+  :meth:`LinkedDevice._open_to_drive`. They need ``self._open()`` (the driver's own opening:
+  the transport and whatever it resets) and ``self._observing``.
 * :class:`ReplyWaiters` holds the futures of callers waiting for a reply: resolve the first
   or all of them, fail them all when the link goes, or wait for one with a timeout.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DeviceDisconnected, DeviceError, DeviceTimeout, StopNotConfirmed
@@ -38,6 +42,9 @@ class LinkedDevice:
     _on_bytes: Receiver
     _lost_reason: str | None
     _connected: bool
+    # ... and what _open_to_observe and _open_to_drive need of it
+    _open: Callable[[], Coroutine[Any, Any, None]]
+    _observing: bool
 
     def _attach_link(self, transport: Transport) -> None:
         """Start out not connected, and take the transport's bytes and its link loss.
@@ -108,6 +115,33 @@ class LinkedDevice:
             await asyncio.wait_for(self.transport.write(data, **options), timeout)
         except TimeoutError:
             raise DeviceTimeout(f"{self.name}: {what} {timeout:g} s") from None
+
+    async def _open_to_observe(self) -> bool:
+        """``observe``: open the link and send nothing. False if it was open already."""
+        if self.connected:
+            return False
+        await self._open()
+        self._observing = True
+        self._connected = True
+        return True
+
+    async def _open_to_drive(self, identify: Callable[[], Awaitable[None]], close_timeout: float) -> bool:
+        """``connect``: open the link (or take over one opened to observe) and ``identify`` the
+        device; if that fails or is cancelled, close the link and raise. False, with nothing
+        done, if it was connected to drive already."""
+        if self.connected and not self._observing:
+            return False
+        if not self.connected:
+            await self._open()
+        try:
+            await identify()
+        except BaseException:
+            self._connected = False
+            await self._close_quietly(close_timeout)
+            raise
+        self._observing = False
+        self._connected = True
+        return True
 
     async def _close_quietly(self, timeout: float) -> None:
         try:

@@ -12,12 +12,12 @@ the pad speaks ASCII lines over USB CDC,
 UNSURE (marked so wherever used):
 
 * The reply to ``P``: ``E<scale>,A<audio>`` (the pad's overall intensity
-  scale 0-255, audio mode 0/1) per a community protocol note; not checked on
-  hardware. It does **not** report motor levels. The line end of replies is
-  given by no source (and buttplug, the one working client, never reads from
-  the pad), so :class:`LineSplitter` accepts ``\\r``, ``\\n`` and ``\\r\\n``, and
-  :meth:`LineSplitter.flush` lets the driver take a reply with no line end at
-  all after a quiet time.
+  scale 0-255, audio mode 0/1) per the docs page and its source,
+  docs.buttplug.io issue 36; not checked on hardware. It does **not** report
+  motor levels. The line end of replies is given by no source (and buttplug,
+  the one working client, never reads from the pad), so :class:`LineSplitter`
+  accepts ``\\r``, ``\\n`` and ``\\r\\n``, and :meth:`LineSplitter.flush`
+  lets the driver take a reply with no line end at all after a quiet time.
 * Whether the pad answers ``M`` lines at all (we expect nothing) and what it
   does with a bad line (the simulator ignores it and counts it).
 * Which motor sits where (see ``MOTOR_POSITIONS``).
@@ -34,7 +34,9 @@ TERMINATOR = b"\r"
 #: Longest line either side sends; anything longer is garbage and is skipped.
 MAX_LINE = 32
 
-#: Motor -> where it sits. UNSURE: from a community protocol note, not checked on hardware.
+#: Motor -> where it sits: the docs page's layout, in the order buttplugio/buttplug's device config
+#: (``device-config-v4/protocols/nextlevelracing.yml``) names its eight motors. UNSURE: not
+#: checked on hardware.
 #: Even motors are on the right, odd on the left, in rows from the thighs up.
 MOTOR_POSITIONS: tuple[str, ...] = (
     "right thigh",
@@ -116,7 +118,9 @@ def _show(line: bytes) -> str:
 
 
 def parse_command(line: bytes) -> SetMotor | Query | BadLine:
-    """One line from the host, without its terminator (the pad's side). Never raises."""
+    """One line from the host, without its terminator (the pad's side). Never raises.
+
+    The codec's round-trip check; the simulator reads with its own devices/nlr/firmware.py."""
     line = line.strip(b" \n")
     if line == b"P":
         return Query()
@@ -132,7 +136,8 @@ def parse_command(line: bytes) -> SetMotor | Query | BadLine:
 
 
 def encode_info(info: PadInfo) -> bytes:
-    """The pad's answer to ``P`` (the simulator's side). UNSURE format; ends with ``\\r``."""
+    """The pad's answer to ``P``, for the codec's round-trip check (the simulator builds its
+    own in devices/nlr/firmware.py). UNSURE format; ends with ``\\r``."""
     _check_int(info.intensity_scale, 0, MAX_LEVEL, "intensity scale")
     return b"E%d,A%d\r" % (info.intensity_scale, 1 if info.audio_mode else 0)
 

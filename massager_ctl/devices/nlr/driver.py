@@ -195,12 +195,8 @@ class NlrDevice(LinkedDevice, Device):
 
     async def observe(self) -> None:
         """Open the port and send nothing (connect would set every motor to 0)."""
-        if self.connected:
-            return
-        await self._open()
-        self.sent = [None] * MOTORS
-        self._observing = True
-        self._connected = True
+        if await self._open_to_observe():
+            self.sent = [None] * MOTORS
 
     async def open_and_stop(self, timeout: float = 2.0) -> Status:
         """Open the port and write every motor to 0 before anything else; ``P`` after."""
@@ -208,23 +204,16 @@ class NlrDevice(LinkedDevice, Device):
         return await self.stop(timeout=timeout)
 
     async def connect(self) -> None:
-        if self.connected and not self._observing:
-            return
-        if not self.connected:
-            await self._open()
-        try:
-            await self._identify()
-            async with self._lock:
-                self.sent = [None] * MOTORS
-                await self._send_levels(OFF, force=True)
-        except BaseException:
-            self._connected = False
-            await self._close_quietly(self.open_timeout_s)
-            raise
-        self._state = DEVICE_STOPPED
-        self._t0 = None
-        self._observing = False
-        self._connected = True
+        if await self._open_to_drive(self._identify_and_clear, self.open_timeout_s):
+            self._state = DEVICE_STOPPED
+            self._t0 = None
+
+    async def _identify_and_clear(self) -> None:
+        """``P`` must be answered; then every motor to 0 (a level left by a crashed program)."""
+        await self._identify()
+        async with self._lock:
+            self.sent = [None] * MOTORS
+            await self._send_levels(OFF, force=True)
 
     async def _identify(self) -> None:
         loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ function of time, recomputed by the driver on the loop clock while a state is
 applied (:func:`levels_at`).
 
 Motors sit in four rows, bottom to top, each a (right, left) pair
-(protocol.nlr.MOTOR_POSITIONS; the numbering is UNSURE):
+(codec.MOTOR_POSITIONS; the numbering is UNSURE):
 
 ====  =========================================  ===========
 row   zones                                      motors
@@ -54,18 +54,6 @@ ROWS: tuple[tuple[frozenset[Zone], tuple[int, int]], ...] = (
     (frozenset({Zone.SEAT}), (2, 3)),
     (frozenset({Zone.LOWER_BACK, Zone.MID_BACK, Zone.UPPER_BACK}), (4, 5)),
     (frozenset({Zone.SHOULDERS}), (6, 7)),
-)
-
-#: The zone each motor stands for when a level is read back as a state (the simulator).
-MOTOR_ZONE: tuple[Zone, ...] = (
-    Zone.THIGHS,
-    Zone.THIGHS,
-    Zone.SEAT,
-    Zone.SEAT,
-    Zone.LOWER_BACK,
-    Zone.LOWER_BACK,
-    Zone.SHOULDERS,
-    Zone.SHOULDERS,
 )
 
 NLR_CAPABILITIES = Capabilities(

@@ -1,10 +1,13 @@
-"""A simulated Next Level Racing HF8 seat pad: eight motor levels on a line protocol.
+"""A simulated Next Level Racing HF8 seat pad: the pad's firmware as its sources describe it.
 
-It plays the pad's firmware on any transport (a pty for ``massager-ctl
-simulate nlr-hf8``, an in-memory link for ``sim:nlr-hf8``):
+It plays the pad on any transport (a pty for ``massager-ctl simulate nlr-hf8``, an
+in-memory link for ``sim:nlr-hf8``). It reads the host's lines and builds its answer with
+:mod:`massager_ctl.devices.nlr.firmware` (written from buttplugio/docs.buttplug.io
+``stpihkal/protocols/next-level-racing/index.md``, its issue 36, and buttplugio/buttplug's
+``nextlevelracing.rs`` and device config), never with the driver's codec:
 
 * lines end with ``\\r``; ``M<motor><level>`` sets a motor, ``P`` is
-  answered with ``E<scale>,A<audio>\\r`` (the UNSURE reply format);
+  answered with ``E<scale>,A<audio>\\r`` (the line end is the simulator's choice);
 * a motor outside 0-7 or a level outside 0-255 is rejected (nothing clamps;
   the motor keeps its level), as is any other line; rejections are counted
   in :attr:`NlrSim.rejected` and not answered (the real pad's reaction is
@@ -26,27 +29,32 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ...core.status import DEVICE_STOPPED, DeviceState
-from ...core.vocabulary import Technique
+from ...core.vocabulary import Technique, Zone
 from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
 from ...sim.physics import TraceEvent
 from ...transport.base import Transport
-from .codec import (
+from .firmware import (
+    LAYOUT,
     MOTORS,
-    BadLine,
-    LineSplitter,
-    PadInfo,
-    Query,
-    SetMotor,
-    encode_info,
-    parse_command,
+    AskState,
+    Command,
+    HostLines,
+    Refused,
+    SetLevel,
+    read_command,
+    state_answer,
 )
-from .patterns import MOTOR_ZONE, NLR_CAPABILITIES
+from .patterns import NLR_CAPABILITIES
 
 log = logging.getLogger(__name__)
 
 #: Events kept (a pattern changes levels 20 times a second; an hour must not fill memory).
 TRACE_LIMIT = 50_000
+
+#: How the levels read back as a state name the parts of the body the motors sit under.
+PART_ZONE = {"thigh": Zone.THIGHS, "buttock": Zone.SEAT, "back": Zone.LOWER_BACK, "shoulder": Zone.SHOULDERS}
+MOTOR_ZONE: tuple[Zone, ...] = tuple(PART_ZONE[part] for _, part in LAYOUT)
 
 
 class NlrPad:
@@ -115,8 +123,10 @@ class NlrSim(SimulatedDevice):
         super().__init__(transport, faults)
         self.model = model
         self.physics = NlrPad()
-        self.info = PadInfo(intensity_scale, audio_mode)
-        self.splitter = LineSplitter(terminators=b"\r")
+        state_answer(intensity_scale, audio_mode)  # ValueError now for a scale outside 0-255
+        self.intensity_scale = intensity_scale
+        self.audio_mode = audio_mode
+        self.lines = HostLines()
         self.rejected: list[tuple[float, str, str]] = []  # (t, line, why)
         self.queries = 0
         self.errors: list[str] = []
@@ -134,26 +144,27 @@ class NlrSim(SimulatedDevice):
         self._link_back()  # the cable is back?
         now = self._loop.time()
         self.faults.tick(now)
-        for line in self.splitter.feed(data):
+        for line in self.lines.take(data):
             if self.faults.stalled(now):
                 continue
             if not self.faults.incoming(line.decode("ascii", "replace"), now):
                 continue
             try:
-                self._handle(parse_command(line), now)
+                self._handle(read_command(line), now)
             except Exception as exc:  # the firmware must survive anything the host sends
                 self.errors.append(f"{line!r}: {exc!r}")
                 log.exception("simulated pad: error handling %r", line)
 
-    def _handle(self, msg: SetMotor | Query | BadLine, now: float) -> None:
-        if isinstance(msg, SetMotor):
-            self.physics.set(msg.motor, msg.level, now)
-        elif isinstance(msg, Query):
-            self.queries += 1
-            self._send(encode_info(self.info), "P reply", now)
-        else:
-            self.rejected.append((now, msg.text, msg.reason))
-            log.info("simulated pad: rejected %r (%s)", msg.text, msg.reason)
+    def _handle(self, command: Command, now: float) -> None:
+        match command:
+            case SetLevel(motor, level):
+                self.physics.set(motor, level, now)
+            case AskState():
+                self.queries += 1
+                self._send(state_answer(self.intensity_scale, self.audio_mode), "P reply", now)
+            case Refused(text, why):
+                self.rejected.append((now, text, why))
+                log.info("simulated pad: rejected %r (%s)", text, why)
 
     # ------------------------------------------------------------ outgoing
 

@@ -195,39 +195,27 @@ class PulsettoDevice(LinkedDevice, Device):
         await self._open_link(self.open_timeout_s)
 
     async def connect(self) -> None:
-        if self.connected and not self._observing:
+        if not await self._open_to_drive(self._identify, self.write_timeout_s):
             return
-        if not self.connected:
-            await self._open()
-        try:
-            volts = None
-            for _ in range(2):
-                volts = await self._query_battery(self.reply_timeout_s)
-                if volts is not None:
-                    break
-            if volts is None:
-                raise DeviceTimeout(
-                    f"{self.name}: no answer to the battery query in {2 * self.reply_timeout_s:g} s; "
-                    "is this a Pulsetto?"
-                )
-        except BaseException:
-            self._connected = False
-            await self._close_quietly(self.write_timeout_s)
-            raise
-        log.info("%s: battery %.2f V (%d %%)", self.name, volts, battery_percent(volts))
         self._stop_steps = stop_sequence()
         self.running = False
         self.level = 0
-        self._observing = False
-        self._connected = True
+
+    async def _identify(self) -> None:
+        """The battery query, asked twice at most: a Pulsetto answers it."""
+        for _ in range(2):
+            volts = await self._query_battery(self.reply_timeout_s)
+            if volts is not None:
+                log.info("%s: battery %.2f V (%d %%)", self.name, volts, battery_percent(volts))
+                return
+        raise DeviceTimeout(
+            f"{self.name}: no answer to the battery query in {2 * self.reply_timeout_s:g} s; "
+            "is this a Pulsetto?"
+        )
 
     async def observe(self) -> None:
         """Open the link and send nothing; :meth:`read_status` asks ``Q``."""
-        if self.connected:
-            return
-        await self._open()
-        self._observing = True
-        self._connected = True
+        await self._open_to_observe()
 
     async def open_and_stop(self, timeout: float = 2.0) -> Status:
         """Open the link and send ``+ - -`` before anything else."""

@@ -1,4 +1,9 @@
-"""A simulated Pulsetto neck stimulator: the device side of massager_ctl.devices.pulsetto.codec.
+"""A simulated Pulsetto neck stimulator on a link: the device's firmware as its sources
+describe it.
+
+It reads the host's lines and builds its replies with
+:mod:`massager_ctl.devices.pulsetto.firmware` (written from jooray/pulse-libre-desktop
+``docs/PULSETTO_PROTOCOL.md`` and ``main.py``), never with the driver's codec.
 
 Behaviour:
 
@@ -9,12 +14,19 @@ Behaviour:
   UNSURE: the simulator's own strictness, to catch a driver that does not
   wait). The last digit starts the stimulation at that level.
 * Intensity digits before the sequence has completed are ignored (traced).
-  While running, a digit sets the level at once.
+  While running, a digit sets the level at once; ``0`` pauses the output and the
+  session stays open.
 * Stop: ``+``, ``-``, ``-`` (the third ``-`` while armed ends the session).
-* ``A``/``C``/``D`` choose the side; ``Q`` answers ``Batt:V.VV``; the battery
-  drains with time and faster with intensity; at 3.5 V it stops stimulating.
-  ``u``, ``v``, ``i`` get the simulator's own made-up answers (UNSURE: the
-  real replies are not documented); ``E``/``F``/``G`` set the LED.
+* ``A``/``C``/``D`` choose the side; ``E``/``F``/``G`` set the LED.
+* Queries are answered as the protocol document shows: ``Q`` with ``Batt:3.97``,
+  ``u`` with ``u``, 0x01, ``0`` (not charging), ``v`` with ``fw:1.1.22``, ``i`` with
+  ``Pulsetto_ST_02``; each reply ends with a newline (SIM).
+* The battery drains with time and faster with intensity; at 3.5 V (0 % in the
+  vendor app) it stops stimulating (SIM: what the real unit does when empty is not
+  documented).
+* ``U`` reboots into the firmware-update bootloader: stimulation ends and the unit
+  says and does nothing more on this link (the bootloader speaks another service;
+  SIM: the link is not dropped).
 * No device-side timer: it stimulates until told to stop, or the battery
   runs out. A lost link changes nothing (the worst case: UNSURE what the real
   device does).
@@ -32,7 +44,22 @@ from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
 from ...sim.physics import TraceEvent
 from ...transport.base import Transport
-from .codec import BATTERY_EMPTY_V, LineDecoder, Side
+from .firmware import (
+    EMPTY_V,
+    Ask,
+    ChooseLed,
+    ChooseSide,
+    EnterDfu,
+    HostLines,
+    Level,
+    RampDown,
+    RampUp,
+    battery_reply,
+    charging_reply,
+    firmware_reply,
+    identity_reply,
+    read_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +74,7 @@ class PulsettoBody:
     ) -> None:
         self.running = False
         self.intensity = 0
-        self.side = Side.BOTH
+        self.side = "both"
         self.led = "E"
         self.volts = volts
         self.idle_drain = idle_drain_v_per_h
@@ -61,7 +88,7 @@ class PulsettoBody:
         rate = self.idle_drain + (self.drain_per_level * self.intensity if self.stimulating else 0.0)
         self.volts = max(3.3, self.volts - rate * dt_h)
         self._t = max(self._t, now)
-        if self.stimulating and self.volts <= BATTERY_EMPTY_V:
+        if self.stimulating and self.volts <= EMPTY_V:
             self.running = False
             self.intensity = 0
             self.record(now, "stop", "battery empty")
@@ -70,7 +97,7 @@ class PulsettoBody:
         snapshot = {
             "running": self.running,
             "intensity": self.intensity,
-            "side": self.side.value,
+            "side": self.side,
             "volts": round(self.volts, 3),
         }
         self.trace.append(TraceEvent(now, kind, detail, snapshot))
@@ -119,7 +146,8 @@ class PulsettoSim(SimulatedDevice):
         self.min_step_gap_s = min_step_gap_s
         self._params = (volts, idle_drain_v_per_h, drain_per_level_v_per_h)
         self.physics: PulsettoBody | None = None
-        self.decoder = LineDecoder()
+        self.lines = HostLines()
+        self.in_dfu = False  # rebooted into the bootloader: deaf to this link
         self.received: list[tuple[float, str]] = []
         self._seq: str | None = None  # None, "plus", "armed", or the handshake digits seen
         self._last_step_at = float("-inf")
@@ -153,7 +181,7 @@ class PulsettoSim(SimulatedDevice):
         self._link_back()
         if self.faults.stalled(now):
             return
-        for line in self.decoder.feed(data):
+        for line in self.lines.take(data):
             if not self.faults.incoming(f"command {line!r}", now):
                 continue
             self.received.append((now, line))
@@ -163,37 +191,48 @@ class PulsettoSim(SimulatedDevice):
     def _command(self, text: str, now: float) -> None:
         body = self.physics
         assert body is not None
-        if text == "+":
-            self._seq = "plus"
-            self._last_step_at = now
-        elif text == "-":
-            if self._seq == "plus":
+        if self.in_dfu:
+            body.record(now, "ignored", f"{text!r}: in the firmware-update bootloader")
+            return
+        match read_command(text):
+            case RampUp():
+                self._seq = "plus"
+                self._last_step_at = now
+            case RampDown() if self._seq == "plus":
                 self._seq = "armed"
                 self._last_step_at = now
-            elif self._seq == "armed":
+            case RampDown() if self._seq == "armed":
                 self._seq = None
                 was = body.stimulating
                 body.running = False
                 body.intensity = 0
                 body.record(now, "stop", "stop sequence" + ("" if was else " (was not stimulating)"))
-            else:
+            case RampDown():
                 body.record(now, "ignored", "'-' out of sequence")
-        elif text.isdigit() and len(text) == 1:
-            self._digit(int(text), now)
-        elif (side := Side.from_code(text)) is not None:
-            body.side = side
-            body.record(now, "side", body.side.value)
-        elif text == "Q":
-            self._reply(f"Batt:{body.volts:.2f}", now)
-        elif text == "u":
-            self._reply("Chg:0", now)
-        elif text in ("v", "i"):
-            self._reply("Ver:sim-1.0" if text == "v" else "Id:PULSETTO-SIM", now)
-        elif text in ("E", "F", "G"):
-            body.led = text
-            body.record(now, "led", text)
-        else:
-            body.record(now, "rejected", f"unknown command {text!r}")
+            case Level(level):
+                self._digit(level, now)
+            case ChooseSide(side):
+                body.side = side
+                body.record(now, "side", side)
+            case ChooseLed(led):
+                body.led = led
+                body.record(now, "led", led)
+            case Ask("battery"):
+                self._reply(battery_reply(body.volts), "battery", now)
+            case Ask("charging"):
+                self._reply(charging_reply(False), "charging", now)
+            case Ask("firmware"):
+                self._reply(firmware_reply(), "firmware", now)
+            case Ask("identity"):
+                self._reply(identity_reply(), "identity", now)
+            case EnterDfu():
+                self.in_dfu = True
+                self._seq = None
+                body.running = False
+                body.intensity = 0
+                body.record(now, "stop", "rebooted into the firmware-update bootloader")
+            case _:
+                body.record(now, "rejected", f"unknown command {text!r}")
 
     def _digit(self, level: int, now: float) -> None:
         body = self.physics
@@ -232,10 +271,10 @@ class PulsettoSim(SimulatedDevice):
 
     # -- outgoing ----------------------------------------------------------------------
 
-    def _reply(self, text: str, now: float) -> None:
+    def _reply(self, data: bytes, what: str, now: float) -> None:
         if self.link_lost:
             return
-        out = self.faults.outgoing((text + "\n").encode("ascii"), f"reply {text!r}", now)
+        out = self.faults.outgoing(data, f"{what} reply {data!r}", now)
         if out is None:
             return
         self._send_soon(*out)

@@ -9,8 +9,13 @@ decoded). Sources: buttplugio/docs.buttplug.io ``stpihkal/protocols/theragun/ind
 * speed: body ``01 03 rpm_hi rpm_lo 03`` (7-byte frame); 0 rpm stops the motor.
   1750 rpm -> ``AA E3 01 03 06 D6 03``;
 * firmware version query: ``AA 20 20 00`` (body ``20 00``), written without
-  response;
+  response; its reply's first body byte is ``0x20`` and the version sits at frame
+  offsets 12-13 (big-endian) as ``major*100 + minor*10 + patch``
+  (``stpihkal/protocols/theragun/index.md``, which also lists the lowest firmware per
+  model: 2.1.6 for the Pro and Elite, 2.0.4 for the Prime);
 * status request: ``AA 10 10 00`` (body ``10 00``), written with response;
+* the app's other speed form (``AA 04 01 03``, no rpm) is for the Wave rollers, which
+  are not supported: never sent;
 * gun -> host replies: ``BB, checksum, body...`` with the same checksum rule.
   A reply whose first body byte is ``0x10`` is a status: running at frame
   offset 4, speed (rpm, big-endian) at offsets 13-14. UNSURE: the issue's
@@ -37,6 +42,9 @@ STATUS_BODY = bytes((0x10, 0x00))
 STATUS_KIND = 0x10
 STATUS_RUNNING_AT = 4
 STATUS_SPEED_AT = 13
+#: A version reply's first body byte, and where its number sits in the whole frame.
+VERSION_KIND = 0x20
+VERSION_AT = 12
 MAX_RPM_FIELD = 0xFFFF
 
 
@@ -128,6 +136,15 @@ def parse_status(reply: Reply) -> GunStatus | None:
     return GunStatus(body[running_at], int.from_bytes(body[speed_at : speed_at + 2], "big"))
 
 
+def parse_version(reply: Reply) -> tuple[int, int, int] | None:
+    """The firmware version in a version reply (``(2, 1, 6)``), or None if it is not one."""
+    body, at = reply.body, VERSION_AT - 2
+    if reply.kind != VERSION_KIND or len(body) < at + 2:
+        return None
+    number = int.from_bytes(body[at : at + 2], "big")
+    return number // 100, number % 100 // 10, number % 10
+
+
 class ReplyDecoder:
     """Each fed chunk is one reply candidate (one BLE notification)."""
 
@@ -150,6 +167,14 @@ MAX_RPM: dict[str, int] = {
     "theragun-pro": 3616,
     "theragun-elite": 3616,
     "theragun-prime": 3584,
+}
+
+
+#: The lowest firmware each model is known to speak this protocol on.
+MIN_FIRMWARE: dict[str, tuple[int, int, int]] = {
+    "theragun-pro": (2, 1, 6),
+    "theragun-elite": (2, 1, 6),
+    "theragun-prime": (2, 0, 4),
 }
 
 

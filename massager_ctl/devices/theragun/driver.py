@@ -8,8 +8,10 @@ Sources: buttplugio/docs.buttplug.io ``stpihkal/protocols/theragun/index.md`` an
 buttplugio/stpihkal issue 127 (see the codec).
 
 * connect: open the link, send the version query (without response) and
-  wait briefly for a 0xBB reply. UNSURE: replies are only partly decoded, so
-  no reply is logged, not fatal; ``firmware_reply`` keeps the raw body.
+  wait briefly for its reply (a 0xBB reply whose body starts ``20``): ``firmware``
+  is the version read from it (``"2.1.6"``), ``firmware_reply`` its raw body. No
+  reply is logged, not fatal; firmware older than the lowest the protocol page
+  lists for the model is a warning, not fatal either.
 * observe: open the link only; a status read sends the status request
   ``AA 10 10 00`` (a query).
 * apply: the speed frame, written with response (the gun's radio acknowledges
@@ -39,13 +41,16 @@ from ..base import Device
 from ..link import LinkedDevice, ReplyWaiters
 from .codec import (
     MAX_RPM,
+    MIN_FIRMWARE,
     STATUS_QUERY,
     STOP_FRAME,
+    VERSION_KIND,
     VERSION_QUERY,
     GunStatus,
     Reply,
     ReplyDecoder,
     parse_status,
+    parse_version,
     rpm_for_step,
     speed_frame,
     step_for_rpm,
@@ -91,7 +96,9 @@ class TheragunDevice(LinkedDevice, Device):
             capabilities = GUN_CAPABILITIES
         self._caps = capabilities
         self.decoder = ReplyDecoder()
-        self.firmware_reply: bytes | None = None
+        self.firmware_reply: bytes | None = None  # the version reply's body
+        self.firmware: str | None = None  # read from it: "2.1.6"
+        self.firmware_version: tuple[int, int, int] | None = None
         self.replies: list[Reply] = []
         self.rpm_sent = 0
         self.last_state: DeviceState = DEVICE_STOPPED
@@ -99,7 +106,7 @@ class TheragunDevice(LinkedDevice, Device):
         self.gun_status: GunStatus | None = None  # the last status reply
         self._observing = False
         self._statuses = ReplyWaiters()
-        self._reply_event = asyncio.Event()
+        self._version_event = asyncio.Event()
         self._lock = asyncio.Lock()
         self._stop_frame: bytes | None = None
         self._attach_link(transport)
@@ -119,14 +126,19 @@ class TheragunDevice(LinkedDevice, Device):
         for reply in self.decoder.feed(data):
             if len(self.replies) < 1000:
                 self.replies.append(reply)
-            self._reply_event.set()
+            if reply.kind == VERSION_KIND:
+                self.firmware_reply = reply.body
+                self.firmware_version = parse_version(reply)  # None if too short to hold one
+                if self.firmware_version is not None:
+                    self.firmware = ".".join(map(str, self.firmware_version))
+                self._version_event.set()
             status = parse_status(reply)
             if status is not None:
                 self.gun_status = status
                 self._statuses.resolve_all(status)
 
     def _link_lost(self, reason: str) -> None:
-        self._reply_event.set()
+        self._version_event.set()
         self._statuses.fail_all(DeviceDisconnected(f"{self.name}: link lost ({reason})"))
 
     # -- sending ------------------------------------------------------------------------
@@ -161,27 +173,12 @@ class TheragunDevice(LinkedDevice, Device):
         await self._open_link(self.open_timeout_s)
 
     async def connect(self) -> None:
-        if self.connected and not self._observing:
-            return
-        if not self.connected:
-            await self._open()
-        try:
-            await self._identify()
-        except BaseException:
-            self._connected = False
-            await self._close_quietly(self.write_timeout_s)
-            raise
-        self._stop_frame = STOP_FRAME
-        self._observing = False
-        self._connected = True
+        if await self._open_to_drive(self._identify, self.write_timeout_s):
+            self._stop_frame = STOP_FRAME
 
     async def observe(self) -> None:
         """Open the link and send nothing; :meth:`read_status` asks the status request."""
-        if self.connected:
-            return
-        await self._open()
-        self._observing = True
-        self._connected = True
+        await self._open_to_observe()
 
     async def open_and_stop(self, timeout: float = 2.0) -> Status:
         """Open the link and send 0 rpm first; the status request only after it."""
@@ -189,19 +186,30 @@ class TheragunDevice(LinkedDevice, Device):
         return await self.stop(timeout=timeout)
 
     async def _identify(self) -> None:
-        before = len(self.replies)
-        self._reply_event.clear()
+        self.firmware_reply = self.firmware = self.firmware_version = None
+        self._version_event.clear()
         await self._write(VERSION_QUERY, response=False)
         try:
-            await asyncio.wait_for(self._reply_event.wait(), self.reply_timeout_s)
+            await asyncio.wait_for(self._version_event.wait(), self.reply_timeout_s)
         except TimeoutError:
             pass
         self._check_link()
-        if len(self.replies) > before:
-            self.firmware_reply = self.replies[before].body
-            log.info("%s: version reply %s", self.name, self.firmware_reply.hex(" "))
-        else:
+        if self.firmware_reply is None:
             log.info("%s: no reply to the version query (replies are not required)", self.name)
+            return
+        if self.firmware_version is None:
+            log.info("%s: version reply %s (too short to read)", self.name, self.firmware_reply.hex(" "))
+            return
+        log.info("%s: firmware %s", self.name, self.firmware)
+        lowest = MIN_FIRMWARE[self.name]
+        if self.firmware_version < lowest:
+            log.warning(
+                "%s: firmware %s is older than %s, the lowest this protocol is known for: "
+                "the gun may not follow it",
+                self.name,
+                self.firmware,
+                ".".join(map(str, lowest)),
+            )
 
     async def apply(self, state: DeviceState) -> None:
         self._require_connected()

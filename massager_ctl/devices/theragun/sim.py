@@ -1,17 +1,24 @@
-"""A simulated Theragun: the gun's firmware side of massager_ctl.devices.theragun.codec.
+"""A simulated Theragun on a link: the gun's firmware as its sources describe it.
+
+It reads the host's writes and builds its notifications with
+:mod:`massager_ctl.devices.theragun.firmware` (written from buttplugio/stpihkal issue 127 and
+buttplugio/docs.buttplug.io ``stpihkal/protocols/theragun/index.md``), never with the
+driver's codec.
 
 * Only valid frames count (head 0xAA, right checksum); others are traced as
-  ``rejected`` and ignored, as is a speed above the model's range.
+  ``rejected`` and ignored, as is a speed above the model's range, the Wave rollers'
+  4-byte speed frame (it carries no rpm) and any frame the sources do not describe.
 * A speed frame sets the motor's target; the motor ramps towards it at
   ``ramp_rpm_per_s`` (a gun takes a moment to spin up and down). 0 rpm stops.
-* The version query ``AA 20 20 00`` is answered with a 0xBB reply. UNSURE:
-  the real reply's body is not decoded; this one is ``20`` and three version
-  bytes, the simulator's own choice.
+* The version query ``AA 20 20 00`` is answered with a 14-byte 0xBB reply: ``20`` at
+  offset 2, the firmware at 12-13 as the app reads it (``major*100 + minor*10 + patch``);
+  the simulated gun runs the lowest firmware the docs list for its model (2.1.6 on the Pro
+  and Elite, 2.0.4 on the Prime), or ``firmware=``.
 * The status request ``AA 10 10 00`` is answered with a 15-byte 0xBB reply:
-  ``10`` first, running (1 while the motor turns) at frame offset 4, the speed
-  it has reached (rpm) at offsets 13-14, zeros between (UNSURE: the offsets
-  of buttplugio/stpihkal issue 127; what the real gun puts between them is not
-  known). :attr:`TheragunSim.answers_status` False plays a gun that ignores it.
+  ``10`` at offset 2, running (1 while the motor turns) at 4, the speed it has reached
+  (rpm) at 13-14, zeros between (UNSURE: the offsets of buttplugio/stpihkal issue 127;
+  what the real gun puts between them is not known).
+  :attr:`TheragunSim.answers_status` False plays a gun that ignores it.
 * UNSURE whether a real gun stops by itself when the link drops: this one
   keeps running at its last speed (the worst case), so link-loss tests see
   what a person might.
@@ -35,18 +42,32 @@ from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
 from ...sim.physics import TraceEvent
 from ...transport.base import Transport
-from .codec import (
-    MAX_RPM,
-    decode_command,
-    reply_frame,
-    step_for_rpm,
+from .firmware import (
+    LOWEST_FIRMWARE,
+    TOP_RPM,
+    AskStatus,
+    AskVersion,
+    Garbled,
+    SetRpm,
+    WaveSpeed,
+    read_host_frame,
+    status_notification,
+    version_notification,
 )
 
 log = logging.getLogger(__name__)
 
 INTENSITY_STEPS = 100
-#: What the simulated gun answers to the version query (body after the checksum).
-SIM_VERSION_BODY = bytes((0x20, 0x01, 0x04, 0x02))
+
+
+def intensity_step(rpm: int, max_rpm: int) -> int:
+    """The gun's speed in the tests' vocabulary: step ``n`` of 100 is ``n`` % of the model's
+    range (docs/devices.md). The lowest step whose exact share is within half an rpm of
+    ``rpm`` or above it: a speed is never read as a lower step than it is."""
+    if rpm <= 0:
+        return 0
+    # ceil((rpm - 1/2) * 100 / max_rpm), in whole numbers
+    return min(INTENSITY_STEPS, -(-((2 * rpm - 1) * INTENSITY_STEPS) // (2 * max_rpm)))
 
 
 class GunPhysics:
@@ -77,9 +98,7 @@ class GunPhysics:
         self.touch(now)
         self.target_rpm = rpm
         self.max_rpm_seen = max(self.max_rpm_seen, rpm)
-        self.max_intensity_seen = max(
-            self.max_intensity_seen, step_for_rpm(rpm, INTENSITY_STEPS, self.max_rpm)
-        )
+        self.max_intensity_seen = max(self.max_intensity_seen, intensity_step(rpm, self.max_rpm))
         kind = "stop" if rpm == 0 else "command"
         self.record(now, kind, reason or f"{rpm} rpm")
 
@@ -96,7 +115,7 @@ class GunPhysics:
     def target(self) -> DeviceState:
         if self.target_rpm <= 0:
             return DEVICE_STOPPED
-        step = step_for_rpm(self.target_rpm, INTENSITY_STEPS, self.max_rpm)
+        step = intensity_step(self.target_rpm, self.max_rpm)
         return DeviceState(technique=Technique.TAP, intensity=step)
 
     @property
@@ -132,11 +151,13 @@ class TheragunSim(SimulatedDevice):
         model: str = "theragun-pro",
         ramp_rpm_per_s: float = 2500.0,
         answers_status: bool = True,
+        firmware: tuple[int, int, int] | None = None,
     ) -> None:
-        if model not in MAX_RPM:
-            raise ValueError(f"unknown Theragun model {model!r} (known: {', '.join(MAX_RPM)})")
+        if model not in TOP_RPM:
+            raise ValueError(f"unknown Theragun model {model!r} (known: {', '.join(TOP_RPM)})")
         super().__init__(transport, faults)
         self.model = model
+        self.firmware = LOWEST_FIRMWARE[model] if firmware is None else firmware
         self.ramp_rpm_per_s = ramp_rpm_per_s
         self.answers_status = answers_status
         self.physics: GunPhysics | None = None
@@ -145,7 +166,7 @@ class TheragunSim(SimulatedDevice):
 
     @property
     def max_rpm(self) -> int:
-        return MAX_RPM[self.model]
+        return TOP_RPM[self.model]
 
     def _starting(self, now: float) -> None:
         self.physics = GunPhysics(self.max_rpm, self.ramp_rpm_per_s, now)
@@ -169,32 +190,25 @@ class TheragunSim(SimulatedDevice):
         if not self.faults.incoming(f"frame {data.hex()}", now):
             return
         self.received.append((now, bytes(data)))
-        command = decode_command(data)
-        if command is None:
-            self._reject(now, data, "not a valid frame")
-            return
-        if command.kind == "speed":
-            assert command.rpm is not None
-            if command.rpm > self.max_rpm:
-                self._reject(now, data, f"{command.rpm} rpm is above {self.max_rpm}")
-                return
-            self.physics.set_speed(command.rpm, now)
-        elif command.kind == "version":
-            self.physics.record(now, "query", "firmware version")
-            self._send(reply_frame(SIM_VERSION_BODY), "version reply", now)
-        elif command.kind == "status":
-            self.physics.record(now, "query", "status")
-            if self.answers_status:
-                self._send(reply_frame(self._status_body(now)), "status reply", now)
-        else:
-            self._reject(now, data, "unknown command")
-
-    def _status_body(self, now: float) -> bytes:
-        """The status reply's body (after BB and the checksum): 10, 00, running, eight
-        zeros, rpm high, rpm low, so that running is at frame offset 4 and the speed at 13."""
-        assert self.physics is not None
-        rpm = round(self.physics.rpm(now))
-        return bytes((0x10, 0x00, 1 if rpm > 0 else 0)) + bytes(8) + rpm.to_bytes(2, "big")
+        match read_host_frame(data):
+            case Garbled(why):
+                self._reject(now, data, f"not a valid frame: {why}")
+            case SetRpm(rpm) if rpm > self.max_rpm:
+                self._reject(now, data, f"{rpm} rpm is above {self.max_rpm}")
+            case SetRpm(rpm):
+                self.physics.set_speed(rpm, now)
+            case WaveSpeed():
+                self._reject(now, data, "the Wave rollers' speed frame (no rpm): not for this gun")
+            case AskVersion():
+                self.physics.record(now, "query", "firmware version")
+                self._send(version_notification(self.firmware), "version reply", now)
+            case AskStatus():
+                self.physics.record(now, "query", "status")
+                if self.answers_status:
+                    rpm = round(self.physics.rpm(now))
+                    self._send(status_notification(rpm > 0, rpm), "status reply", now)
+            case _:
+                self._reject(now, data, "unknown command")
 
     def _reject(self, now: float, data: bytes, why: str) -> None:
         self.rejected.append((now, bytes(data)))
