@@ -141,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         f"written {len(writes)}, coalesced {writer.stats.coalesced}, identical skipped "
         f"{writer.stats.identical}, most ever waiting {writer.stats.max_waiting}"
     )
-    print(f"gap between writes: min {min(gaps):.1f} ms, median {percentile(gaps, 0.5):.1f} ms")
+    print(
+        f"gap between writes (start to start): min {min(gaps):.1f} ms, median "
+        f"{percentile(gaps, 0.5):.1f} ms: the {args.gap:g} ms gap counts from the END of each write "
+        f"(its response), so writes start every gap + write time"
+    )
     print(
         f"offer -> a write with it or newer: p50 {percentile(waits, 0.5):.1f} ms, p99 "
         f"{percentile(waits, 0.99):.1f} ms, max {worst:.1f} ms  (goal: within one gap, "

@@ -96,11 +96,11 @@ async def bench_native(n: int) -> tuple[list[float], int]:
             state = DeviceState(
                 Technique.KNEAD, frozenset({Zone.SHOULDERS}), intensity=2 + i % 2, speed=3, width=Width.MEDIUM
             )
-            before = len(sim.received)
+            before = sim.received.total  # (the log keeps only its newest entries)
             t0 = loop.time()
             await opened.device.apply(state)  # returns on the ACK
-            await _wait(lambda b=before: any(isinstance(m, SetState) for _, m in sim.received[b:]))
-            sets = [t for t, msg in sim.received[before:] if isinstance(msg, SetState)]
+            await _wait(lambda b=before: any(isinstance(m, SetState) for _, m in sim.received.since(b)))
+            sets = [t for t, msg in sim.received.since(before) if isinstance(msg, SetState)]
             latencies.append(sets[0] - t0)
             frame = len(encode(SetState(seq=0, state=state)))
         await opened.device.stop()

@@ -1,5 +1,6 @@
 """Shared test setup: the tests folder on sys.path (for fakes), and the CLI fixture."""
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -63,3 +64,11 @@ def records(stdout: str) -> list[dict]:
 def sim_final(trace: Path) -> dict:
     """The simulated device's final state, as it wrote it on closing."""
     return json.loads(trace.read_text())
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_after_each_test():
+    """The CLI freezes what set-up built (massager_ctl.api.freeze_setup) in its own process;
+    commands run in this one by the ``cli`` fixture: hand it all back to the collector."""
+    yield
+    gc.unfreeze()

@@ -1,4 +1,5 @@
-"""`massager-ctl --help` is printed from help_text.py without importing click (cli/entry.py)."""
+"""`massager-ctl --help` is printed from help_text.py, and `--version` alone, without importing
+click (cli/entry.py)."""
 
 from __future__ import annotations
 
@@ -174,13 +175,16 @@ def test_completion_falls_through_to_click():
 # (d) everything else goes through click
 
 
-def test_version_goes_through_click():
+def test_version_alone_is_printed_without_click_as_click_prints_it():
     from massager_ctl import __version__
 
     code, out, modules = run_cli("--version")
     assert code == 0
-    assert out.strip() == f"massager-ctl, version {__version__}"
-    assert imports_click(modules)
+    assert out == f"massager-ctl, version {__version__}\n"
+    assert not imports_click(modules)
+    # with anything else on the line it goes through click's version option: same text
+    code, through_click, modules = run_cli("--verbose", "--version")
+    assert code == 0 and through_click == out and imports_click(modules)
 
 
 def test_subcommand_help_goes_through_click():

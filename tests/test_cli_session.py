@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -223,6 +224,37 @@ def test_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     for name in ("run", "set", "status", "stop", "devices", "profile", "config"):
         assert name in result.output
+
+
+def test_a_session_the_chair_ended_by_itself_exits_3():
+    """Not a failure (the chair was stopped and confirmed it), not done either: a script
+    polling the exit code must be able to tell (docs/cli.md, exit codes). A stop that
+    could not be sent, or a device that disobeyed, is a failure: 1."""
+    from massager_ctl.cli.session_cmds import EXIT_DEVICE_STOPPED, _finish
+    from massager_ctl.session.runner import SessionReport
+
+    def code(**report: Any) -> object:
+        try:
+            _finish(SessionReport(**report))
+        except SystemExit as done:
+            return done.code
+        return 0
+
+    assert code(reason="device-stopped", stop_sent=True, stop_confirmed=True) == EXIT_DEVICE_STOPPED == 3
+    assert code(reason="device-stopped", stop_sent=False) == 1
+    assert code(reason="device-disobeyed", stop_sent=True, stop_confirmed=True) == 1
+    assert code(reason="finished", stop_sent=True, stop_confirmed=True) == 0
+
+
+def test_run_takes_its_set_up_out_of_the_collectors_walk(cli):
+    """After connecting, the CLI freezes what set-up built (massager_ctl.api.freeze_setup):
+    full collections in a long session then walk only what the session makes."""
+    import gc
+
+    gc.unfreeze()
+    result = cli("run", "quick", "--time-scale", "max")
+    assert result.exit_code == 0
+    assert gc.get_freeze_count() > 1000  # modules, the device, its simulator, the session
 
 
 def test_a_heater_fault_during_run_is_one_line_and_exit_1(cli, monkeypatch):

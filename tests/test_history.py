@@ -48,13 +48,19 @@ def db_path(env: Path) -> Path:
 
 
 class _Writer:
+    """What the recorder uses of a Writer: its listeners for the states written."""
+
     def __init__(self) -> None:
-        self.written_log: list = []
+        self.on_written: list = []
+
+    def write(self, at: float, state: DeviceState) -> None:
+        for listener in self.on_written:
+            listener(at, state)
 
 
 def test_a_recorded_session_reads_back(tmp_path):
     writer = _Writer()
-    writer.written_log.append((5.0, DeviceState()))  # before the session: not its own
+    writer.write(5.0, DeviceState())  # before the session: not its own
     recorder = SessionRecorder(tmp_path / "h.sqlite3", person="anna")
     plan = load_plan(shipped_dir() / "quick.toml")
     session_id = recorder.begin(
@@ -70,8 +76,8 @@ def test_a_recorded_session_reads_back(tmp_path):
     )
     assert session_id == 1
     knead = DeviceState(Technique.KNEAD, frozenset({Zone.SHOULDERS}), 4, 2)
-    writer.written_log.append((1.5, knead))  # no loop: times count from the first state
-    writer.written_log.append((2.0, DeviceState()))
+    writer.write(1.5, knead)  # no loop: times count from the first state
+    writer.write(2.0, DeviceState())
     recorder.end(
         SessionReport(reason="cancelled", plan_ms=500, elapsed_s=0.5, stop_confirmed=True, stop_sent=True)
     )

@@ -79,16 +79,18 @@ def test_the_device_steps_follow_the_live_cap_on_a_chair():
             "sim:", limits=SafetyLimits(max_intensity=70, slew_per_s=50)
         ) as chair:
             plan = manual_plan(KNEAD_90, 60_000)
+            written: list[int] = []
+            chair.writer.on_written.append(lambda _at, state: written.append(state.intensity))
             task = asyncio.get_running_loop().create_task(chair.run(plan))
             await asyncio.sleep(10)
-            log_from = len(chair.writer.written_log)
+            written.clear()
             assert chair.session.set_intensity_cap(35) == 35
             await asyncio.sleep(10)
-            lowered = [s.intensity for _, s in chair.writer.written_log[log_from:]]
-            log_from = len(chair.writer.written_log)
+            lowered = list(written)
+            written.clear()
             assert chair.session.set_intensity_cap(95) == 70
             await asyncio.sleep(10)
-            raised = [s.intensity for _, s in chair.writer.written_log[log_from:]]
+            raised = list(written)
             chair.session.stop()
             report = await task
             return lowered, raised, report, chair.simulator.physics.max_intensity_seen

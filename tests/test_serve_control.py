@@ -16,6 +16,7 @@ from servekit import chair_off, running_service, until
 
 from massager_ctl.api import connect
 from massager_ctl.core.errors import DeviceError, UsageError
+from massager_ctl.core.status import DeviceState
 from massager_ctl.remote.paths import control_socket_path
 from massager_ctl.session.clock import ScaledClock
 from massager_ctl.session.limits import SafetyLimits
@@ -110,7 +111,8 @@ def test_the_service_cap_is_the_panel_s_live_cap_and_lasts_into_the_next_job(tmp
         async with running_service(tmp=tmp_path, limits=limits) as service:
             served = service.devices["chair"]
             sim = served.opened.simulator
-            log = served.chair.writer.written_log
+            log: list[tuple[float, DeviceState]] = []
+            served.chair.writer.on_written.append(lambda at, state: log.append((at, state)))
             async with connect("service:chair") as chair:
                 await chair.set(technique="knead", zones=["shoulders"], intensity=90, duration="10m")
                 await until(lambda: sim.physics.target.intensity == 7, what="the configured cap's step")

@@ -27,11 +27,11 @@ from massager_ctl.devices.native.codec import (
     encode,
 )
 from massager_ctl.devices.native.reference import REFERENCE_CAPABILITIES, REFERENCE_MODEL
-from massager_ctl.devices.native.sim import SENT_KEPT, SimulatedNativeChair
+from massager_ctl.devices.native.sim import RECEIVED_KEPT, SENT_KEPT, SimulatedNativeChair
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.sim.faults import FaultInjector, corrupt
 from massager_ctl.sim.physics import ChairPhysics, zone_band
-from massager_ctl.transport.memory import MemoryLink
+from massager_ctl.transport.memory import WRITES_KEPT, MemoryLink
 
 RUNNING = DeviceState(
     technique=Technique.KNEAD,
@@ -250,9 +250,10 @@ def test_heartbeat_gets_no_reply():
 
 
 def test_what_the_chair_keeps_does_not_grow_with_the_session():
-    """An hour of STATUS at 10 Hz (the simulator is the default device, and people
-    run long sessions on it): the chair keeps only its last SENT_KEPT frames and a
-    count, and the link's device end keeps no log, so memory stays flat."""
+    """An hour of STATUS at 10 Hz and heartbeats at 2 Hz (the simulator is the default
+    device, and people run long sessions on it): the chair keeps only its last SENT_KEPT
+    frames sent and RECEIVED_KEPT heard, with counts of all; the link's device end keeps
+    no log and its host end the newest WRITES_KEPT writes, so memory stays flat."""
 
     async def body(chair, host):
         await hello(host)
@@ -266,7 +267,10 @@ def test_what_the_chair_keeps_does_not_grow_with_the_session():
     assert len(chair.sent) == SENT_KEPT
     assert chair.sent[-1][1] == host.of(StatusReport)[-1]  # the newest frames are the ones kept
     assert host.link.device.writes == []
-    assert len(host.link.host.writes) >= len(chair.received) > 7000  # the host end records
+    assert host.link.host.writes.total >= chair.received.total > 7000  # all counted
+    assert RECEIVED_KEPT <= len(chair.received) <= RECEIVED_KEPT * 5 // 4  # the newest kept
+    assert chair.received[-1][1].seq in (7198 & 0xFF, 7199 & 0xFF)  # the newest are kept
+    assert WRITES_KEPT <= len(host.link.host.writes) <= WRITES_KEPT * 5 // 4
 
 
 def test_garbage_is_ignored_and_split_frames_still_work():

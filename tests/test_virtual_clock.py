@@ -60,3 +60,99 @@ def test_a_clock_starts_where_it_is_told():
         return asyncio.get_running_loop().time()
 
     assert clock.run(now()) == 105.0
+
+
+# -- the scaled clock (--time-scale X) ------------------------------------------------
+
+
+def test_a_scaled_clock_that_cannot_keep_pace_is_slower_never_late_on_its_own_time():
+    """A million times real time, and 10 ms of real work after each half second: the
+    clock cannot keep pace. Each wake-up still comes exactly at its deadline on the
+    clock (before, time ran on with the wall: 10 000 s passed during each 10 ms)."""
+    import time
+
+    from massager_ctl.session.clock import ScaledClock
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        seen = []
+        for _ in range(5):
+            await asyncio.sleep(0.5)
+            seen.append(loop.time() - start)
+            time.sleep(0.01)  # a busy computer
+        return seen
+
+    assert ScaledClock(1e6).run(main()) == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.5])
+
+
+def test_a_scaled_clock_keeps_pace_when_it_can():
+    import time
+
+    from massager_ctl.session.clock import ScaledClock
+
+    async def main():
+        t0 = time.monotonic()
+        await asyncio.sleep(2.0)  # 0.2 s of real time at 10x
+        return time.monotonic() - t0
+
+    assert 0.19 <= ScaledClock(10).run(main()) < 1.0
+
+
+def test_a_profile_plays_correctly_at_ten_thousand_times_real_time():
+    """The chair's deadman, its status cadence and the host's heartbeats all count on
+    the one clock: at a scale no computer keeps up with, nothing trips (before: the
+    deadman stopped the chair within seconds of the profile at 500x and above)."""
+    from massager_ctl.api import connect
+    from massager_ctl.profile import load_plan
+    from massager_ctl.session.clock import ScaledClock
+
+    async def main():
+        async with connect("sim:") as chair:
+            report = await chair.run(
+                load_plan(os.path.join(os.path.dirname(__file__), "..", "profiles", "quick.toml"))
+            )
+            return report, chair.simulator.deadman_trips
+
+    report, trips = ScaledClock(10_000).run(main())
+    assert report.reason == "finished" and report.stop_confirmed and trips == 0
+
+
+# -- the real clock's selector ----------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "pipe"), reason="POSIX pipes")
+def test_the_real_clock_selector_moves_to_the_default_one_beyond_select_reach():
+    """select() waits to the microsecond but cannot watch a descriptor past FD_SETSIZE: a
+    descriptor that high moves every registration to the platform's selector, still heard."""
+    import selectors
+
+    from massager_ctl.session.clock import _FineSelector
+
+    sel = _FineSelector()
+    low_r, low_w = os.pipe()
+    high_r, high_w = os.pipe()
+    high = os.dup2(high_r, 1010)
+    try:
+        sel.register(low_r, selectors.EVENT_READ, "low")
+        assert isinstance(sel._inner, selectors.SelectSelector)
+        sel.register(high, selectors.EVENT_READ, "high")
+        assert not isinstance(sel._inner, selectors.SelectSelector)
+        os.write(low_w, b"x")
+        os.write(high_w, b"y")
+        assert sorted(key.data for key, _ in sel.select(1.0)) == ["high", "low"]
+    finally:
+        sel.close()
+        for fd in (low_r, low_w, high_r, high_w, high):
+            os.close(fd)
+
+
+def test_the_real_clock_runs_on_the_fine_selector():
+    from massager_ctl.session.clock import RealClock, _FineSelector
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0.001)
+        return loop._selector  # type: ignore[attr-defined]
+
+    assert isinstance(RealClock().run(main()), _FineSelector)

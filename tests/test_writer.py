@@ -9,7 +9,7 @@ import pytest
 from fakes import RecordingDevice
 
 from massager_ctl.core.errors import StopNotConfirmed
-from massager_ctl.core.status import DeviceState
+from massager_ctl.core.status import DeviceState, Status
 from massager_ctl.core.vocabulary import Technique, Zone
 from massager_ctl.session.clock import run_virtual
 from massager_ctl.session.writer import Writer
@@ -333,3 +333,147 @@ def test_keepalives_go_on_after_a_confirmed_stop():
     after = [t for t in dev.keepalives if t > dev.stops[-1]]
     assert len(after) >= 5
     assert all(b - a == pytest.approx(0.5) for a, b in zip(after, after[1:], strict=False))
+
+
+# -- a due state goes before a due heartbeat ---------------------------------------------
+
+
+def _heartbeat_race(expected_at: float, state_at: float, same_state: bool = False):
+    """A state written at 0; the heartbeat falls due at 0.5; the session says it wakes at
+    ``expected_at`` and submits at ``state_at``. Returns the device and the writer."""
+
+    async def main():
+        dev = RecordingDevice(keepalive_s=0.5, min_write_gap_s=0.02)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(1))
+        await asyncio.sleep(0)
+        w.expect(expected_at)
+        await asyncio.sleep(state_at)
+        w.submit(level(1 if same_state else 2))
+        w.expect(state_at + 1.0)
+        await asyncio.sleep(0.3)
+        await w.close()
+        return dev
+
+    return run_virtual(main())
+
+
+def test_a_state_due_with_the_heartbeat_is_written_first_and_no_heartbeat_goes():
+    """The heartbeat and the next state fall due at the same instant (the session's
+    boundary is exactly one keepalive period after the last write): the state goes out
+    at its time, not a gap later behind a heartbeat, and it is the proof of life."""
+    dev = _heartbeat_race(expected_at=0.5, state_at=0.5)
+    assert [(t, s.intensity) for t, s in dev.applied] == [(0.0, 1), (0.5, 2)]
+    assert [t for t in dev.keepalives if t < 0.8] == []
+
+
+def test_a_heartbeat_due_within_a_gap_before_a_state_waits_for_it():
+    """Written 10 ms before the state, the heartbeat would hold the state back for the
+    rest of the 20 ms gap: it is put off, and the state goes out on time."""
+    dev = _heartbeat_race(expected_at=0.51, state_at=0.51)
+    assert [(round(t, 6), s.intensity) for t, s in dev.applied] == [(0.0, 1), (0.51, 2)]
+    assert [t for t in dev.keepalives if t < 0.8] == []
+
+
+def test_a_put_off_heartbeat_still_goes_when_the_state_is_unchanged():
+    """The session woke but nothing changed: the heartbeat goes out just after, at most
+    a gap (and a millisecond) late, far inside the deadman's three keepalive periods."""
+    dev = _heartbeat_race(expected_at=0.51, state_at=0.51, same_state=True)
+    assert [s.intensity for _, s in dev.applied] == [1]
+    first = dev.keepalives[0]
+    assert 0.51 <= first <= 0.5 + 0.02 + 0.001 + 1e-9
+
+
+def test_a_heartbeat_well_before_the_next_state_is_not_put_off():
+    """Only a heartbeat that would make the state wait is moved."""
+    dev = _heartbeat_race(expected_at=0.6, state_at=0.6)
+    assert dev.keepalives[0] == pytest.approx(0.5)
+    assert [(round(t, 6), s.intensity) for t, s in dev.applied] == [(0.0, 1), (0.6, 2)]
+
+
+# -- one stop on the line, returned on its acknowledgement --------------------------------
+
+
+class AckThenConfirm(RecordingDevice):
+    """Acknowledges a stop at once (its outputs are off) and confirms it 0.1 s later."""
+
+    async def stop(self, timeout: float = 2.0):
+        self.stops.append(asyncio.get_running_loop().time())
+        self.current = DeviceState()
+        self.events.emit_stop_acknowledged()
+        await asyncio.sleep(0.1)
+        return Status(running=False, state=DeviceState())
+
+
+def test_a_stop_on_its_way_is_joined_not_sent_again():
+    async def main():
+        dev = AckThenConfirm()
+        w = Writer(dev)
+        w.start()
+        w.submit(level(5))
+        await asyncio.sleep(1.0)
+        first = asyncio.create_task(w.stop_device())
+        await asyncio.sleep(0.05)
+        second = await w.stop_device()
+        await first
+        later = await w.stop_device()  # the first is over: a new stop goes out
+        await w.close()
+        return dev, second, later
+
+    dev, second, later = run_virtual(main())
+    assert dev.stops == [1.0, 1.1]
+    assert second.stopped and later.stopped
+
+
+def test_until_ack_returns_on_the_acknowledgement_and_the_confirmation_follows():
+    async def main():
+        dev = AckThenConfirm()
+        w = Writer(dev)
+        w.start()
+        w.submit(level(5))
+        await asyncio.sleep(1.0)
+        acked = await w.stop_device(until_ack=True)
+        acked_at = asyncio.get_running_loop().time()
+        confirmed = await w.stop_device()  # joins the confirmation on its way
+        return dev, acked, acked_at, confirmed, asyncio.get_running_loop().time()
+
+    dev, acked, acked_at, confirmed, confirmed_at = run_virtual(main())
+    assert dev.stops == [1.0]
+    assert acked_at == 1.0 and acked.stopped and acked.extra["acknowledged"]
+    assert confirmed_at == pytest.approx(1.1) and "acknowledged" not in confirmed.extra
+
+
+def test_until_ack_on_a_device_that_does_not_acknowledge_returns_the_confirmation():
+    async def main():
+        dev = RecordingDevice()
+        w = Writer(dev)
+        w.start()
+        status = await w.stop_device(until_ack=True)
+        await w.close()
+        return dev, status
+
+    dev, status = run_virtual(main())
+    assert dev.stops and status.stopped and "acknowledged" not in status.extra
+
+
+def test_a_stop_joined_by_another_is_not_abandoned_when_one_caller_gives_up():
+    async def main():
+        dev = SilentStop(keepalive_s=0.5)
+        w = Writer(dev)
+        w.start()
+        w.submit(level(5))
+        await asyncio.sleep(1.0)
+        patient = asyncio.create_task(w.stop_device())
+        await asyncio.sleep(0)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(w.stop_device(), 1.0)
+        still_on = not patient.done()
+        patient.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await patient
+        await w.close()
+        return still_on, w
+
+    still_on, w = run_virtual(main())
+    assert still_on and w.keepalive_held

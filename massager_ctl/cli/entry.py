@@ -2,7 +2,8 @@
 
 Importing click alone costs several times the start-up of Python itself, so
 ``massager-ctl --help`` (or ``-h``) and nothing else prints the help pre-rendered in
-:mod:`.help_text`, provided click would render it at the same width. Everything else
+:mod:`.help_text`, provided click would render it at the same width, and
+``massager-ctl --version`` alone prints the version line click would print. Everything else
 (and any doubt) goes to the click group in :mod:`.main`. Import only os and sys here.
 """
 
@@ -81,9 +82,24 @@ def _silence_stdout() -> None:
         pass
 
 
+def _print_version() -> bool:
+    """``massager-ctl --version`` alone: what click's version option prints, without click."""
+    if sys.argv[1:] != ["--version"] or COMPLETE_VAR in os.environ or sys.stdout is None:
+        return False
+    from .. import __version__
+
+    try:
+        sys.stdout.write(f"massager-ctl, version {__version__}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: quiet, as click does
+        _silence_stdout()
+        sys.exit(1)
+    return True
+
+
 def main() -> None:
     """Run massager-ctl with sys.argv; exits the process."""
-    if _print_stored_help():
+    if _print_stored_help() or _print_version():
         sys.exit(0)
     try:
         # First, before click and the rest are imported: from here on, every signal

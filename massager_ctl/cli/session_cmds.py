@@ -6,7 +6,6 @@ the same Chair, safety governor and writer as a Python script would.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -39,6 +38,9 @@ if TYPE_CHECKING:
     from .stream import JsonSessionStream
 
 EXIT_INTERRUPTED = 130
+#: The chair stopped by itself mid-session (its own button or timer, or its deadman) and
+#: the session ended there: not what was asked, though nothing failed (docs/cli.md).
+EXIT_DEVICE_STOPPED = 3
 EXIT_TERMINATED = 143
 
 
@@ -133,6 +135,8 @@ def _drive(clock: _LoopClock, coro_factory: Callable[[], Awaitable[T]], *, contr
     then the command exits 128 + n (Ctrl-Z: it suspends first, and exits after ``fg``).
     Later signals change nothing. ``controlling`` False: a command that only looks, and
     says the device was left as it was."""
+    import asyncio  # here, not at the top: devices and the other read commands never load it
+
     from .signals import Signalled, guard
 
     with guard() as signals:
@@ -172,6 +176,8 @@ def _finish(report: SessionReport) -> None:
     told (stopped or not, that is a failure); the summary or end record said which."""
     if not report.stop_sent or report.reason == "device-disobeyed":
         raise SystemExit(1)
+    if report.reason == "device-stopped":
+        raise SystemExit(EXIT_DEVICE_STOPPED)
 
 
 def _session_output(
@@ -243,7 +249,7 @@ def _play(
     recorder = history_recorder(cli, history, out.warn)
 
     async def play() -> SessionReport:
-        from ..api import Chair, connect
+        from ..api import Chair, connect, freeze_setup
 
         async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
             local = chair if isinstance(chair, Chair) else None
@@ -289,6 +295,7 @@ def _play(
                 reader = KeyReader(SessionKeys(local, out))
                 if not reader.start():  # a terminal that cannot give keys: play without them
                     reader = None
+            freeze_setup()  # what was set up lives as long as the session: out of the GC's walk
             try:
                 return await chair.run(
                     plan, on_progress=out, on_warning=out.warn, reconnect=reconnect, on_end=on_end

@@ -19,7 +19,7 @@ from ..devices.model import ModelDefinition
 from ..devices.registry import MODELS, simulated_ble_units
 from ..devices.simulated_ble import GattCharacteristic, SimulatedBleUnit
 from ..sim.ble_backend import Advertisement, SimCharacteristic, SimDeviceSpec, SimService
-from ..transport.ble import NOTIFY_PROPS, BleLayout
+from ..transport.ble_layout import NOTIFY_PROPS, BleLayout
 
 _PROPERTY_NAMES: frozenset[str] = frozenset(get_args(CharacteristicPropertyName))
 

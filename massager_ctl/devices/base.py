@@ -23,6 +23,9 @@ class DeviceEvents:
     status: list[Callable[[Status], None]] = field(default_factory=list)
     disconnect: list[Callable[[str], None]] = field(default_factory=list)
     fault: list[Callable[[str], None]] = field(default_factory=list)
+    #: Called (no argument) when the device acknowledges a stop before confirming it: it
+    #: has switched its outputs off (the native protocol's ACK); its status follows.
+    stop_acknowledged: list[Callable[[], None]] = field(default_factory=list)
 
     def emit_status(self, status: Status) -> None:
         for cb in list(self.status):
@@ -35,6 +38,10 @@ class DeviceEvents:
     def emit_fault(self, message: str) -> None:
         for cb in list(self.fault):
             cb(message)
+
+    def emit_stop_acknowledged(self) -> None:
+        for cb in list(self.stop_acknowledged):
+            cb()
 
 
 class Device(ABC):

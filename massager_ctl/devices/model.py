@@ -18,7 +18,7 @@ from ..core.capabilities import Capabilities
 from ..core.tolerance import StatusTolerance
 
 if TYPE_CHECKING:
-    from ..transport.serial import SerialSettings
+    from ..transport.serial_settings import SerialSettings
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class ModelDefinition:
     def serial_settings(self) -> SerialSettings:
         """Its line settings on a serial port: its own ``serial``, else the native protocol's
         115200 8N1."""
-        from ..transport.serial import NATIVE_SERIAL, SerialSettings
+        from ..transport.serial_settings import NATIVE_SERIAL, SerialSettings
 
         if self.serial is None:
             return NATIVE_SERIAL

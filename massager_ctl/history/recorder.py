@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.capabilities import Capabilities
 from ..core.status import DeviceState
@@ -28,6 +28,9 @@ from ..plan import Plan
 from ..session.limits import SafetyLimits
 from .store import HistoryError, HistoryStore
 from .where import history_path
+
+if TYPE_CHECKING:
+    from ..session.writer import Writer  # (only typed here: reading the history needs no asyncio)
 
 #: Sessions kept in the file; older ones are pruned when a new one starts.
 DEFAULT_KEEP = 1000
@@ -117,8 +120,8 @@ class SessionRecorder:
         self.warn = warn or (lambda message: None)
         self.id: int | None = None
         self.failed = False
-        self._writer: Any = None
-        self._log_from = 0
+        self._writer: Writer | None = None
+        self._states: list[tuple[float, DeviceState]] = []  # (loop time, state) sent since begin()
         self._t0: float | None = None
         self._steps: int | None = None
 
@@ -137,7 +140,7 @@ class SessionRecorder:
         model: str | None,
         limits: SafetyLimits,
         capabilities: Capabilities | None,
-        writer: Any,
+        writer: Writer | None,
         profile_id: str | None = None,
         profile_name: str | None = None,
         profile_hash: str | None = None,
@@ -145,7 +148,9 @@ class SessionRecorder:
     ) -> int | None:
         """Insert the session's row; returns its id (None when the history failed)."""
         self._writer = writer
-        self._log_from = len(writer.written_log) if writer is not None else 0
+        self._states = []
+        if writer is not None:
+            writer.on_written.append(self._written)
         self._t0 = _loop_time()
         self._steps = capabilities.intensity_steps if capabilities is not None else None
         caps: dict[str, Any] = {
@@ -186,15 +191,18 @@ class SessionRecorder:
 
     def states(self) -> list[list[Any]]:
         """The states sent since :meth:`begin`, compact, times from the session's start."""
-        if self._writer is None:
-            return []
-        log = self._writer.written_log[self._log_from :]
+        log = self._states
         t0 = self._t0 if self._t0 is not None else (log[0][0] if log else 0.0)
         return _thin([compact_state(max(0, round((t - t0) * 1000)), s) for t, s in log], MAX_STATES)
+
+    def _written(self, at: float, state: DeviceState) -> None:
+        self._states.append((at, state))
 
     def end(self, report: Any) -> None:
         """Complete the row from a SessionReport (or a ProgramReport). Never raises for
         the history's sake: a failure is said through ``warn``."""
+        if self._writer is not None and self._written in self._writer.on_written:
+            self._writer.on_written.remove(self._written)
         if self.id is None:
             return
         states = self.states()

@@ -10,7 +10,9 @@ is therefore an event loop with a particular notion of time:
   the next deadline, so a 30-minute session plays in milliseconds with the
   exact same schedule (tests and ``--dry-run``);
 * :class:`ScaledClock` - real time multiplied by a factor (``--time-scale``
-  on the simulator: the chair's physics and the session speed up together).
+  on the simulator: the chair's physics and the session speed up together);
+  it keeps every deadline in order on its own time, so a computer that cannot
+  keep pace makes the run slower, never wrong.
 
 Run a coroutine on one with ``clock.run(coro)``.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import sys
 import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -85,11 +88,57 @@ class _LoopClock:
             return runner.run(coro)
 
 
+class _FineSelector(selectors.BaseSelector):
+    """Waits to the microsecond: ``select()``, where epoll and poll take whole milliseconds
+    and round a timeout up (every timer of an ordinary loop fires 0-1 ms late: a step
+    boundary by 0.7 ms on average, measured in bench/bench_realtime.py). A session has a
+    handful of descriptors; once one is beyond ``select()``'s reach (FD_SETSIZE, 1024 on
+    Linux) every registration moves to the platform's default selector for good."""
+
+    LIMIT = 1000  # below FD_SETSIZE, with room to spare
+
+    def __init__(self) -> None:
+        self._inner: selectors.BaseSelector = selectors.SelectSelector()
+        self._fine = True
+
+    def register(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> selectors.SelectorKey:
+        if self._fine and _fd(fileobj) >= self.LIMIT:
+            coarse = selectors.DefaultSelector()
+            for key in list(self._inner.get_map().values()):
+                coarse.register(key.fileobj, key.events, key.data)
+            self._inner.close()
+            self._inner, self._fine = coarse, False
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: FileDescriptorLike, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> _Ready:
+        return self._inner.select(timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def get_map(self) -> Mapping[FileDescriptorLike, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+
+def _fd(fileobj: FileDescriptorLike) -> int:
+    return fileobj if isinstance(fileobj, int) else int(fileobj.fileno())
+
+
 class RealClock(_LoopClock):
+    """The monotonic clock, with timers that fire on time (see :class:`_FineSelector`)."""
+
     name = "real"
 
     def new_loop(self) -> asyncio.AbstractEventLoop:
-        return asyncio.new_event_loop()
+        if sys.platform == "win32":  # pragma: no cover - the proactor loop
+            return asyncio.new_event_loop()
+        return asyncio.SelectorEventLoop(_FineSelector())
 
 
 class _ClockLoop(asyncio.SelectorEventLoop):
@@ -148,24 +197,68 @@ class VirtualClock(_LoopClock):
 
 
 class ScaledClock(_LoopClock):
-    """Real time sped up ``scale`` times (the simulator keeps pace)."""
+    """Real time sped up ``scale`` times (the simulator keeps pace), and never late.
+
+    Time moves like :class:`VirtualClock`'s, from one deadline to the next, and the
+    loop waits (in real time) until each deadline is due at ``scale`` times real time.
+    When the computer cannot keep up (a high scale, a busy machine, a pause of the
+    process), the deadlines are still met in order, exactly, on this clock: the run
+    takes longer than asked instead of falling behind itself. So everything that
+    counts time (the chair's deadman and its status cadence, the host's heartbeats and
+    reply timeouts) plays the same at every scale; only the wall time differs. Real
+    file descriptors and signals are heard while it waits; time then moves on as far
+    as real time went (never past the next deadline).
+    """
 
     name = "scaled"
 
+    #: Behind schedule by more than this (seconds of real time), the clock stops trying
+    #: to catch up: it paces itself from where it is.
+    RESYNC_S = 0.05
+
     def __init__(self, scale: float) -> None:
-        if scale <= 0:
+        if not scale > 0:
             raise ValueError("time scale must be above 0")
         self.scale = scale
-        self._t0 = time.monotonic()
+        self._now = 0.0
+        self._anchor_real = time.monotonic()  # real time at which this clock read _anchor
+        self._anchor = 0.0
+        self._turns = 0
 
     def now(self) -> float:
-        return (time.monotonic() - self._t0) * self.scale
+        return self._now
 
     def new_loop(self) -> asyncio.AbstractEventLoop:
         return _ClockLoop(self)
 
+    def _paced(self, real: float) -> float:
+        return self._anchor + (real - self._anchor_real) * self.scale
+
     def _select(self, inner: selectors.BaseSelector, timeout: float | None) -> _Ready:
-        return inner.select(None if timeout is None else timeout / self.scale)
+        if timeout is not None and timeout <= 0:
+            # A turn with callbacks ready: poll the descriptors every POLL_EVERY turns
+            # only (as VirtualClock does); time does not move while work is waiting.
+            self._turns += 1
+            if self._turns < POLL_EVERY:
+                return []
+            self._turns = 0
+            return inner.select(0)
+        self._turns = 0
+        target = None if timeout is None else self._now + timeout
+        if target is None:
+            ready = inner.select(None)
+        else:
+            wait = self._anchor_real + (target - self._anchor) / self.scale - time.monotonic()
+            ready = inner.select(max(0.0, wait))
+        real = time.monotonic()
+        paced = self._paced(real)
+        if not ready and target is not None:
+            self._now = target  # the deadline, exactly (early or late in real time)
+        else:  # woken by a descriptor or a signal: as far as real time went
+            self._now = max(self._now, paced if target is None else min(paced, target))
+        if paced - self._now > self.RESYNC_S * self.scale:
+            self._anchor_real, self._anchor = real, self._now  # behind: pace from here
+        return ready
 
 
 def run_virtual(coro: Coroutine[Any, Any, T]) -> T:

@@ -73,6 +73,7 @@ class SessionReport:
     warnings: list[str] = field(default_factory=list)
     boundary_errors_s: list[float] = field(default_factory=list)
     reconnects: int = 0
+    started_at: float | None = None  # loop time at which the plan's clock started (its 0 ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,9 +154,14 @@ class Session:
         self._lost: str | None = None
         self._fault: str | None = None
         self._stopped_by_device: str | None = None
-        self._t0: float | None = None
+        self._t0: float | None = None  # loop time of the plan's 0 ms
+        self._began: float | None = None  # loop time the session began (a new plan keeps it)
         self._mapper: CapabilityMapper | None = None
         self._roller_starts = [s.start_ms for s in plan.roller]
+        self._boundaries = plan.boundaries_ms()
+        self._playing = False  # in the loop: a new plan may replace the one playing
+        self._submitted: list[asyncio.Future[None]] = []  # resolved at the next submit
+        self._submitted_any = False
 
     # -- control from outside -----------------------------------------------------
 
@@ -208,6 +214,51 @@ class Session:
         """Something outside the plan changed (the governor's heat ceiling): act on it now,
         not at the next tick."""
         self._poke.set()
+
+    async def first_submit(self) -> None:
+        """Return once the session has submitted its first state to the writer (at once
+        if it has); raises CancelledError if it ends before."""
+        if self._playing and self._submitted_any:
+            return
+        submitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._submitted.append(submitted)
+        await submitted
+
+    def replace_plan(self, plan: Plan) -> asyncio.Future[None] | None:
+        """Play ``plan`` from now on, from its start, instead of the plan playing: a
+        ``set`` on a hold changes it in place. Nothing stops in between: the next state
+        the device gets is the new plan's (through the governor, whose session goes on:
+        its cap, heat auto-off and slew count from this session's start, and the limits
+        are the first plan's).
+
+        Returns a future resolved once the session has submitted the new plan's first
+        state to the writer; None if the session is not playing (not started yet, ending
+        or ended, waiting for its link to come back, the device faulted or disobeyed):
+        start a new one then. Raises what the capability check of a new plan raises
+        (strict mode), changing nothing."""
+        if (
+            not self._playing
+            or self._stop_requested
+            or self._lost is not None
+            or self._stopped_by_device is not None
+            or self._fault is not None
+            or self._disobeyed is not None
+            or self._mapper is None
+        ):
+            return None
+        self._mapper.preflight(preflight_states(plan))
+        loop = asyncio.get_running_loop()
+        self.plan = plan
+        self._roller_starts = [s.start_ms for s in plan.roller]
+        self._boundaries = plan.boundaries_ms()
+        self._t0 = self.report.started_at = loop.time()
+        self._paused_at = None
+        self._paused_total = 0.0
+        self._skip_ms = 0
+        submitted: asyncio.Future[None] = loop.create_future()
+        self._submitted.append(submitted)
+        self._poke.set()
+        return submitted
 
     def _on_disconnect(self, reason: str) -> None:
         self._lost = reason or "link lost"
@@ -318,7 +369,8 @@ class Session:
             self.device.plan_session(
                 min(plan.duration_ms / 1000.0, self.governor.session_limits.max_session_s)
             )
-            self._t0 = loop.time()
+            self._t0 = self._began = self.report.started_at = loop.time()
+            self._playing = True
             await self._loop(mapper)
         except asyncio.CancelledError:
             self.report.reason = "cancelled"
@@ -337,11 +389,16 @@ class Session:
             self.report.message = str(exc)
             raise
         finally:
+            self._playing = False
+            for submitted in self._submitted:
+                submitted.cancel()  # (a caller waiting for it sees the session end instead)
+            self._submitted.clear()
+            self.writer.expect(None)
             self._verifier = None  # the session is over: what the stop does is the stop's
             self._failed.cancel()
-            if self._t0 is not None:
-                self.report.elapsed_s = loop.time() - self._t0
-                self.report.plan_ms = min(self.plan_ms(loop.time()), plan.duration_ms)
+            if self._t0 is not None and self._began is not None:
+                self.report.elapsed_s = loop.time() - self._began
+                self.report.plan_ms = min(self.plan_ms(loop.time()), self.plan.duration_ms)
             self.governor.end()
             await self._shutdown()
             if self._on_disconnect in self.device.events.disconnect:
@@ -364,10 +421,9 @@ class Session:
 
     async def _loop(self, mapper: CapabilityMapper) -> None:
         loop = asyncio.get_running_loop()
-        plan = self.plan
-        boundaries = plan.boundaries_ms()
         assert self._t0 is not None  # run() set it just before
         while True:
+            plan, boundaries = self.plan, self._boundaries  # (replace_plan may change them)
             now = loop.time()
             if self._failed.done() and not self._failed.cancelled():
                 error = self._failed.result()
@@ -414,6 +470,12 @@ class Session:
             self.writer.submit(state)
             if self._verifier is not None:
                 self._verifier.sent(state, now)
+            self._submitted_any = True
+            if self._submitted:
+                for submitted in self._submitted:
+                    if not submitted.done():
+                        submitted.set_result(None)
+                self._submitted.clear()
             if self.on_progress is not None:
                 self.on_progress(self._progress(now, pos, target, state))
 
@@ -441,6 +503,7 @@ class Session:
             if not busy and not self.paused and plan.is_ramping(pos):
                 deadline = self._next_change(now, state, target, mapper, deadline)
             self._poke.clear()
+            self.writer.expect(deadline)  # a heartbeat due just before it waits for it
             if not await self._poke.wait_until(deadline) and deadline == boundary_deadline:
                 self.report.boundary_errors_s.append(loop.time() - deadline)
 
@@ -494,7 +557,7 @@ class Session:
         step = self.plan.roller[i - 1] if i > 0 else None
         name = step.name if isinstance(step, RollerStep) and pos < step.end_ms else ""
         return Progress(
-            elapsed_s=now - (self._t0 or now),
+            elapsed_s=now - (self._began or now),
             plan_ms=pos,
             total_ms=self.plan.duration_ms,
             segment=name,

@@ -7,28 +7,41 @@
 * An identical repeat of the last written state is not sent.
 * Keepalive: when nothing was written for ``keepalive_s``, the device's
   keepalive is called (the native protocol's deadman heartbeat).
+* A due state goes before a due heartbeat: a state is itself proof of life, and
+  a heartbeat written just before it would make it wait the minimum gap. The
+  session says when it next wakes (:meth:`Writer.expect`); a heartbeat that
+  falls due within one gap before that is put off until just after it (at most
+  one gap plus :data:`EXPECT_GRACE_S` late, against a deadman of three
+  keepalive periods), and a heartbeat whose time came together with a state is
+  dropped for the state.
 * After a stop that failed (refused, timed out, raised, cancelled) keepalives
   are held: the device may still be running, and heartbeats would feed the
   deadman that can stop it. The next successful write (a state, or a stop the
   device confirms) shows the host is in control again and resumes them.
 
 A write that fails is kept in :attr:`error` and ends the task; the session
-watches :meth:`failed`.
+watches :meth:`failed`. Every state written is told to :attr:`Writer.on_written`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.errors import DeviceError
-from ..core.status import DeviceState, Status
+from ..core.status import DEVICE_STOPPED, DeviceState, Status
 from ..core.target import zone_order
 from ..devices.base import Device
 from .clock import Alarm, sleep_until
 
 log = logging.getLogger(__name__)
+
+#: A heartbeat put off for a state expected at time t waits until t + this: the session,
+#: woken at t, submits first (its timer is earlier), so the heartbeat is not needed.
+EXPECT_GRACE_S = 0.001
 
 
 def describe_state(state: DeviceState) -> str:
@@ -70,14 +83,21 @@ class Writer:
         self.stats = WriterStats()
         self.error: BaseException | None = None
         self.last_written: DeviceState | None = None
-        self.written_log: list[tuple[float, DeviceState]] = []  # for tests and traces
+        #: Called with (loop time, state) for every state written. The writer keeps no log
+        #: of its own (one per chair is more for the garbage collector to walk): whoever
+        #: needs the states (a session's history, a test) listens for them.
+        self.on_written: list[Callable[[float, DeviceState], None]] = []
         self._pending: DeviceState | None = None
         self._wake = Alarm()
         self._lock = asyncio.Lock()
         self._last_write_at = float("-inf")
+        self._expected: float | None = None  # when the session next wakes (may submit)
+        self._keepalive_due: float | None = None  # what the idle wait waits for, if anything
         self.keepalive_held = False  # a stop failed: no keepalive until the next good write
         self._task: asyncio.Task[None] | None = None
         self._applying: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[Status] | None = None  # the stop on its way, if any
+        self._stop_waiters = 0
         self._failed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -132,6 +152,29 @@ class Writer:
         self._idle.clear()
         self._wake.set()
 
+    def expect(self, at: float | None) -> None:
+        """The session next wakes at ``at`` (loop time; None: not known) and may submit
+        a state then. A heartbeat due within one gap before ``at`` is put off until
+        just after it, so that the state is not kept waiting the gap behind it."""
+        if at == self._expected:
+            return
+        self._expected = at
+        waiting = self._keepalive_due
+        if waiting is not None and self.keepalive_s:
+            if self._heartbeat_time(self._last_write_at + self.keepalive_s) != waiting:
+                self._wake.set()  # the idle wait plans again with this
+
+    def _heartbeat_time(self, due: float) -> float:
+        """When to send a heartbeat due at ``due``, given the state expected next."""
+        at = self._expected
+        if at is not None and due <= at < due + self.min_gap_s:
+            return at + EXPECT_GRACE_S
+        return due
+
+    @property
+    def _stop_on_its_way(self) -> bool:
+        return self._stopping is not None and not self._stopping.done()
+
     @property
     def settled(self) -> bool:
         """Nothing waits and nothing is being written: :attr:`last_written` is what the
@@ -159,12 +202,22 @@ class Writer:
                     self._idle.set()
                     self._wake.clear()
                     due = None
-                    if self.keepalive_s and not self.keepalive_held:
-                        due = self._last_write_at + self.keepalive_s
-                    if not await self._wake.wait_until(due) and due is not None:
+                    keepalive_s = self.keepalive_s
+                    if keepalive_s and not self.keepalive_held:
+                        due = self._heartbeat_time(self._last_write_at + keepalive_s)
+                    self._keepalive_due = due
+                    try:
+                        woken = await self._wake.wait_until(due)
+                    finally:
+                        self._keepalive_due = None
+                    if not woken and due is not None and keepalive_s:
+                        if self._pending is not None:
+                            continue  # a state came due with the heartbeat: it goes instead
                         async with self._lock:
-                            if self.keepalive_held:
-                                continue  # a stop failed while this waited for the lock
+                            if self.keepalive_held or self._stop_on_its_way:
+                                continue  # a stop failed, or is going out: no heartbeat first
+                            if self._last_write_at + keepalive_s > loop.time() + 1e-6:
+                                continue  # a stop went out while this waited for the lock
                             await self.device.keepalive()
                         self.stats.keepalives += 1
                         self._last_write_at = loop.time()
@@ -191,7 +244,8 @@ class Writer:
                 self._last_write_at = loop.time()
                 self.keepalive_held = False  # the device took a state: the host is in control
                 self.stats.written += 1
-                self.written_log.append((self._last_write_at, state))
+                for listener in self.on_written:
+                    listener(self._last_write_at, state)
                 if log.isEnabledFor(logging.INFO):
                     log.info("%s: sent %s", self.device.model, describe_state(state))
         except asyncio.CancelledError:
@@ -204,19 +258,66 @@ class Writer:
 
     # -- stop ---------------------------------------------------------------------
 
-    async def stop_device(self, timeout: float = 2.0) -> Status:
+    async def stop_device(self, timeout: float = 2.0, *, until_ack: bool = False) -> Status:
         """Stop the device now: drop whatever waits, cut short an in-flight write,
         then send the device's prepared stop and return its confirmation.
 
-        If the stop fails (raises or is cancelled), keepalives are held until a
-        later write succeeds, so that a device with a deadman stops by itself."""
-        self._pending = None
-        self.last_written = None  # from now on, the device's state is the stop's
-        applying = self._applying
-        if applying is not None and not applying.done():
-            # A write can take seconds on some devices (a key-press chair walking its
-            # rollers, a resend after a lost ACK): the stop does not wait behind it.
-            applying.cancel()
+        A stop already on its way is joined, not sent again: ``chair.stop()`` ending a
+        hold and that hold's own final stop are one STOP on the line.
+
+        ``until_ack``: return as soon as the device acknowledges the stop (a device that
+        says so: :attr:`DeviceEvents.stop_acknowledged`; the native protocol's ACK,
+        sent once its outputs are off), with a status built from that answer
+        (``extra["acknowledged"]``); its status confirms it afterwards, in the
+        background, and a later ``stop_device`` joins that. Devices that do not
+        announce an acknowledgement return on the confirmation, as without it.
+
+        If the stop fails (raises, or is cancelled by every caller waiting on it),
+        keepalives are held until a later write succeeds, so that a device with a
+        deadman stops by itself."""
+        loop = asyncio.get_running_loop()
+        task = self._stopping
+        if task is None or task.done():
+            self._pending = None
+            self.last_written = None  # from now on, the device's state is the stop's
+            applying = self._applying
+            if applying is not None and not applying.done():
+                # A write can take seconds on some devices (a key-press chair walking its
+                # rollers, a resend after a lost ACK): the stop does not wait behind it.
+                applying.cancel()
+            task = self._stopping = loop.create_task(self._stop(timeout), name="stop-device")
+            task.add_done_callback(_retrieve)
+        acked: asyncio.Future[None] = loop.create_future()
+        listener = functools.partial(_resolve, acked)
+        if until_ack:
+            self.device.events.stop_acknowledged.append(listener)
+        self._stop_waiters += 1
+        try:
+            if not until_ack:
+                return await asyncio.shield(task)
+            await asyncio.wait((task, acked), return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                return task.result()
+            task.add_done_callback(self._report_unconfirmed)
+            return Status(running=False, state=DEVICE_STOPPED, extra={"acknowledged": True})
+        except asyncio.CancelledError:
+            if self._stop_waiters == 1 and not task.done():
+                task.cancel()  # nobody else waits for it: the stop is abandoned, as asked
+            raise
+        finally:
+            self._stop_waiters -= 1
+            if until_ack:
+                self.device.events.stop_acknowledged.remove(listener)
+
+    def _report_unconfirmed(self, task: asyncio.Task[Status]) -> None:
+        """A stop returned on its acknowledgement whose confirmation then failed: said
+        loudly (keepalives are held already, so a deadman can act)."""
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "%s: the stop was acknowledged but not confirmed: %s", self.device.model, task.exception()
+            )
+
+    async def _stop(self, timeout: float) -> Status:
         async with self._lock:
             try:
                 status = await self.device.stop(timeout=timeout)
@@ -255,3 +356,15 @@ async def stop_through_cancels(writer: Writer, timeout: float) -> asyncio.Task[S
         except Exception:  # noqa: BLE001 - the caller inspects the task
             break
     return stop
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _retrieve(task: asyncio.Task[Status]) -> None:
+    """A stop's outcome is read by whoever waits on it; one nobody waited for to the end
+    (returned on the acknowledgement) must not warn that it was never retrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("stop ended with %r", task.exception())

@@ -38,8 +38,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
 from ..core.capabilities import Capabilities
+from ..core.recent import RecentLog
 from ..core.status import DEVICE_STOPPED, DeviceState, Status
 from ..core.vocabulary import BACK_ZONES, Heat, Technique, Width, Zone
+
+#: Trace events kept (the newest; ``trace.total`` counts them all).
+TRACE_KEPT = 100
 
 #: An airbag below this pressure (% of full) counts as empty.
 EMPTY_PRESSURE = 2.0
@@ -160,7 +164,8 @@ class ChairPhysics:
         self._temp = params.ambient_c
         self._heat_latched = False  # heater cut out and still too hot to restart
         self._timer_end: float | None = None
-        self.trace: list[TraceEvent] = []
+        # The newest events (a session of hours would otherwise keep one per command).
+        self.trace: RecentLog[TraceEvent] = RecentLog(TRACE_KEPT)
         self.max_intensity_seen = 0
 
     # ------------------------------------------------------------------ queries

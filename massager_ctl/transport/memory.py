@@ -10,7 +10,11 @@ import asyncio
 from collections import deque
 
 from ..core.errors import DeviceDisconnected
+from ..core.recent import RecentLog
 from .base import Transport
+
+#: Writes kept by a recording end (the newest; ``writes.total`` counts them all).
+WRITES_KEPT = 200
 
 
 class MemoryLink:
@@ -21,7 +25,7 @@ class MemoryLink:
         self.host = MemoryTransport(self, "host")
         # The device end keeps no log: nothing reads it, and at 10 Hz of STATUS it would
         # grow without end on a simulator that runs for hours. The host end's log (what a
-        # driver wrote, for golden tests) grows with the host's own writes only.
+        # driver wrote, for golden tests) keeps the newest WRITES_KEPT writes.
         self.device = MemoryTransport(self, "device", record=False)
         self.host.peer = self.device
         self.device.peer = self.host
@@ -51,7 +55,8 @@ class MemoryTransport(Transport):
         self.opened = False
         self.record = record
         self.host_side = name == "host"
-        self.writes: list[tuple[str, bytes]] = []  # every write (if recorded), for golden tests
+        # The newest writes (if recorded), for golden tests; ``writes.total`` counts them all.
+        self.writes: RecentLog[tuple[str, bytes]] = RecentLog(WRITES_KEPT)
         self._in_flight: deque[bytes] = deque()
 
     async def open(self) -> None:

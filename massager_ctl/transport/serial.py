@@ -41,8 +41,9 @@ keeps trying until the port is back or a deadline passes.
 
 Endpoint names are ignored: a serial line has one direction each way.
 
-pyserial is imported lazily, so model definitions can name
-:class:`SerialSettings` without pyserial installed.
+pyserial is imported lazily, and :class:`SerialSettings` lives in :mod:`.serial_settings`
+(re-exported here), so model definitions can name it without pyserial installed and
+without loading asyncio or threads.
 """
 
 from __future__ import annotations
@@ -53,22 +54,25 @@ import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from .base import Transport
+
+# The settings are plain data in .serial_settings (models import them without asyncio).
+from .serial_settings import BYTESIZES as BYTESIZES
+from .serial_settings import MAX_BAUDRATE as MAX_BAUDRATE
+from .serial_settings import NATIVE_SERIAL as NATIVE_SERIAL
+from .serial_settings import PARITIES as PARITIES
+from .serial_settings import STOPBITS as STOPBITS
+from .serial_settings import SerialSettings as SerialSettings
 
 if TYPE_CHECKING:  # pyserial is imported lazily (see above)
     from serial import Serial
 
 log = logging.getLogger(__name__)
 
-PARITIES = {"N": "none", "E": "even", "O": "odd", "M": "mark", "S": "space"}
-STOPBITS = (1, 1.5, 2)
-BYTESIZES = (5, 6, 7, 8)
-#: Baud rates beyond this are refused as typos (fast USB-UARTs reach a few Mbaud).
-MAX_BAUDRATE = 12_000_000
+
 #: The most read at once when the loop reports the port readable (more stays for the next turn).
 READ_CHUNK = 4096
 #: pyserial's words for a port that is readable but has nothing (EOF): kept so a loss
@@ -76,80 +80,6 @@ READ_CHUNK = 4096
 _NO_DATA = (
     "device reports readiness to read but returned no data (device disconnected or multiple access on port?)"
 )
-
-
-@dataclass(frozen=True)
-class SerialSettings:
-    """A serial line's settings, all of them (not just the baud rate)."""
-
-    baudrate: int = 115200
-    bytesize: int = 8
-    parity: str = "N"  # N, E, O, M, S
-    stopbits: float = 1  # 1, 1.5 or 2
-    xonxoff: bool = False  # software flow control
-    rtscts: bool = False  # hardware flow control
-    #: How the device's text lines end (None for binary framing). The codec adds it to
-    #: every command; the transport passes bytes through unchanged. Kept here so docs,
-    #: `scan` and people with a terminal program see the whole line setup in one place.
-    line_terminator: bytes | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.baudrate, bool) or not isinstance(self.baudrate, int):
-            raise ValueError(f"baud rate must be a whole number, not {self.baudrate!r}")
-        if not 50 <= self.baudrate <= MAX_BAUDRATE:
-            raise ValueError(f"baud rate {self.baudrate} is outside 50..{MAX_BAUDRATE}")
-        if self.bytesize not in BYTESIZES:
-            raise ValueError(f"data bits must be one of 5, 6, 7, 8, not {self.bytesize!r}")
-        if self.parity not in PARITIES:
-            raise ValueError(f"parity must be one of {', '.join(PARITIES)}, not {self.parity!r}")
-        if self.stopbits not in STOPBITS:
-            raise ValueError(f"stop bits must be 1, 1.5 or 2, not {self.stopbits!r}")
-
-    @property
-    def bits_per_byte(self) -> float:
-        """Bits on the wire per byte: start bit, data bits, parity bit, stop bits."""
-        return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
-
-    def wire_time_s(self, nbytes: int) -> float:
-        """How long ``nbytes`` take on the wire at this baud rate (no gaps)."""
-        return nbytes * self.bits_per_byte / self.baudrate
-
-    def describe(self) -> str:
-        """Like ``115200 8N1.5, no flow control, lines end with \\r``."""
-        stop = f"{self.stopbits:g}"
-        flow = [name for name, on in (("RTS/CTS", self.rtscts), ("XON/XOFF", self.xonxoff)) if on]
-        text = f"{self.baudrate} {self.bytesize}{self.parity}{stop}, "
-        text += f"{' + '.join(flow)} flow control" if flow else "no flow control"
-        if self.line_terminator:
-            text += f", lines end with {self.line_terminator.decode('ascii', 'replace')!r}"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "baudrate": self.baudrate,
-            "bytesize": self.bytesize,
-            "parity": self.parity,
-            "stopbits": self.stopbits,
-            "xonxoff": self.xonxoff,
-            "rtscts": self.rtscts,
-            "line_terminator": self.line_terminator.decode("ascii", "replace")
-            if self.line_terminator
-            else None,
-        }
-
-    def pyserial_kwargs(self) -> dict[str, Any]:
-        return {
-            "baudrate": self.baudrate,
-            "bytesize": self.bytesize,
-            "parity": self.parity,
-            "stopbits": self.stopbits,
-            "xonxoff": self.xonxoff,
-            "rtscts": self.rtscts,
-        }
-
-
-#: The native protocol's line (docs/protocol.md): 115200 8N1, no flow control.
-NATIVE_SERIAL = SerialSettings()
 
 
 def explain_open_error(port: str, exc: BaseException) -> str:

@@ -724,6 +724,8 @@ class NativeDevice(Device):
                 if isinstance(m, Ack):
                     acked = True
                     self.acknowledged = DEVICE_STOPPED
+                    # Outputs off (docs/protocol.md 7.2): a caller may go on; STATUS confirms.
+                    self._emit(lambda _: self.events.emit_stop_acknowledged(), None)
                 return True
             return False
 

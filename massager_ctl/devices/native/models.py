@@ -56,7 +56,7 @@ MODELS: tuple[ModelDefinition, ...] = (
 # a name starting with "MCTL" and/or manufacturer data 0xFFFF "MCTL" + protocol version
 # (0xFFFF is the Bluetooth SIG's ID for tests and internal use); see docs/devices.md.
 
-from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout  # noqa: E402
+from ...transport.ble_layout import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout  # noqa: E402
 from ..model import Recognise  # noqa: E402
 from ..simulated_ble import GattCharacteristic, SimulatedBleUnit  # noqa: E402
 

@@ -50,6 +50,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...core.capabilities import Capabilities
+from ...core.recent import RecentLog
 from ...core.status import DeviceState, Status
 from ...sim.base import SimulatedDevice
 from ...sim.faults import FaultInjector
@@ -84,7 +85,8 @@ _HOST_TYPE_CODES = frozenset(t for t in MsgType if t < 0x80)
 _FEEDING_REFUSALS = frozenset({NakCode.BAD_VALUE, NakCode.UNSUPPORTED})
 HEATER_FAULT = "heater over temperature"
 DEADMAN_FAULT = "deadman"
-SENT_KEPT = 100  # frames kept in SimulatedNativeChair.sent: the last 10 s of STATUS
+SENT_KEPT = 10  # frames kept in SimulatedNativeChair.sent: the last second of STATUS
+RECEIVED_KEPT = 200  # host frames kept in SimulatedNativeChair.received (100 s of heartbeats)
 
 
 class SimulatedNativeChair(SimulatedDevice):
@@ -112,7 +114,8 @@ class SimulatedNativeChair(SimulatedDevice):
         self.ready = False  # a HELLO has been answered
         self.deadman_ms: int | None = None  # negotiated at HELLO
         self.deadman_trips = 0
-        self.received: list[tuple[float, Message]] = []  # host frames that reached the chair
+        # Host frames that reached the chair: the newest RECEIVED_KEPT, and a count of all.
+        self.received: RecentLog[tuple[float, Message]] = RecentLog(RECEIVED_KEPT)
         # What the chair tried to send: the most recent frames only (at 10 Hz of STATUS
         # a whole log would grow without end on a simulator that runs for hours, and
         # every entry is more for the garbage collector to walk), and a count of all.

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ...transport.serial import SerialSettings
+from ...transport.serial_settings import SerialSettings
 from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
 from .patterns import NLR_CAPABILITIES
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...core.capabilities import Capabilities
 from ...core.vocabulary import Technique, Zone
-from ...transport.ble import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout
+from ...transport.ble_layout import NUS_RX, NUS_SERVICE, NUS_TX, BleLayout
 from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
 from ..simulated_ble import SimulatedBleUnit
 

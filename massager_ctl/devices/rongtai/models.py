@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ...core.capabilities import Capabilities
 from ...core.tolerance import StatusTolerance
-from ...transport.ble import BleEndpoint, BleLayout
-from ...transport.serial import SerialSettings
+from ...transport.ble_layout import BleEndpoint, BleLayout
+from ...transport.serial_settings import SerialSettings
 from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
 from ..simulated_ble import SimulatedBleUnit
 from .facts import (  # noqa: F401 - re-exported for the transport modules

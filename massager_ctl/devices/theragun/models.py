@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...core.capabilities import Capabilities
 from ...core.vocabulary import BACK_ZONES, Technique
-from ...transport.ble import BleLayout
+from ...transport.ble_layout import BleLayout
 from ..model import ModelDefinition, OnLinkLoss, Recognise, SafetyFacts, StopConfirmation
 from ..simulated_ble import GattCharacteristic, SimulatedBleUnit
 
