@@ -304,6 +304,32 @@ def parse_compile(out: str) -> Row:
     )
 
 
+def parse_serve(out: str) -> Row:
+    r = _last_json(out)
+    return Row(
+        f"command -> bytes p50 {r['cmd_p50_ms']:.2f} / p99 {r['cmd_p99_ms']:.2f} ms; "
+        f"boundary p99 {r['p99_ms']:.2f} ms over {r['chairs']} chairs",
+        _verdict(r["passed"]),
+        [
+            (
+                f"MQTT command -> device bytes, {r['commands']} commands (p50 / p99 / max)",
+                f"{r['cmd_p50_ms']:.2f} / {r['cmd_p99_ms']:.2f} / {r['cmd_max_ms']:.2f} ms",
+            ),
+            (
+                "chairs x seconds (real time), one service",
+                f"{r['chairs']} x {r['seconds']} s, {r['finished']}/{r['chairs']} finished, stop confirmed",
+            ),
+            ("state published per chair", f"{r['publish_per_s']:.2f} per second"),
+            (
+                "step-boundary error p50 / p99 / max",
+                f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} / {r['max_ms']:.3f} ms "
+                f"({r['boundaries']} boundaries)",
+            ),
+            ("CPU, service + simulators + broker client", f"{r['cpu_percent']:.0f} % of one core"),
+        ],
+    )
+
+
 BENCHES: tuple[Bench, ...] = (
     Bench(
         "realtime",
@@ -400,6 +426,15 @@ BENCHES: tuple[Bench, ...] = (
         json=True,
     ),
     Bench("compile", "Compiling a 10 000-segment profile", "bench_compile.py", "none set", parse_compile),
+    Bench(
+        "serve",
+        "serve --mqtt: command latency, and 32 chairs publishing every second",
+        "bench_serve_mqtt.py",
+        "step-boundary p99 across 32 served chairs <= 5 ms with state published every second "
+        "(command latency: none set)",
+        parse_serve,
+        json=True,
+    ),
 )
 
 

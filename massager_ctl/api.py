@@ -30,6 +30,12 @@ Two other ways in, for the two other things a person does with a device:
   deadman) and leaves it as it was on the way out;
 * :func:`stop` stops it now: the stop's bytes go on the line before anything
   waits on what the device says.
+
+``service:NAME`` and ``mqtt://broker/NODE/DEVICE`` name a chair that a running
+``massager-ctl serve`` owns: :func:`connect` then gives a
+:class:`~massager_ctl.remote.chair.RemoteChair` (the :data:`AnyChair` union), with the
+same methods for playing, holding, watching and stopping; its session, governor and
+writer run in the service, so it has no ``device``, ``writer`` or ``session`` here.
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .connection.open import OpenedDevice, open_device
+from .core.capabilities import Capabilities
 from .core.durations import DurationError, parse_length
 from .core.errors import DeviceError, UsageError
 from .core.status import DeviceState, Status
@@ -57,8 +64,13 @@ from .session.program import ProgramProgress, ProgramReport, ProgramSession, pro
 from .session.runner import Progress, ReconnectPolicy, Session, SessionReport, manual_plan
 from .session.writer import Writer
 
+if TYPE_CHECKING:  # imported when a service URI is connected
+    from .remote.chair import RemoteChair
+
 log = logging.getLogger(__name__)
 
+#: What :func:`connect` gives: a Chair here, or a RemoteChair a service owns.
+AnyChair: TypeAlias = "Chair | RemoteChair"
 #: The longest ``set`` waits for the device to take its state before returning anyway.
 SETTLE_S = 2.0
 
@@ -167,6 +179,11 @@ class Chair:
     @property
     def model(self) -> str:
         return self.device.model
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the device can do (zones, techniques, steps, heat...)."""
+        return self.device.capabilities
 
     @property
     def simulator(self) -> Any:
@@ -590,12 +607,25 @@ async def connect(
     strict: bool = False,
     faults: Any = None,
     simulate_ble: bool = False,
-) -> AsyncIterator[Chair]:
+) -> AsyncIterator[AnyChair]:
     """Connect to a device (default: the built-in simulated chair) behind the governor.
 
     ``control`` True (the default): take control of it (the native protocol's HELLO, the
     stop prepared); leaving the block stops it and waits for the confirmation.
-    ``control`` False: only look (:func:`observe`)."""
+    ``control`` False: only look (:func:`observe`).
+    ``service:NAME`` and ``mqtt://broker/NODE/DEVICE`` reach a chair that a running
+    ``massager-ctl serve`` owns (:class:`massager_ctl.remote.chair.RemoteChair`, the
+    same methods): its session and governor run in that service; ``limits`` here can
+    only tighten what a profile sent from here may do."""
+    from .remote.connect import is_remote
+
+    if is_remote(uri):
+        from .remote.connect import connect_remote
+
+        assert uri is not None  # is_remote says so
+        async with connect_remote(uri, limits=limits) as remote:
+            yield remote
+        return
     opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
     try:
         if control:
@@ -616,7 +646,7 @@ async def connect(
 
 def observe(
     uri: str | None = None, *, faults: Any = None, simulate_ble: bool = False
-) -> AbstractAsyncContextManager[Chair]:
+) -> AbstractAsyncContextManager[AnyChair]:
     """``connect(uri, control=False)``: a Chair that only looks. It sends nothing that
     changes the device (queries only: GET_STATUS, ``P``, ``Q``, the gun's status request;
     no HELLO, so no deadman is armed) and does not stop it on the way out."""
@@ -637,7 +667,17 @@ async def stop(
     confirming it (``status.confirmed`` False when the device cannot say); raises
     StopNotConfirmed when the stop could not be sent, or a device that reports its state
     did not confirm it. ``on_progress`` hears a chair that returns home before it goes
-    off (a Rongtai chair's reset): the phase and the status that shows it."""
+    off (a Rongtai chair's reset): the phase and the status that shows it.
+
+    A chair a service owns (``service:``, ``mqtt://``) is stopped by that service,
+    whatever plays on it and whoever started it; this returns its confirmation."""
+    from .remote.connect import is_remote
+
+    if uri is not None and is_remote(uri):
+        from .remote.connect import connect_remote
+
+        async with connect_remote(uri) as remote:
+            return await remote.stop(timeout=timeout)
     opened = await open_device(uri, faults=faults, simulate_ble=simulate_ble)
     if on_progress is not None and hasattr(opened.device, "on_stop_progress"):
         opened.device.on_stop_progress = on_progress

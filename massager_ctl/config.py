@@ -405,6 +405,8 @@ KEYS: dict[str, KeySpec] = {
 }
 
 _TABLES = {"caps", "history"}
+#: Tables read and checked elsewhere: ``[serve]`` by massager_ctl.service.settings.
+OTHER_TABLES = {"serve"}
 
 #: ``[people.NAME]``: a person's keys are the caps' keys, and their favourite profiles.
 PERSON_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -490,6 +492,8 @@ def _flatten(raw: dict[str, Any]) -> tuple[dict[str, object], list[str]]:
                     flat[f"people.{name}"] = {}  # a person with no keys of their own: fine
                 for sub, subvalue in table.items():
                     flat[f"people.{name}.{sub}"] = subvalue
+            continue
+        if key in OTHER_TABLES:
             continue
         if key in _TABLES:
             if not isinstance(value, dict):

@@ -20,6 +20,21 @@ def _private_data_folder(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MASSAGER_CTL_DATA", str(tmp_path_factory.mktemp("data")))
 
 
+@pytest.fixture(autouse=True)
+def _private_runtime_dir(monkeypatch, tmp_path_factory):
+    """Every test gets its own runtime folder: a `massager-ctl serve` running on this
+    machine (its control socket) is never reached by a test, and tests never meet."""
+    import tempfile
+
+    # Short: a Unix socket path holds about 100 bytes; pytest's tmp paths can be longer.
+    folder = tempfile.mkdtemp(prefix="mc-")
+    monkeypatch.setenv("MASSAGER_CTL_RUNTIME_DIR", folder)
+    yield
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     """Invoke massager-ctl with a private config and a simulator trace file (cli.trace)."""

@@ -55,7 +55,7 @@ CASES: dict[str, tuple[list[str], str]] = {
 }
 
 #: Commands checked elsewhere in this file (they need a process of their own).
-ELSEWHERE = {"simulate"}
+ELSEWHERE = {"simulate", "serve"}
 
 
 @pytest.fixture
@@ -164,3 +164,27 @@ def test_simulate_json_is_a_stream_ending_on_sigterm(env):
             proc.kill()
     lines = [first, *parse_lines(out)]
     check_stream(lines)
+
+
+@pytest.mark.slow
+def test_serve_json_is_a_stream_ending_on_sigterm(env):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "massager_ctl", "serve", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ},  # the test's own runtime folder (conftest): its own control socket
+    )
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["type"] == "ready" and first["devices"] == {"chair": "sim:"}
+        assert first["socket"].endswith("control.sock") and first["mqtt"] is None
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = [first, *parse_lines(out)]
+    check_stream(lines)
+    assert proc.returncode == 0

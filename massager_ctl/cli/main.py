@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "program": "massager_ctl.cli.program_cmds:program",
     "scan": "massager_ctl.cli.scan_cmds:scan",
     "simulate": "massager_ctl.cli.simulate_cmds:simulate",
+    "serve": "massager_ctl.cli.serve_cmds:serve",
 }
 
 #: What `massager-ctl --help` lists for each command, so listing them imports none of
@@ -48,6 +49,7 @@ SHORT_HELP: dict[str, str] = {
     "program": "Run the chair's built-in auto program NAME (see --list) until its own timer ends it.",
     "run": "Play PROFILE (a file, or a shipped or user profile name) on the device.",
     "scan": "List serial ports and Bluetooth devices, marking the models they match.",
+    "serve": "Own the configured devices and serve them to other terminals, scripts and MQTT.",
     "set": "Hold a state by hand, through the safety governor, then stop.",
     "simulate": "Serve MODEL's simulator on a pseudo-terminal until Ctrl-C; prints its port.",
     "status": "Read the device's status without changing it.",

@@ -164,7 +164,7 @@ def program(
     recorder = history_recorder(cli, not no_history, printer.warn)
 
     async def play() -> ProgramReport:
-        from ..api import connect
+        from ..api import Chair, connect
 
         async with connect(uri, limits=limits, simulate_ble=cli.simulate_ble) as chair:
             info = {"program": name, "device": uri, "model": chair.model, "length_s": length_s}
@@ -175,8 +175,8 @@ def program(
                     device=uri,
                     model=chair.model,
                     limits=limits,
-                    capabilities=chair.device.capabilities,
-                    writer=chair.writer,
+                    capabilities=chair.capabilities,
+                    writer=chair.writer if isinstance(chair, Chair) else None,  # a service writes there
                     profile_id=name,
                     profile_name=f"program {name}",
                     planned_ms=int(length_s * 1000),

@@ -25,7 +25,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..api import Chair
+    from ..api import AnyChair
     from ..core.capabilities import Capabilities
     from ..core.status import DeviceState, Status
     from ..core.vocabulary import Zone
@@ -46,6 +46,9 @@ EXIT_TERMINATED = 143
 
 def _uri(cli: CliContext) -> str:
     uri = cli.device_uri
+    served = _served(uri)
+    if served is not None:
+        return served
     if uri is None:
         click.echo("massager-ctl: no device configured; using the built-in simulated chair (sim:)", err=True)
         uri = "sim:"
@@ -57,6 +60,20 @@ def _uri(cli: CliContext) -> str:
 #: would take weeks. Above this, the scaled simulator cannot keep pace anyway.
 MIN_TIME_SCALE = 1.0
 MAX_TIME_SCALE = 10_000.0
+
+
+def _served(uri: str | None) -> str | None:
+    """``service:NAME`` when a local `massager-ctl serve` owns this device (it holds the
+    link; this command then goes through it), else None."""
+    from ..remote.connect import is_remote, served_name
+
+    if is_remote(uri):
+        return None
+    name = served_name(uri)
+    if name is None:
+        return None
+    click.echo(f"massager-ctl: {name} is served by `massager-ctl serve`; going through it", err=True)
+    return f"service:{name}"
 
 
 class TimeScale(click.ParamType):  # type: ignore[type-arg]  # generic in new click only; no runtime subscript
@@ -208,7 +225,7 @@ def _play(
     cli: CliContext,
     uri: str,
     clock: _LoopClock,
-    make_plan: Callable[[Chair], Plan],
+    make_plan: Callable[[AnyChair], Plan],
     limits: SafetyLimits,
     *,
     strict: bool,
@@ -220,17 +237,22 @@ def _play(
     history: bool = True,
 ) -> SessionReport:
     """Connect, play the plan ``make_plan(chair)`` gives, show it, take keys from the
-    terminal (space, n, -, +, q, Esc) and record it in the history; returns the report."""
+    terminal (space, n, -, +, q, Esc) and record it in the history; returns the report.
+
+    Through a service (``service:``, ``mqtt://``) the session plays there: no keys here
+    (the service's other clients steer it), and the history records no written steps."""
+    from ..remote.connect import is_remote
     from .keys import KeyReader
 
-    keys = KeyReader.available()
+    keys = KeyReader.available() and not is_remote(uri)
     out = _session_output(cli, id=id, name=name, keys=keys)
     recorder = history_recorder(cli, history, out.warn)
 
     async def play() -> SessionReport:
-        from ..api import connect, freeze_setup
+        from ..api import Chair, connect, freeze_setup
 
         async with connect(uri, limits=limits, strict=strict, simulate_ble=cli.simulate_ble) as chair:
+            local = chair if isinstance(chair, Chair) else None
             plan = make_plan(chair)
             in_force = limits.tightened(
                 max_intensity=plan.limits.max_intensity,
@@ -252,13 +274,13 @@ def _play(
                     device=uri,
                     model=chair.model,
                     limits=in_force,
-                    capabilities=chair.device.capabilities,
-                    writer=chair.writer,
+                    capabilities=chair.capabilities,
+                    writer=local.writer if local is not None else None,
                     profile_id=id,
                     profile_hash=profile_hash,
                 )
                 info["history_id"] = history_id
-            out.start(info, chair.device.capabilities)
+            out.start(info, chair.capabilities)
 
             def on_end(report: SessionReport) -> None:  # in the path that stopped the device, once it is done
                 if recorder is not None:
@@ -267,10 +289,10 @@ def _play(
 
             chair.on_status(out.on_status)
             reader = None
-            if keys:
+            if keys and local is not None:
                 from .keys import SessionKeys
 
-                reader = KeyReader(SessionKeys(chair, out))
+                reader = KeyReader(SessionKeys(local, out))
                 if not reader.start():  # a terminal that cannot give keys: play without them
                     reader = None
             freeze_setup()  # what was set up lives as long as the session: out of the GC's walk
@@ -557,10 +579,10 @@ def set_(
     uri = _uri(cli)
     clock = _clock(uri, time_scale)
 
-    def make_plan(chair: Chair) -> Plan:
+    def make_plan(chair: AnyChair) -> Plan:
         held = state
         if whole_back:
-            held = state.with_(zones=whole_back_zones(chair.device.capabilities))
+            held = state.with_(zones=whole_back_zones(chair.capabilities))
             names = ", ".join(z.value for z in sorted(held.zones, key=zone_order))
             note = f"no --zones given: the rollers work the whole back {chair.model} reaches ({names})"
             if cli.json:

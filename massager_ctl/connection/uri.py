@@ -3,6 +3,8 @@
 * ``sim:`` / ``sim:MODEL`` - a built-in simulated device (default ``sim-chair``)
 * ``serial:PORT[?model=NAME]`` and ``ble:ADDRESS`` / ``ble:NAME`` - real
   devices, added by the serial and BLE driver work.
+* ``service:NAME`` and ``mqtt://broker/NODE/DEVICE`` - a device a running
+  ``massager-ctl serve`` owns (massager_ctl.remote; ``connect`` hands them there).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from ..core.errors import UsageError
 
-SCHEMES = ("sim", "serial", "ble")
+SCHEMES = ("sim", "serial", "ble", "service", "mqtt", "mqtts")
 
 
 @dataclass(frozen=True)

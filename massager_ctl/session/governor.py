@@ -51,6 +51,12 @@ class SafetyGovernor:
         self._resumed_at: float | None = None  # after a reconnect: airbags and heat come back slowly
         self.notices: list[str] = []
         self.expired = False
+        #: A live intensity cap asked for with ``lasting=True`` (the service's): every later
+        #: session starts under it too (see :meth:`set_intensity_cap`).
+        self._lasting_cap: float | None = None
+        #: The service's heat switch (see :meth:`set_heat_ceiling`): lowers the heat cap,
+        #: never raises it.
+        self.heat_ceiling = Heat.HIGH
 
     # -- sessions -------------------------------------------------------------
 
@@ -85,6 +91,9 @@ class SafetyGovernor:
         """Start a live session. Raises SafetyError if it would be too long."""
         self._session_limits = self.limits.tightened(max_intensity=max_intensity, max_length_s=max_length_s)
         self._begun_limits = self._session_limits
+        if self._lasting_cap is not None and self._lasting_cap < self._session_limits.max_intensity:
+            # The live cap starts low; the ceiling it may be raised back to stays the begun cap.
+            self._session_limits = replace(self._session_limits, max_intensity=self._lasting_cap)
         if length_s is not None:
             self.check_length(length_s)
         self._live_since = now
@@ -105,30 +114,57 @@ class SafetyGovernor:
         return STOPPED
 
     @property
+    def begun_limits(self) -> SafetyLimits:
+        """The limits the current session began with, before any live intensity cap."""
+        return self._begun_limits
+
+    @property
     def intensity_ceiling(self) -> float:
         """The highest the live intensity cap may be raised to: the cap the session began
         with (the user's caps, tightened by the profile and the command line)."""
         return self._begun_limits.max_intensity
 
-    def set_intensity_cap(self, percent: float) -> float:
-        """Lower or raise the live session's intensity cap (a person turning it down or up
-        while it plays). Never above :attr:`intensity_ceiling`, never below 0; a value that
-        is not a finite number changes nothing. Lowering takes hold at the next
-        :meth:`regulate`; raising lets the intensity climb back only at ``slew_per_s``.
-        Returns the cap in force."""
-        if not self.live:
-            return self._session_limits.max_intensity
+    def set_intensity_cap(self, percent: float, *, lasting: bool = False) -> float:
+        """Lower or raise the live intensity cap (a person turning it down or up while a
+        session plays: the panel's - and + keys, the service's slider). Never above
+        :attr:`intensity_ceiling`, never below 0; a value that is not a finite number
+        changes nothing. Lowering takes hold at the next :meth:`regulate`; raising lets the
+        intensity climb back only at ``slew_per_s``.
+
+        Without ``lasting`` it changes the live session only, and outside one nothing.
+        With ``lasting`` (the service, whose cap belongs to the chair, not to one job) it
+        also holds for every later session: each starts under it, and may be raised back
+        only to the cap it began with. Returns the cap in force (outside a session: the
+        cap the next one starts under)."""
         try:
             value = float(percent)
         except (TypeError, ValueError):
-            return self._session_limits.max_intensity
+            return self.intensity_cap
         if not math.isfinite(value):
-            return self._session_limits.max_intensity
-        value = min(max(0.0, value), self.intensity_ceiling)
+            return self.intensity_cap
+        value = min(max(0.0, value), 100.0)
+        if lasting:
+            self._lasting_cap = value
+        if not self.live:
+            return self.intensity_cap
+        value = min(value, self.intensity_ceiling)
         if value != self._session_limits.max_intensity:
             self._session_limits = replace(self._session_limits, max_intensity=value)
             log.info("intensity cap now %g %%", value)
         return value
+
+    @property
+    def intensity_cap(self) -> float:
+        """The intensity cap in force now; outside a session, the one the next starts under."""
+        if self.live or self._lasting_cap is None:
+            return self._session_limits.max_intensity
+        return min(self._lasting_cap, self._session_limits.max_intensity)
+
+    def set_heat_ceiling(self, heat: Heat) -> None:
+        """The service's heat switch, for this session and the next ones: ``Heat.OFF``
+        switches heat off at the next :meth:`regulate`; a higher level lets heat back,
+        only up to the heat cap and never after the heat auto-off (it never raises a cap)."""
+        self.heat_ceiling = heat
 
     def _notice(self, message: str) -> None:
         if message not in self.notices:
@@ -218,6 +254,8 @@ class SafetyGovernor:
         if self._heat_off_for_good or not isinstance(wanted, Heat):
             return Heat.OFF
         top = self._session_limits.max_heat
+        if self.heat_ceiling.rank < top.rank:
+            top = self.heat_ceiling
         return top if wanted.rank > top.rank else wanted
 
     def capped(self, desired: TargetState) -> TargetState:

@@ -199,15 +199,21 @@ class Session:
         """The intensity cap in force now (%)."""
         return self.governor.session_limits.max_intensity
 
-    def set_intensity_cap(self, percent: float) -> float:
+    def set_intensity_cap(self, percent: float, *, lasting: bool = False) -> float:
         """Turn the intensity cap down or up while the session plays, never above the cap
-        it began with (see :meth:`SafetyGovernor.set_intensity_cap`); the device's steps
-        follow it (a step above the new cap is never sent). Returns the cap in force."""
-        cap = self.governor.set_intensity_cap(percent)
+        it began with (see :meth:`SafetyGovernor.set_intensity_cap`, also for ``lasting``);
+        the device's steps follow it (a step above the new cap is never sent). Returns the
+        cap in force."""
+        cap = self.governor.set_intensity_cap(percent, lasting=lasting)
         if self._mapper is not None:
             self._mapper.max_intensity = cap
         self._poke.set()
         return cap
+
+    def wake(self) -> None:
+        """Something outside the plan changed (the governor's heat ceiling): act on it now,
+        not at the next tick."""
+        self._poke.set()
 
     async def first_submit(self) -> None:
         """Return once the session has submitted its first state to the writer (at once
@@ -348,7 +354,11 @@ class Session:
         if self.device.reports_own_stop:
             self.device.events.status.append(self._on_status)
         if self.tolerance is not None:
-            self._verifier = StatusVerifier(self.device, self.tolerance, self.device.capabilities, lim)
+            # Held to the caps it began with: a lasting live cap (already in `lim`) may be
+            # raised back to them mid-session, and the device then follows it up.
+            self._verifier = StatusVerifier(
+                self.device, self.tolerance, self.device.capabilities, self.governor.begun_limits
+            )
             self.device.events.status.append(self._verify)
         if not self.device.connected:  # lost between connect() and now
             self._lost = "link lost before the session started"
