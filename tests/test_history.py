@@ -97,6 +97,25 @@ def test_a_recorded_session_reads_back(tmp_path):
     assert max(p[1] for p in record.plan) <= 40  # the plan's curve under the caps in force
 
 
+def test_a_session_written_elsewhere_has_an_unknown_peak_not_zero(tmp_path):
+    """Through a service the states are written in its process: the peak is unknown here."""
+    recorder = SessionRecorder(tmp_path / "h.sqlite3")
+    recorder.begin(
+        kind="run",
+        plan=load_plan(shipped_dir() / "quick.toml"),
+        device="service:chair",
+        model="sim-chair",
+        limits=SafetyLimits(),
+        capabilities=None,
+        writer=None,
+    )
+    recorder.end(
+        SessionReport(reason="finished", plan_ms=500, elapsed_s=0.5, stop_confirmed=True, stop_sent=True)
+    )
+    record = HistoryStore(tmp_path / "h.sqlite3").get(1)
+    assert record.peak_intensity_step is None and record.peak_intensity_pct is None
+
+
 def test_pruning_keeps_the_newest(tmp_path):
     for _ in range(5):
         recorder = SessionRecorder(tmp_path / "h.sqlite3", keep=3)

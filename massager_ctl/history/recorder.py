@@ -206,8 +206,11 @@ class SessionRecorder:
         if self.id is None:
             return
         states = self.states()
-        peak = max((s[3] for s in states if s[1] is not None), default=0)
-        pct = round(100.0 * peak / self._steps, 1) if self._steps else None
+        peak: int | None = None
+        pct: float | None = None
+        if self._writer is not None:  # else the states were written elsewhere (a service): unknown here
+            peak = max((s[3] for s in states if s[1] is not None), default=0)
+            pct = round(100.0 * peak / self._steps, 1) if self._steps else None
         try:
             self.store.end(
                 self.id,
