@@ -144,6 +144,23 @@ def test_config_show_is_valid_toml_with_unset_keys_commented_out(env):
     assert again.people == original.people
 
 
+def test_config_show_shows_the_serve_table_with_the_password_hidden(env):
+    (env / "config.toml").write_text(
+        '[serve]\nnode_id = "den"\nmqtt = "mqtt://anna:s3cret@broker.lan:1883"\n'
+        '[serve.devices]\nchair = "sim:"\n'
+    )
+    shown = invoke("config", "show").stdout
+    assert "s3cret" not in shown
+    parsed = tomllib.loads(shown)
+    assert parsed["serve"] == {
+        "node_id": "den",
+        "mqtt": "mqtt://anna:***@broker.lan:1883",
+        "devices": {"chair": "sim:"},
+    }
+    data = json.loads(invoke("--json", "config", "show").stdout)
+    assert data["serve"]["mqtt"] == "mqtt://anna:***@broker.lan:1883"
+
+
 # -- simulate --show -------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -60,9 +60,12 @@ def show(cli: CliContext) -> None:
     from ..config import show_value
 
     cfg = cli.config
+    serve = _serve_table(cfg.path)
     if cli.json:
         data = cfg.to_dict()
         data["people"] = {name: p.to_dict() for name, p in cfg.people.items()}
+        if serve:
+            data["serve"] = serve
         cli.echo_json(data)
         return
     state = "" if cfg.path.is_file() else "  (no file yet: all defaults)"
@@ -84,6 +87,39 @@ def show(cli: CliContext) -> None:
             click.echo(f"{key} = {show_value(value)}")
         if person.favourites:
             click.echo(f"favourites = {show_value(list(person.favourites))}")
+    if serve:  # `massager-ctl serve`'s table, as written (checked when serve reads it)
+        click.echo("\n[serve]")
+        for key, value in serve.items():
+            if not isinstance(value, dict):
+                click.echo(f"{key} = {show_value(value)}")
+        devices = serve.get("devices")
+        if isinstance(devices, dict):
+            click.echo("\n[serve.devices]")
+            for key, value in devices.items():
+                click.echo(f"{key} = {show_value(value)}")
+
+
+def _serve_table(path: Path) -> dict[str, Any] | None:
+    """The config's ``[serve]`` table with any password in its MQTT URL hidden, or None."""
+    from ..config import read_raw
+
+    table = (read_raw(path) or {}).get("serve")
+    if not isinstance(table, dict):
+        return None
+    shown = dict(table)
+    mqtt = shown.get("mqtt")
+    if isinstance(mqtt, str):
+        shown["mqtt"] = _hide_password(mqtt)
+    return shown
+
+
+def _hide_password(url: str) -> str:
+    """``mqtt://user:secret@host`` -> ``mqtt://user:***@host``; anything else as it is."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 @config.command("set")
