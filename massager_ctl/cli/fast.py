@@ -1,0 +1,81 @@
+"""The read commands answered without click: ``devices``.
+
+Importing click costs more than starting Python itself, so :func:`run` (called by
+:mod:`.entry` before click is imported) answers exactly these forms itself::
+
+    devices         devices --json         --json devices
+
+Anything else (another option, a shell completion, no standard output) returns None and
+goes to click. The output, errors and exit codes are the click commands' own, byte for
+byte: tests/test_cli_fast_read.py runs each form both ways and compares. Import only os
+and sys here; a command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # not typing's: importing typing costs more than this module saves
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+#: click's shell-completion variable for prog_name "massager-ctl" (as in entry.py).
+COMPLETE_VAR = "_MASSAGER_CTL_COMPLETE"
+
+
+def _devices(json: bool) -> int:
+    from .devices_text import DEVICES_JSON, DEVICES_TEXT
+
+    return _write(DEVICES_JSON if json else DEVICES_TEXT)
+
+
+#: command words -> what answers them (given whether --json was typed); returns the exit code
+COMMANDS: dict[tuple[str, ...], Callable[[bool], int]] = {
+    ("devices",): _devices,
+}
+
+
+def run(argv: list[str]) -> int | None:
+    """Run ``argv`` (the arguments after the program name) if it is a form answered here:
+    its exit code. None: not one of them, let click run it."""
+    if COMPLETE_VAR in os.environ or sys.stdout is None or sys.stderr is None:
+        return None
+    json = "--json" in (argv[:1] + argv[-1:])
+    words = [a for a in argv if a != "--json"]
+    if json and len(words) != len(argv) - 1:  # --json twice, or in the middle
+        return None
+    command = COMMANDS.get(tuple(words))
+    return None if command is None else command(json)
+
+
+def _write(text: str) -> int:
+    """Write ``text`` to standard output as click's echo does; a broken output is handled
+    as the click group handles it (cli/main.py): a closed pipe ends quietly, exit 1; a full
+    disk or an I/O error is said on stderr, exit 1."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: quiet, as click does
+        _silence_stdout()
+        return 1
+    except OSError as err:  # a full disk, an I/O error: said on stderr
+        return _fail(f"cannot write the output: {err.strerror or err}")
+    except ValueError as err:  # a closed stdout
+        return _fail(f"unexpected error: {type(err).__name__}: {err}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    _silence_stdout()
+    sys.stderr.write(f"massager-ctl: {message}\nmassager-ctl: rerun with -v for details\n")
+    return 1
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
