@@ -31,7 +31,11 @@ from typing import TypeGuard, TypeVar
 from ...core.capabilities import Capabilities
 from ...core.status import DeviceState, Status
 from ...core.vocabulary import Heat, Technique, Width, Zone
-from .deadman import DEFAULT_DEADMAN_MS, MAX_DEADMAN_MS, MIN_DEADMAN_MS
+
+# re-exported: the driver and the simulator take the deadman periods from the codec
+from .deadman import DEFAULT_DEADMAN_MS as DEFAULT_DEADMAN_MS
+from .deadman import MAX_DEADMAN_MS as MAX_DEADMAN_MS
+from .deadman import MIN_DEADMAN_MS as MIN_DEADMAN_MS
 
 PROTOCOL_VERSION = 1
 
