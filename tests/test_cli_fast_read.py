@@ -21,6 +21,7 @@ from massager_ctl.cli.devices_text import DEVICES_JSON, DEVICES_TEXT, render
 ROOT = Path(__file__).resolve().parent.parent
 
 DEVICES_FORMS = [["devices"], ["devices", "--json"], ["--json", "devices"]]
+PROFILE_LIST_FORMS = [["profile", "list"], ["profile", "list", "--json"], ["--json", "profile", "list"]]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, stdout: object = subprocess.PIPE):
@@ -54,6 +55,16 @@ def both_ways(args: list[str], env: dict[str, str] | None = None):
     click_code, click_out, click_err, click_modules = run_cli("--simulate-ble", *args, env=env)
     assert "click" in click_modules  # the comparison is with click's own command
     return (code, out, err), (click_code, click_out, click_err), modules
+
+
+def same_but_time(fast_result, click_result):
+    """Equal, but for the "t" of a JSON error record (seconds since the command started)."""
+    import re
+
+    def untimed(result):
+        return tuple(re.sub(r'"t":[0-9.]+', '"t":T', x) if isinstance(x, str) else x for x in result)
+
+    return untimed(fast_result) == untimed(click_result)
 
 
 def heavy(modules: set[str]) -> set[str]:
@@ -114,3 +125,69 @@ def test_shell_completion_goes_to_click(monkeypatch):
     assert code == 0
     assert "devices" in out
     assert "click" in modules
+
+
+# -- profile list
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """A config naming a user profile folder with a good, a broken and a misnamed profile,
+    and a person with a favourite; returns a function making the environment for a config text."""
+    from massager_ctl.profile.library import shipped_dir
+
+    shipped = shipped_dir()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "quick.toml").write_text((shipped / "quick.toml").read_text())  # hides the shipped one
+    (mine / "broken.toml").write_text("nonsense = 1\n")
+    (mine / "bad name.toml").write_text("x")
+
+    def env(config_text: str | None, **extra: str) -> dict[str, str]:
+        path = tmp_path / "config.toml"
+        if config_text is not None:
+            path.write_text(config_text.replace("MINE", str(mine)))
+        return {"MASSAGER_CTL_CONFIG": str(path), "XDG_CONFIG_HOME": str(tmp_path / "xdg"), **extra}
+
+    return env
+
+
+GOOD_CONFIG = 'profiles_dir = "MINE"\n[people.ann]\nfavourites = ["relaxation", "quick"]\n'
+
+
+@pytest.mark.parametrize("args", PROFILE_LIST_FORMS, ids=" ".join)
+@pytest.mark.parametrize(
+    "case",
+    ["no config", "user folder", "favourites", "broken config", "unknown person", "missing folder"],
+)
+def test_profile_list_fast_is_clicks(folders, case, args):
+    env = {
+        "no config": lambda: folders(None),
+        "user folder": lambda: folders(GOOD_CONFIG),
+        "favourites": lambda: folders(GOOD_CONFIG, MASSAGER_CTL_PERSON="ann"),
+        "broken config": lambda: folders('device = [\nprofiles_dir = "MINE"\n'),
+        "unknown person": lambda: folders(GOOD_CONFIG, MASSAGER_CTL_PERSON="bob"),
+        "missing folder": lambda: folders('profiles_dir = "MINE/nope"\n'),
+    }[case]()
+    fast_result, click_result, modules = both_ways(args, env)
+    assert same_but_time(fast_result, click_result), (fast_result, click_result)
+    assert heavy(modules) == set()
+    code, out, err = fast_result
+    if case in ("broken config", "unknown person"):
+        assert code == 2
+        if "--json" in args:
+            assert json.loads(out)["type"] == "error" and err == ""
+        else:
+            assert out == "" and err.count("\n") == 1 and err.startswith("massager-ctl: ")
+    else:
+        assert code == 0 and err == ""
+    if case == "user folder" and "--json" not in args:
+        assert "broken" in out and "error: " in out and "(hidden by user)" in out
+
+
+def test_profile_list_warns_of_a_config_others_can_change_like_click(folders):
+    env = folders(GOOD_CONFIG)
+    os.chmod(env["MASSAGER_CTL_CONFIG"], 0o666)
+    fast_result, click_result, _ = both_ways(["profile", "list"], env)
+    assert fast_result == click_result
+    assert "massager-ctl: WARNING massager_ctl.config: " in fast_result[2]

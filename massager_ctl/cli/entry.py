@@ -4,7 +4,7 @@ Importing click alone costs several times the start-up of Python itself, so
 ``massager-ctl --help`` (or ``-h``) and nothing else prints the help pre-rendered in
 :mod:`.help_text`, provided click would render it at the same width;
 ``massager-ctl --version`` alone prints the version line click would print; and
-:mod:`.fast` answers the read commands it knows (``devices``). Everything else (and any
+:mod:`.fast` answers ``devices`` and ``profile list``. Everything else (and any
 doubt) goes to the click group in :mod:`.main`. Import only os and sys here.
 """
 

@@ -1,9 +1,10 @@
-"""The read commands answered without click: ``devices``.
+"""The read commands answered without click: ``devices`` and ``profile list``.
 
 Importing click costs more than starting Python itself, so :func:`run` (called by
 :mod:`.entry` before click is imported) answers exactly these forms itself::
 
     devices         devices --json         --json devices
+    profile list    profile list --json    --json profile list
 
 Anything else (another option, a shell completion, no standard output) returns None and
 goes to click. The output, errors and exit codes are the click commands' own, byte for
@@ -30,9 +31,65 @@ def _devices(json: bool) -> int:
     return _write(DEVICES_JSON if json else DEVICES_TEXT)
 
 
+def _profile_list(json: bool) -> int:
+    import time
+
+    started = time.monotonic()  # the error record's "t" counts from here, as CliContext's does
+    from ..core.errors import MassagerError
+
+    try:
+        from ..config import load_config
+        from .logs import setup_logging
+
+        setup_logging(0)  # as the click group does: a config others can change is warned of
+        from .person import person_name
+        from .profile_list import listing
+
+        config = load_config(None)
+        person = person_name(None)
+        if person is not None:
+            config.person(person)  # an unknown name is a ConfigError, with a guess
+        text = listing(config, person, json=json)
+    except MassagerError as exc:
+        return _error(exc, str(exc), exc.exit_code, json, started)
+    except Exception as exc:  # the click group's last resort, said the same way
+        text = str(exc)
+        described = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return _error(exc, f"unexpected error: {described}", 1, json, started)
+    return _write(text)
+
+
+def _error(exc: BaseException, message: str, exit_code: int, json: bool, started: float) -> int:
+    """As cli/main.py's report_error says an error (without -v, its logging stays silent)."""
+    if json:
+        import time
+
+        from .output import to_json_line
+
+        data = {"type": "error", "t": round(time.monotonic() - started, 3), "error": message}
+        data["exit_code"] = exit_code
+        problems = getattr(exc, "problems", None) or []
+        if problems and all(hasattr(p, "to_dict") for p in problems):
+            data["problems"] = [p.to_dict() for p in problems]
+        try:
+            sys.stdout.write(to_json_line(data) + "\n")
+            sys.stdout.flush()
+            return exit_code
+        except OSError as err:  # stdout broken too: the error goes to stderr after all
+            _silence_stdout()
+            message += f" (and the output cannot be written: {err.strerror or err})"
+    lines = [f"massager-ctl: {line}\n" for line in message.splitlines() or [""]]
+    if exit_code != 2:  # 2 is bad input: its message says what to fix
+        lines.append("massager-ctl: rerun with -v for details\n")
+    sys.stderr.write("".join(lines))
+    sys.stderr.flush()
+    return exit_code
+
+
 #: command words -> what answers them (given whether --json was typed); returns the exit code
 COMMANDS: dict[tuple[str, ...], Callable[[bool], int]] = {
     ("devices",): _devices,
+    ("profile", "list"): _profile_list,
 }
 
 
