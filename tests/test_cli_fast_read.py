@@ -191,3 +191,13 @@ def test_profile_list_warns_of_a_config_others_can_change_like_click(folders):
     fast_result, click_result, _ = both_ways(["profile", "list"], env)
     assert fast_result == click_result
     assert "massager-ctl: WARNING massager_ctl.config: " in fast_result[2]
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+@pytest.mark.parametrize("args", [["devices"], ["profile", "list"]], ids=" ".join)
+def test_an_output_that_is_not_utf8_goes_to_click(folders, args, encoding):
+    """click writes an ASCII stdout its own way (it prints the "…" of a clipped line)."""
+    env = folders(None, PYTHONIOENCODING=encoding)
+    fast_result, click_result, modules = both_ways(args, env)
+    assert fast_result == click_result
+    assert "click" in modules

@@ -6,10 +6,10 @@ Importing click costs more than starting Python itself, so :func:`run` (called b
     devices         devices --json         --json devices
     profile list    profile list --json    --json profile list
 
-Anything else (another option, a shell completion, no standard output) returns None and
-goes to click. The output, errors and exit codes are the click commands' own, byte for
-byte: tests/test_cli_fast_read.py runs each form both ways and compares. Import only os
-and sys here; a command imports what it needs when it runs.
+Anything else (another option, a shell completion, no standard output, an output that is
+not UTF-8) returns None and goes to click. The output, errors and exit codes are the click
+commands' own, byte for byte: tests/test_cli_fast_read.py runs each form both ways and
+compares. Import only os and sys here; a command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ COMMANDS: dict[tuple[str, ...], Callable[[bool], int]] = {
 def run(argv: list[str]) -> int | None:
     """Run ``argv`` (the arguments after the program name) if it is a form answered here:
     its exit code. None: not one of them, let click run it."""
-    if COMPLETE_VAR in os.environ or sys.stdout is None or sys.stderr is None:
+    if COMPLETE_VAR in os.environ or not (_utf8(sys.stdout) and _utf8(sys.stderr)):
         return None
     json = "--json" in (argv[:1] + argv[-1:])
     words = [a for a in argv if a != "--json"]
@@ -104,6 +104,17 @@ def run(argv: list[str]) -> int | None:
         return None
     command = COMMANDS.get(tuple(words))
     return None if command is None else command(json)
+
+
+def _utf8(stream: object) -> bool:
+    """Whether ``stream`` writes UTF-8, as click's echo then does too. On another encoding
+    click writes in its own way (UTF-8 in place of ASCII, say): it is left to click."""
+    import codecs
+
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"
+    except LookupError:
+        return False
 
 
 def _write(text: str) -> int:
