@@ -98,11 +98,13 @@ def run(argv: list[str]) -> int | None:
     its exit code. None: not one of them, let click run it."""
     if COMPLETE_VAR in os.environ or not (_utf8(sys.stdout) and _utf8(sys.stderr)):
         return None
-    json = "--json" in (argv[:1] + argv[-1:])
-    words = [a for a in argv if a != "--json"]
-    if json and len(words) != len(argv) - 1:  # --json twice, or in the middle
-        return None
-    command = COMMANDS.get(tuple(words))
+    words = tuple(argv)
+    json = "--json" in words[:1] + words[-1:]
+    if words[:1] == ("--json",):
+        words = words[1:]
+    elif words[-1:] == ("--json",):
+        words = words[:-1]
+    command = COMMANDS.get(words)  # None for a --json left in: twice, or in the middle
     return None if command is None else command(json)
 
 
