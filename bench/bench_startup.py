@@ -7,7 +7,9 @@ empty config is used.
 
 * ``--help`` is printed from a pre-rendered text without importing click (cli/entry.py,
   cli/help_text.py); ``--version`` alone likewise;
-* ``devices``, ``profile list`` and ``status`` on the simulated chair go through click.
+* ``devices`` (a text rendered in advance) and ``profile list`` are answered without click
+  (cli/fast.py);
+* ``status`` on the simulated chair goes through click and asyncio.
 
     python bench/bench_startup.py            # best of 20
     python bench/bench_startup.py --quick    # best of 5: CI smoke run

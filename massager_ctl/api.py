@@ -57,15 +57,15 @@ from .core.status import DeviceState, Status
 from .core.target import STOPPED, TargetState
 from .core.vocabulary import Heat, Technique, Width, Zone
 from .devices.base import Device
-from .plan import Plan
 from .session.governor import SafetyGovernor
 from .session.limits import SafetyLimits
-from .session.program import ProgramProgress, ProgramReport, ProgramSession, program_length_s
-from .session.runner import Progress, ReconnectPolicy, Session, SessionReport, manual_plan
 from .session.writer import Writer
 
-if TYPE_CHECKING:  # imported when a service URI is connected
-    from .remote.chair import RemoteChair
+if TYPE_CHECKING:  # imported where used: `status` and `stop` play nothing (start-up, issue 14)
+    from .plan import Plan
+    from .remote.chair import RemoteChair  # imported when a service URI is connected
+    from .session.program import ProgramProgress, ProgramReport, ProgramSession
+    from .session.runner import Progress, ReconnectPolicy, Session, SessionReport
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ _Word = TypeVar("_Word", Technique, Zone, Width, Heat)
 
 def _as_plan(profile: str | PathLike[str] | Plan) -> Plan:
     """A Plan as given, or a profile file / shipped or user profile name, compiled."""
+    from .plan import Plan
+
     if isinstance(profile, Plan):
         return profile
     from .profile import load_plan
@@ -255,6 +257,8 @@ class Chair:
         on_warning: Callable[[str], None] | None,
         reconnect: ReconnectPolicy | None = None,
     ) -> Session:
+        from .session.runner import Session
+
         self._busy()
         self.session = Session(
             self.device,
@@ -289,6 +293,8 @@ class Chair:
         await self._end_background()
         plan = _as_plan(profile)
         if reconnect is True:
+            from .session.runner import ReconnectPolicy
+
             reconnect = ReconnectPolicy()
         session = self._session(plan, on_progress, on_warning, reconnect or None)
         try:
@@ -321,6 +327,8 @@ class Chair:
         await self._end_background()
         self._busy()
         length_s = None if duration is None else self._duration_ms(duration) / 1000.0
+        from .session.program import ProgramSession, program_length_s
+
         length_s = program_length_s(self.device, name, length_s)
         self.program = ProgramSession(
             self.device,
@@ -356,6 +364,8 @@ class Chair:
         self._require_control("set")
         state = build_state(self._manual, **words)
         length_ms = self._duration_ms(duration)
+        from .session.runner import manual_plan
+
         plan = manual_plan(state, length_ms)
         loop = asyncio.get_running_loop()
         taken = self._change_hold(plan)
@@ -548,6 +558,8 @@ def dry_run(
             f"{definition.name} reports what it can do only when connected; a dry run cannot "
             "know its capabilities (try --device sim: for the reference chair)"
         )
+
+    from .session.runner import Session
 
     async def play() -> SessionReport:
         device = DryRunDevice(

@@ -2,7 +2,7 @@
 
 Where it lives, first match wins: the ``--config FILE`` option, the
 ``MASSAGER_CTL_CONFIG`` environment variable, ``<app dir>/config.toml`` where the app
-dir is ``click.get_app_dir("massager-ctl")`` (``~/.config/massager-ctl`` on Linux).
+dir is click's ``get_app_dir("massager-ctl")`` (``~/.config/massager-ctl`` on Linux).
 
 ```toml
 device = "sim:"                 # optional device URI
@@ -41,12 +41,9 @@ and a warning is logged when other users could change it.
 
 from __future__ import annotations
 
-import difflib
-import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -89,10 +86,17 @@ class ConfigError(UsageError):
 
 
 def app_dir() -> Path:
-    """The per-user folder of massager-ctl (config file and profiles)."""
-    import click
+    """The per-user folder of massager-ctl (config file and profiles): where click's
+    ``get_app_dir`` puts it (tests/test_config.py holds them equal), without importing click
+    (`profile list` runs without it)."""
+    import sys
 
-    return Path(click.get_app_dir(APP_NAME))
+    if sys.platform.startswith("win"):
+        folder = os.environ.get("APPDATA")
+        return Path(os.path.expanduser("~") if folder is None else folder, APP_NAME)
+    if sys.platform == "darwin":
+        return Path(os.path.expanduser("~/Library/Application Support"), APP_NAME)
+    return Path(os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")), APP_NAME)
 
 
 def default_config_path() -> Path:
@@ -131,6 +135,8 @@ class Config:
     def person(self, name: str) -> Person:
         """The person called ``name`` in ``[people]``; a ConfigError (with the names there
         are, and a guess) if there is none."""
+        import difflib
+
         found = self.people.get(name)
         if found is not None:
             return found
@@ -229,6 +235,8 @@ class Person:
 
 def show_value(value: object) -> str:
     """A value the way it was written: strings in quotes, TOML booleans, tables by kind."""
+    import json
+
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int) and value.bit_length() > 64:  # str() of a huge int is slow or refused
@@ -285,6 +293,8 @@ def _slew(value: object) -> str | None:
 
 
 def _heat(value: object) -> str | None:
+    import difflib
+
     if isinstance(value, str) and value in Heat.names():
         return None
     hint = ""
@@ -440,6 +450,8 @@ def key_spec(key: str) -> KeySpec | None:
 
 
 def unknown_key_message(key: str) -> str:
+    import difflib
+
     parts = key.split(".")
     if len(parts) >= 2 and parts[0] == "people":
         if len(parts) != 3 or not PERSON_NAME.match(parts[1]):
@@ -747,6 +759,8 @@ def write_atomic(path: Path, text: str) -> None:
     permission bits are kept (a new file is 0600); missing folders are made 0700.
     A failure (a read-only folder, a full disk) is a ConfigError and changes nothing.
     """
+    import tempfile
+
     target = _write_target(path)
     folder = target.parent
     try:

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,12 +202,10 @@ def test_a_read_only_config_folder_is_one_line(cli, monkeypatch):
     write meets it.)"""
     import errno
 
-    from massager_ctl import config as cfgmod
-
     def refuse(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(cfgmod.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # config imports it where it writes
     result = cli("config", "set", "caps.max_intensity", "50")
     assert result.exit_code == 2
     assert "cannot write: Read-only file system" in result.output

@@ -61,6 +61,24 @@ def test_default_place_is_the_app_dir(tmp_path):
     assert config_path() == tmp_path / "xdg" / "massager-ctl" / "config.toml"
 
 
+@pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
+@pytest.mark.parametrize("xdg", [True, False])
+def test_app_dir_is_where_click_puts_it(monkeypatch, tmp_path, platform, xdg):
+    """config.app_dir does without click (so `profile list` starts fast), in click's place."""
+    import sys
+
+    import click.utils
+
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(click.utils, "WIN", platform == "win32")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("APPDATA", str(tmp_path / "appdata"))
+    if not xdg:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+        monkeypatch.delenv("APPDATA")
+    assert cfgmod.app_dir() == Path(click.utils.get_app_dir("massager-ctl"))
+
+
 def test_env_var_overrides_default_and_option_overrides_env(tmp_path, monkeypatch):
     env_file = write(tmp_path / "env.toml", 'device = "from-env:"\n')
     opt_file = write(tmp_path / "opt.toml", 'device = "from-option:"\n')

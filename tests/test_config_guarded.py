@@ -15,6 +15,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -238,7 +239,7 @@ def test_a_folder_that_cannot_be_written_is_one_clear_line(tmp_path, monkeypatch
     def refuse(*args, **kwargs):
         raise failure
 
-    monkeypatch.setattr(cfgmod.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # config imports it where it writes
     with pytest.raises(ConfigError) as info:
         set_value("caps.max_intensity", "50", p)
     assert words in str(info.value) and "\n" not in str(info.value)

@@ -23,13 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .output import to_json_line
+
 if TYPE_CHECKING:
     from ..config import Config
     from ..session.limits import SafetyLimits
-
-
-#: Who sits in the chair, when --person is not given.
-PERSON_ENV = "MASSAGER_CTL_PERSON"
 
 
 @dataclass
@@ -64,9 +62,9 @@ class CliContext:
     def person(self) -> str | None:
         """--person, else $MASSAGER_CTL_PERSON, else None; checked against the config's
         [people] (an unknown name is a ConfigError, with a guess)."""
-        import os
+        from .person import person_name
 
-        name = self.person_option or os.environ.get(PERSON_ENV, "").strip() or None
+        name = person_name(self.person_option)
         if name is not None:
             self.config.person(name)
         return name
@@ -88,13 +86,6 @@ class CliContext:
         if t is None:
             t = time.monotonic() - self.started
         click.echo(to_json_line({"type": type_, "t": round(t, 3), **(data or {})}))
-
-
-def to_json_line(data: Any) -> str:
-    """One compact line of JSON (no newlines inside: the contract is one value per line)."""
-    import json
-
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 #: Decorator giving a command the CliContext (a default one when run outside the group).

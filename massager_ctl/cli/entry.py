@@ -2,9 +2,10 @@
 
 Importing click alone costs several times the start-up of Python itself, so
 ``massager-ctl --help`` (or ``-h``) and nothing else prints the help pre-rendered in
-:mod:`.help_text`, provided click would render it at the same width, and
-``massager-ctl --version`` alone prints the version line click would print. Everything else
-(and any doubt) goes to the click group in :mod:`.main`. Import only os and sys here.
+:mod:`.help_text`, provided click would render it at the same width;
+``massager-ctl --version`` alone prints the version line click would print; and
+:mod:`.fast` answers ``devices`` and ``profile list``. Everything else (and any
+doubt) goes to the click group in :mod:`.main`. Import only os and sys here.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def main() -> None:
     """Run massager-ctl with sys.argv; exits the process."""
     if _print_stored_help() or _print_version():
         sys.exit(0)
+    from .fast import run as run_fast  # `devices` and `profile list`, without click
+
+    code = run_fast(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     try:
         # First, before click and the rest are imported: from here on, every signal
         # that would end or pause the process stops the device first (cli/signals.py).

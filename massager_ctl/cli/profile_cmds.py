@@ -13,6 +13,7 @@ import click
 
 from . import completion
 from .context import CliContext, pass_cli
+from .profile_list import MAX_SHOW_WIDTH, plan_summary, problem_lines_and_dicts, terminal_width
 
 if TYPE_CHECKING:
     from ..core.status import DeviceState
@@ -34,56 +35,6 @@ def _resolve(ref: str, cli: CliContext) -> Path:
     return resolve_profile(ref, cli.config)
 
 
-def _problems(exc: Exception, display: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Lines for people and dicts for JSON, from a ProfileError (or any MassagerError)."""
-    problems = getattr(exc, "problems", None)
-    if problems:
-        from ..profile.errors import problem_lines
-
-        return problem_lines(problems), [
-            p.to_dict() if hasattr(p, "to_dict") else {"message": str(p)} for p in problems
-        ]
-    message = str(exc)
-    if message.startswith(display + ": "):
-        message = message[len(display) + 2 :]
-    line = f"{display}: {message}"
-    return [line], [{"file": display, "where": "", "key": None, "message": message, "text": line}]
-
-
-def _plan_summary(plan: Plan) -> dict[str, Any]:
-    from ..core.durations import format_duration
-
-    return {
-        "name": plan.name,
-        "benefit": plan.benefit.value if plan.benefit else None,
-        "author": plan.author,
-        "description": plan.description,
-        "duration": format_duration(plan.duration_ms),
-        "duration_ms": plan.duration_ms,
-        "steps": plan.step_count,
-    }
-
-
-def _first_line(text: str) -> str:
-    for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _terminal_width() -> int:
-    """The terminal's width (COLUMNS first), within reason: COLUMNS=100000000 is not a terminal."""
-    import shutil
-
-    return max(1, min(MAX_SHOW_WIDTH, shutil.get_terminal_size((80, 24)).columns))
-
-
-def _clip(text: str, width: int) -> str:
-    if width <= 1:
-        return ""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 # -- list ----------------------------------------------------------------------
 
 
@@ -94,61 +45,9 @@ def list_cmd(cli: CliContext) -> None:
 
     A profile that does not load is listed with its first problem.
     """
-    from ..core.errors import MassagerError
-    from ..profile import load_plan
-    from ..profile.library import list_profiles, shown_name
+    from .profile_list import listing
 
-    person = cli.person
-    favourites = cli.config.person(person).favourites if person else ()
-    items = []
-    for entry in list_profiles(cli.config):
-        item: dict[str, Any] = {
-            "id": entry.name,
-            "path": str(entry.path),
-            "source": entry.source,
-            "shadowed": entry.shadowed,
-            "favourite": entry.name in favourites and not entry.shadowed,
-        }
-        if entry.name_problem is not None:
-            line = f"{shown_name(entry.path.name)}: {entry.name_problem}"
-            item.update(ok=False, problems=[{"message": entry.name_problem, "text": line}], _lines=[line])
-            items.append(item)
-            continue
-        try:
-            plan = load_plan(entry.path)
-        except MassagerError as exc:
-            lines, dicts = _problems(exc, entry.path.name)
-            item.update(ok=False, problems=dicts, _lines=lines)
-        else:
-            item.update(ok=True, **_plan_summary(plan), problems=[])
-        items.append(item)
-
-    if cli.json:
-        cli.echo_json([{k: v for k, v in i.items() if not k.startswith("_")} for i in items])
-        return
-    if not items:
-        click.echo("no profiles found")
-        return
-    rows = []
-    for i in items:
-        source = i["source"] + (" (hidden by user)" if i["shadowed"] else "")
-        if i["ok"]:
-            star = "*" if i["favourite"] else ""
-            rows.append(
-                [i["id"] + star, i["benefit"] or "-", i["duration"], source, _first_line(i["description"])]
-            )
-        else:
-            more = len(i["problems"]) - 1
-            text = "error: " + i["_lines"][0] + (f" (+{more} more)" if more else "")
-            rows.append([i["id"], "-", "-", source, text])
-    header = ["NAME", "BENEFIT", "LENGTH", "SOURCE", "DESCRIPTION"]
-    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
-    room = max(20, _terminal_width() - sum(widths) - 2 * 4)
-    for r in [header, *rows]:
-        cells = [r[c].ljust(widths[c]) for c in range(4)] + [_clip(r[4], room)]
-        click.echo("  ".join(cells).rstrip())
-    if favourites:
-        click.echo(f"* {person}'s favourites (massager-ctl --person {person} run plays the first)")
+    click.echo(listing(cli.config, cli.person, json=cli.json), nl=False)
 
 
 # -- check ---------------------------------------------------------------------
@@ -200,13 +99,13 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
             plan = load_plan(path)
         except MassagerError as exc:
             all_ok = False
-            lines, dicts = _problems(exc, display)
+            lines, dicts = problem_lines_and_dicts(exc, display)
             result.update(ok=False, problems=dicts)
             if not cli.json:
                 for line in lines:
                     click.echo(line)
         else:
-            summary = _plan_summary(plan)
+            summary = plan_summary(plan)
             warnings = _cap_warnings(cli, plan, display)
             result.update(ok=True, problems=[], **summary, warnings=warnings)
             if not cli.json:
@@ -223,9 +122,6 @@ def check(cli: CliContext, files: tuple[str, ...]) -> None:
 
 
 # -- show ----------------------------------------------------------------------
-
-#: The widest drawing `profile show` makes (wider would only grow the output, not the detail).
-MAX_SHOW_WIDTH = 1000
 
 
 def _step_dict(step: Step) -> dict[str, Any]:
@@ -285,7 +181,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
 
     path = _resolve(file, cli)
     plan = load_plan(path)
-    summary = _plan_summary(plan)
+    summary = plan_summary(plan)
 
     if cli.json:
         from ..core.durations import format_duration
@@ -303,7 +199,7 @@ def show(cli: CliContext, file: str, width: int | None) -> None:
         cli.echo_json(data)
         return
 
-    width = max(MIN_WIDTH, min(MAX_SHOW_WIDTH, width or _terminal_width()))
+    width = max(MIN_WIDTH, min(MAX_SHOW_WIDTH, width or terminal_width()))
     label = 13
     click.echo(f"{plan.name}  ({path})")
     rows = [

@@ -51,7 +51,7 @@ def serve(
     from ..remote.paths import control_socket_path
     from ..service.app import Service
     from ..service.settings import load_settings
-    from .main import setup_logging
+    from .logs import setup_logging
     from .session_cmds import _clock
 
     config = cli.config

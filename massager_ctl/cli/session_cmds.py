@@ -240,7 +240,8 @@ def _play(
     terminal (space, n, -, +, q, Esc) and record it in the history; returns the report.
 
     Through a service (``service:``, ``mqtt://``) the session plays there: no keys here
-    (the service's other clients steer it), and the history records no written steps (its peak is unknown, not 0)."""
+    (the service's other clients steer it), and the history records no written steps (its
+    peak is unknown, not 0)."""
     from ..remote.connect import is_remote
     from .keys import KeyReader
 

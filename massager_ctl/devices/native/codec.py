@@ -32,11 +32,12 @@ from ...core.capabilities import Capabilities
 from ...core.status import DeviceState, Status
 from ...core.vocabulary import Heat, Technique, Width, Zone
 
+# re-exported: the driver and the simulator take the deadman periods from the codec
+from .deadman import DEFAULT_DEADMAN_MS as DEFAULT_DEADMAN_MS
+from .deadman import MAX_DEADMAN_MS as MAX_DEADMAN_MS
+from .deadman import MIN_DEADMAN_MS as MIN_DEADMAN_MS
+
 PROTOCOL_VERSION = 1
-DEFAULT_DEADMAN_MS = 1500
-#: The deadman periods a HELLO or INFO may carry (a device clamps into its own range).
-MIN_DEADMAN_MS = 100
-MAX_DEADMAN_MS = 60_000
 
 START = 0xA5
 #: Inside a frame, START and ESC are sent as ESC followed by the byte XOR ESC_XOR.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...core.tolerance import EXACT
 from ..model import ModelDefinition, OnLinkLoss, SafetyFacts, StopConfirmation
-from .codec import DEFAULT_DEADMAN_MS
+from .deadman import DEFAULT_DEADMAN_MS
 from .reference import REFERENCE_CAPABILITIES
 
 #: Every device speaking the native protocol (docs/protocol.md, sections 7.2 and 8): it
