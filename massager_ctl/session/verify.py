@@ -58,6 +58,12 @@ class StatusVerifier:
         self.top_heat = limits.max_heat
         self._sent: deque[tuple[float, DeviceState]] = deque()
         self._over_caps_since: float | None = None  # a breach while a state is in the making
+        # The last judgement of each kind, by identity: a device reports the state it runs
+        # in every status (the codec hands over the same DeviceState while its bytes are
+        # the same), so at ten statuses a second the same question comes again and again.
+        # Only pure functions of their arguments are kept; the states are frozen.
+        self._caps_for: tuple[DeviceState | None, list[str]] = (None, [])
+        self._told_for: tuple[DeviceState | None, list[DeviceState], list[str]] = (None, [], [])
 
     # -- what the session sent ----------------------------------------------------
 
@@ -97,7 +103,7 @@ class StatusVerifier:
     def judge(self, status: Status, now: float) -> str | None:
         """What the device does that it was not told to, in words; None if nothing."""
         state = status.state
-        problems = self._above_caps(state)
+        problems = self._above_caps_of(state)
         told = self._told(now)
         if not problems:
             self._over_caps_since = None
@@ -110,7 +116,7 @@ class StatusVerifier:
             if now - since < self.tolerance.making_s:
                 problems = []
         if told is not None:
-            problems += self._above_told(state, told)
+            problems += self._above_told_of(state, told)
         if not problems:
             return None
         note = f" ({self.tolerance.note})" if self.tolerance.note else ""
@@ -119,6 +125,26 @@ class StatusVerifier:
             + "; ".join(problems)
             + note
         )
+
+    def _above_caps_of(self, state: DeviceState) -> list[str]:
+        """:meth:`_above_caps` (a fresh list), remembered for the last state judged."""
+        last, problems = self._caps_for
+        if state is not last:
+            problems = self._above_caps(state)
+            self._caps_for = (state, problems)
+        return list(problems)
+
+    def _above_told_of(self, state: DeviceState, told: list[DeviceState]) -> list[str]:
+        """:meth:`_above_told`, remembered for the last state and told states judged."""
+        last, last_told, problems = self._told_for
+        if (
+            state is not last
+            or len(told) != len(last_told)
+            or any(a is not b for a, b in zip(told, last_told))
+        ):
+            problems = self._above_told(state, told)
+            self._told_for = (state, told, problems)
+        return problems
 
     def _above_caps(self, state: DeviceState) -> list[str]:
         out = []
