@@ -869,9 +869,10 @@ class Rejected:
 
 
 _PENDING = None  # more bytes are needed to decide
+_START_BYTE = bytes((START,))
 
 
-def _unstuff(buf: bytearray, i: int, n: int) -> tuple[bytes, int] | str | None:
+def _unstuff(buf: bytes | bytearray, i: int, n: int) -> tuple[bytes, int] | str | None:
     """Read the candidate frame whose START is ``buf[i]``.
 
     Returns (LEN..CRC unstuffed, index after the frame) for an intact frame, a
@@ -958,6 +959,21 @@ class Decoder:
 
     def feed(self, data: bytes) -> list[Message]:
         """Add bytes; return every message completed by them, in order. Never raises."""
+        if not self._buf and type(data) is bytes and data[:1] == _START_BYTE:
+            # The usual case on a link that delivers whole frames (ten STATUS a second):
+            # nothing held, and ``data`` is one intact frame that decodes. Read in place,
+            # without going through the buffer; anything else takes the general path
+            # below, which reads it again and does the accounting.
+            found = _unstuff(data, 0, len(data))
+            if type(found) is tuple and found[1] == len(data):
+                inner = found[0]
+                try:
+                    msg = decode_body(inner[1], inner[2], inner[3:-2])
+                except Exception:  # noqa: BLE001 - refused: the general path records it
+                    pass
+                else:
+                    self.frames += 1
+                    return [msg]
         try:
             self._buf += data
         except Exception:  # not bytes-like: nothing to decode
