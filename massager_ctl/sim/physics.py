@@ -160,6 +160,7 @@ class ChairPhysics:
         self._airbag_zones = tuple(z for z in Zone if z in capabilities.airbag_zones)
         self._pressure = {z: 0.0 for z in self._airbag_zones}
         self._last_pressures: tuple[tuple[Zone, float], ...] = ()
+        self._pressures_moved = True  # a pressure changed since _last_pressures was built
         # The airbags' goals under the target they were worked out for (it changes seldom).
         self._goals: tuple[DeviceState | None, tuple[tuple[Zone, float], ...]] = (None, ())
         self._inflate_deadline: dict[Zone, float] = {}  # bags currently inflating or holding
@@ -406,6 +407,7 @@ class ChairPhysics:
             # A real bag settles; the exponential only tends to its goal. Within a
             # hundredth of a percent (a tenth of what STATUS can show) it has arrived.
             pressure[zone] = goal if abs(new_p - goal) < PRESSURE_SETTLED else new_p
+            self._pressures_moved = True
         # heater
         setpoint = self._heat_setpoint()
         if setpoint is None:
@@ -479,6 +481,9 @@ class ChairPhysics:
     def _pressures(self) -> tuple[tuple[Zone, float], ...]:
         """(zone, pressure) for every airbag zone; the same tuple while nothing changed
         (so the codec's identity cache can skip encoding it again)."""
+        if not self._pressures_moved:  # (every bag at its goal: nothing to look at)
+            return self._last_pressures
+        self._pressures_moved = False
         pressure = self._pressure
         now = tuple([(z, pressure[z]) for z in self._airbag_zones])
         if now != self._last_pressures:
