@@ -58,6 +58,16 @@ class StatusVerifier:
         self.top_heat = limits.max_heat
         self._sent: deque[tuple[float, DeviceState]] = deque()
         self._over_caps_since: float | None = None  # a breach while a state is in the making
+        # The last judgement of each kind, by identity: a device reports the state it runs
+        # in every status (the codec hands over the same DeviceState while its bytes are
+        # the same), so at ten statuses a second the same question comes again and again.
+        # Only pure functions of their arguments are kept; the states are frozen.
+        self._caps_for: tuple[DeviceState | None, list[str]] = (None, [])
+        self._told_for: tuple[DeviceState | None, list[DeviceState], list[str]] = (None, [], [])
+        # What _told() last answered, for the sent log as it was (its version counts every
+        # change to it) and the state acknowledged then (None: not asked yet).
+        self._sent_version = 0
+        self._told_list: tuple[int, DeviceState | None, list[DeviceState] | None] | None = None
 
     # -- what the session sent ----------------------------------------------------
 
@@ -65,6 +75,7 @@ class StatusVerifier:
         """The session handed ``state`` to the writer at ``now``."""
         if not self._sent or self._sent[-1][1] != state:
             self._sent.append((now, state))
+            self._sent_version += 1
         self._forget(now)
 
     def relinked(self, now: float) -> None:
@@ -72,32 +83,45 @@ class StatusVerifier:
         still run it until the session's next state reaches it)."""
         if self._sent:
             self._sent.append((now, self._sent[-1][1]))
+            self._sent_version += 1
             self._forget(now)
 
     def _forget(self, now: float) -> None:
         horizon = now - self.tolerance.settle_s
         while len(self._sent) > 1 and self._sent[1][0] <= horizon:
             self._sent.popleft()
+            self._sent_version += 1
 
     def _told(self, now: float) -> list[DeviceState] | None:
-        """The states the device may be running now without disobeying; None: unknown."""
+        """The states the device may be running now without disobeying; None: unknown.
+
+        The same list (not to be changed) while neither the sent log nor the acknowledged
+        state has changed: asked at every status, it changes only when the session sends."""
         self._forget(now)
-        told = [state for _, state in self._sent]
-        if self.device.reports_own_stop:  # the driver keeps what was acknowledged, in order
-            acknowledged = self.device.acknowledged
-            if acknowledged is None or self.device.making:
+        device = self.device
+        acknowledged = None
+        if device.reports_own_stop:  # the driver keeps what was acknowledged, in order
+            acknowledged = device.acknowledged
+            if acknowledged is None or device.making:
                 # nothing told since (re)connecting, or a state in the making (the chair
                 # shows the way there): nothing to hold it to
                 return None
+        last = self._told_list
+        if last is not None and last[0] == self._sent_version and last[1] is acknowledged:
+            return last[2]
+        told = [state for _, state in self._sent]
+        if acknowledged is not None:
             told.append(acknowledged)
-        return [self.device.reported_as(state) for state in told] or None
+        answer = [device.reported_as(state) for state in told] or None
+        self._told_list = (self._sent_version, acknowledged, answer)
+        return answer
 
     # -- the judgement ---------------------------------------------------------------
 
     def judge(self, status: Status, now: float) -> str | None:
         """What the device does that it was not told to, in words; None if nothing."""
         state = status.state
-        problems = self._above_caps(state)
+        problems = self._above_caps_of(state)
         told = self._told(now)
         if not problems:
             self._over_caps_since = None
@@ -110,7 +134,7 @@ class StatusVerifier:
             if now - since < self.tolerance.making_s:
                 problems = []
         if told is not None:
-            problems += self._above_told(state, told)
+            problems += self._above_told_of(state, told)
         if not problems:
             return None
         note = f" ({self.tolerance.note})" if self.tolerance.note else ""
@@ -119,6 +143,25 @@ class StatusVerifier:
             + "; ".join(problems)
             + note
         )
+
+    def _above_caps_of(self, state: DeviceState) -> list[str]:
+        """:meth:`_above_caps` (a fresh list), remembered for the last state judged."""
+        last, problems = self._caps_for
+        if state is not last:
+            problems = self._above_caps(state)
+            self._caps_for = (state, problems)
+        return list(problems)
+
+    def _above_told_of(self, state: DeviceState, told: list[DeviceState]) -> list[str]:
+        """:meth:`_above_told`, remembered for the last state and told states judged."""
+        last, last_told, problems = self._told_for
+        if state is not last or (
+            told is not last_told  # (the same list while nothing was sent: _told)
+            and (len(told) != len(last_told) or any(a is not b for a, b in zip(told, last_told, strict=True)))
+        ):
+            problems = self._above_told(state, told)
+            self._told_for = (state, told, problems)
+        return problems
 
     def _above_caps(self, state: DeviceState) -> list[str]:
         out = []

@@ -180,6 +180,8 @@ class FaultInjector:
 
     def tick(self, now: float) -> None:
         """Run the scheduled actions that are due and retire expired rules."""
+        if not self.schedule and not self.rules:
+            return  # (the usual case, ten times a second: nothing to run, nothing to retire)
         while self.schedule and self._start is not None:
             item = self.schedule[0]
             if self._start + item.t > now + 1e-9:

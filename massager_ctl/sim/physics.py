@@ -160,6 +160,9 @@ class ChairPhysics:
         self._airbag_zones = tuple(z for z in Zone if z in capabilities.airbag_zones)
         self._pressure = {z: 0.0 for z in self._airbag_zones}
         self._last_pressures: tuple[tuple[Zone, float], ...] = ()
+        self._pressures_moved = True  # a pressure changed since _last_pressures was built
+        # The airbags' goals under the target they were worked out for (it changes seldom).
+        self._goals: tuple[DeviceState | None, tuple[tuple[Zone, float], ...]] = (None, ())
         self._inflate_deadline: dict[Zone, float] = {}  # bags currently inflating or holding
         self._temp = params.ambient_c
         self._heat_latched = False  # heater cut out and still too hot to restart
@@ -332,13 +335,16 @@ class ChairPhysics:
                 self._fire_events()
 
     def _next_event(self) -> float | None:
-        times = list(self._inflate_deadline.values())
-        if self._timer_end is not None:
-            times.append(self._timer_end)
-        cut = self._heat_cutout_time()
-        if cut is not None:
-            times.append(cut)
-        return min(times) if times else None
+        deadlines = self._inflate_deadline
+        first = min(deadlines.values()) if deadlines else None
+        timer_end = self._timer_end
+        if timer_end is not None and (first is None or timer_end < first):
+            first = timer_end
+        if self._target.heat is not Heat.OFF:  # (only a heater that is on can cut out)
+            cut = self._heat_cutout_time()
+            if cut is not None and (first is None or cut < first):
+                first = cut
+        return first
 
     def _heat_cutout_time(self) -> float | None:
         setpoint = self._heat_setpoint()
@@ -383,31 +389,41 @@ class ChairPhysics:
         if dt <= 0:
             return
         p = self.params
+        target = self._target
         # roller
-        band = _band_of(self._target.zones) if self.motors_on else None
+        band = _band_of(target.zones) if target.technique is not None and target.intensity > 0 else None
         self._move_roller(dt, band)
         # airbags
-        levels = dict(self._target.airbags)
-        steps = self.capabilities.airbag_levels
-        for zone in self._airbag_zones:
-            goal = 100.0 * levels.get(zone, 0) / steps if steps else 0.0
-            now_p = self._pressure[zone]
+        goals = self._goals
+        if goals[0] is not target:
+            goals = self._goals = (target, self._airbag_goals(target))
+        pressure = self._pressure
+        for zone, goal in goals[1]:
+            now_p = pressure[zone]
             if now_p == goal:
                 continue
             tau = p.airbag_fill_tau_s if goal > now_p else p.airbag_vent_tau_s
             new_p = goal + (now_p - goal) * math.exp(-dt / tau)
             # A real bag settles; the exponential only tends to its goal. Within a
             # hundredth of a percent (a tenth of what STATUS can show) it has arrived.
-            self._pressure[zone] = goal if abs(new_p - goal) < PRESSURE_SETTLED else new_p
+            pressure[zone] = goal if abs(new_p - goal) < PRESSURE_SETTLED else new_p
+            self._pressures_moved = True
         # heater
         setpoint = self._heat_setpoint()
         if setpoint is None:
             goal, tau = p.ambient_c, p.heater_cool_tau_s
         else:
             goal, tau = setpoint, p.heater_tau_s
-        self._temp = goal + (self._temp - goal) * math.exp(-dt / tau)
+        if self._temp != goal:  # (at its goal it stays there: goal + 0.0 * anything)
+            self._temp = goal + (self._temp - goal) * math.exp(-dt / tau)
         if self._heat_latched and self._temp <= p.heater_cutout_c - p.heater_reset_c:
             self._heat_latched = False
+
+    def _airbag_goals(self, target: DeviceState) -> tuple[tuple[Zone, float], ...]:
+        """(zone, pressure it tends to, in %) for every airbag zone under ``target``."""
+        levels = dict(target.airbags)
+        steps = self.capabilities.airbag_levels
+        return tuple((z, 100.0 * levels.get(z, 0) / steps if steps else 0.0) for z in self._airbag_zones)
 
     def _move_roller(self, dt: float, band: tuple[float, float] | None) -> None:
         v = self.params.roller_speed_per_s
@@ -449,22 +465,25 @@ class ChairPhysics:
         self._record("stop", reason)
 
     def _status(self) -> Status:
-        caps = self.capabilities
-        remaining = self.remaining_s()
-        return Status(
-            running=not self._target.is_stopped,
-            state=self._target,
-            roller_position=round(self._roller, 6),
-            airbag_pressure=self._pressures(),
-            heater_temp_c=round(self._temp, 3) if caps.has_heat else None,
-            remaining_s=None if remaining is None else math.ceil(remaining - _EPS),
-            fault=None,
-            extra={"heat_cutout": self._heat_latched},
+        target = self._target
+        timer_end = self._timer_end
+        return Status(  # positional (ten a second): in Status's field order
+            not target.is_stopped,  # running
+            target,  # state
+            round(self._roller, 6),  # roller_position
+            self._pressures(),  # airbag_pressure
+            round(self._temp, 3) if self.capabilities.heat_levels else None,  # heater_temp_c
+            None if timer_end is None else math.ceil(max(0.0, timer_end - self._t) - _EPS),  # remaining_s
+            None,  # fault
+            {"heat_cutout": self._heat_latched},  # extra
         )
 
     def _pressures(self) -> tuple[tuple[Zone, float], ...]:
         """(zone, pressure) for every airbag zone; the same tuple while nothing changed
         (so the codec's identity cache can skip encoding it again)."""
+        if not self._pressures_moved:  # (every bag at its goal: nothing to look at)
+            return self._last_pressures
+        self._pressures_moved = False
         pressure = self._pressure
         now = tuple([(z, pressure[z]) for z in self._airbag_zones])
         if now != self._last_pressures:
