@@ -47,6 +47,14 @@ PROCESS_TIMEOUT_S = 60.0
 CONCURRENT = 8
 
 
+#: How the processes that take Ctrl-Z are started: each in a process group of its own, whose
+#: parent (this test) is in another group of the same session, so the group is never
+#: orphaned. (If it were - a test run started detached, its parent gone - the kernel would
+#: send a stopped member SIGHUP and SIGCONT at once, and Ctrl-Z would seem not to suspend.)
+#: No terminal to read from either: a background group reading one would be stopped.
+JOB_CONTROL: dict[str, object] = {"process_group": 0, "stdin": asyncio.subprocess.DEVNULL}
+
+
 def signals_of(case: str) -> list[str]:
     return case.split("+")
 
@@ -145,6 +153,7 @@ async def _signal_run(model: str, point: str, case: str, tmp_path: Path) -> dict
         f"{SIGNAL_TIME_SCALE:g}",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        **JOB_CONTROL,
         env=_env(trace),
     )
     lines: list[str] = []
@@ -286,6 +295,7 @@ async def program_signal_run(model: str, program: str, signame: str, tmp_path: P
         f"{SIGNAL_TIME_SCALE:g}",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        **JOB_CONTROL,
         env=env,
     )
     lines: list[str] = []
@@ -351,6 +361,7 @@ async def startup_signal(signame: str, tmp_path: Path) -> dict:
         "quick",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        **JOB_CONTROL,
         env=_env(tmp_path / f"startup-{signame}.trace.json"),
     )
     try:
