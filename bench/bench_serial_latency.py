@@ -86,6 +86,7 @@ async def bench_nlr(n: int) -> tuple[list[float], int]:
 async def bench_native(n: int) -> tuple[list[float], int]:
     """Native protocol (sim-chair): SET frames; applied = when the chair decoded the SET."""
     from massager_ctl.devices.native.codec import SetState, encode
+    from massager_ctl.devices.native.driver import FRAME_GAP_S
 
     port, sim, opened = await _open("sim-chair")
     loop = asyncio.get_running_loop()
@@ -93,6 +94,10 @@ async def bench_native(n: int) -> tuple[list[float], int]:
     frame = 0
     try:
         for i in range(n):
+            # Each command after the protocol's minimum gap between host frames (docs/protocol.md
+            # §9) since the last one (the connect's too), or it would measure the driver waiting
+            # out the gap, not the software path.
+            await asyncio.sleep(FRAME_GAP_S + 0.005)
             state = DeviceState(
                 Technique.KNEAD, frozenset({Zone.SHOULDERS}), intensity=2 + i % 2, speed=3, width=Width.MEDIUM
             )
