@@ -59,6 +59,7 @@ from .core.vocabulary import Heat, Technique, Width, Zone
 from .devices.base import Device
 from .session.governor import SafetyGovernor
 from .session.limits import SafetyLimits
+from .session.pacing import paced_statuses
 from .session.writer import Writer
 
 if TYPE_CHECKING:  # imported where used: `status` and `stop` play nothing (start-up, issue 14)
@@ -211,18 +212,8 @@ class Chair:
         """The device's status every ``interval_s`` (on the loop clock, no drift), until the
         caller stops iterating. Each is a :meth:`status` call: on an observing chair, a query
         that changes nothing on the device."""
-        if not interval_s > 0:
-            raise UsageError(f"watch interval must be above 0 s, not {interval_s!r}")
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        k = 0
-        while True:
-            yield await self.status()
-            k += 1
-            now = loop.time()
-            while start + k * interval_s <= now:
-                k += 1  # a slow answer: skip the ticks it took, do not bunch up
-            await asyncio.sleep(start + k * interval_s - now)
+        async for status in paced_statuses(self.status, interval_s):
+            yield status
 
     async def status(self, timeout: float = 2.0) -> Status:
         """Ask the device for its status.

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.capabilities import Capabilities
-from ..core.errors import DeviceDisconnected, DeviceError, MassagerError, UsageError
+from ..core.errors import DeviceDisconnected, DeviceError, MassagerError
 from ..core.status import Status
 from ..plan import Plan
 from ..session.limits import SafetyLimits
+from ..session.pacing import paced_statuses
 from ..session.program import ProgramProgress, ProgramReport
 from ..session.runner import Progress, SessionReport
 from . import wire
@@ -149,18 +150,8 @@ class RemoteChair:
     async def watch(self, interval_s: float = 0.5) -> AsyncIterator[Status]:
         """The device's status every ``interval_s`` (as :meth:`massager_ctl.api.Chair.watch`),
         each one asked of the service, until the caller stops iterating."""
-        if not interval_s > 0:
-            raise UsageError(f"watch interval must be above 0 s, not {interval_s!r}")
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        k = 0
-        while True:
-            yield await self.status()
-            k += 1
-            now = loop.time()
-            while start + k * interval_s <= now:
-                k += 1  # a slow answer: skip the ticks it took, do not bunch up
-            await asyncio.sleep(start + k * interval_s - now)
+        async for status in paced_statuses(self.status, interval_s):
+            yield status
 
     def on_status(self, callback: Callable[[Status], None]) -> None:
         """Call ``callback`` with every status the device reports (through the service)."""
