@@ -51,6 +51,34 @@ class Channel:
         self.on_event: Callable[[JsonObject], None] = lambda event: None
         self.on_closed: Callable[[str], None] = lambda reason: None
         self.closed: str | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[JsonObject]] = {}
+
+    def _new_request(self) -> tuple[int, asyncio.Future[JsonObject]]:
+        """A request id and the future its reply will resolve; refused once closed."""
+        if self.closed is not None:
+            raise DeviceDisconnected(self.closed)
+        rid = next(self._ids)
+        future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        return rid, future
+
+    def _answered(self, rid: int, reply: JsonObject) -> None:
+        """The reply to request ``rid`` arrived (ignored if nobody waits for it any more)."""
+        future = self._pending.pop(rid, None)
+        if future is not None and not future.done():
+            future.set_result(reply)
+
+    def _closed(self, reason: str) -> None:
+        """The link is gone: every waiting request fails with ``reason``, once."""
+        if self.closed is not None:
+            return
+        self.closed = reason
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(DeviceDisconnected(reason))
+        self._pending.clear()
+        self.on_closed(reason)
 
     async def request(self, op: str, **args: Any) -> JsonObject:
         raise NotImplementedError
@@ -65,8 +93,6 @@ class SocketChannel(Channel):
         self.reader = reader
         self.writer = writer
         self.where = f"the service on {path}"
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[JsonObject]] = {}
         self._task = asyncio.get_running_loop().create_task(self._read(), name="control socket")
 
     @classmethod
@@ -97,9 +123,7 @@ class SocketChannel(Channel):
                     continue
                 rid = message.get("id")
                 if isinstance(rid, int) and "ok" in message:
-                    future = self._pending.pop(rid, None)
-                    if future is not None and not future.done():
-                        future.set_result(message)
+                    self._answered(rid, message)
                 elif "event" in message:
                     self.on_event(message)
         except (ConnectionError, ValueError) as exc:
@@ -107,22 +131,8 @@ class SocketChannel(Channel):
         finally:
             self._closed(reason)
 
-    def _closed(self, reason: str) -> None:
-        if self.closed is not None:
-            return
-        self.closed = reason
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(DeviceDisconnected(reason))
-        self._pending.clear()
-        self.on_closed(reason)
-
     async def request(self, op: str, **args: Any) -> JsonObject:
-        if self.closed is not None:
-            raise DeviceDisconnected(self.closed)
-        rid = next(self._ids)
-        future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
+        rid, future = self._new_request()
         message = {"id": rid, "op": op, "ts": round(time.time(), 3), **args}
         try:
             self.writer.write((json.dumps(message, separators=(",", ":")) + "\n").encode())

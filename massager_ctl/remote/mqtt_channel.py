@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import secrets
 import time
@@ -89,8 +88,6 @@ class MqttChannel(Channel):
         self.topics = Topics(target.base, target.node)
         self.where = target.where
         self.reply_to = f"{self.topics.client_root}/{client_id}/reply"
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[JsonObject]] = {}
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -149,9 +146,7 @@ class MqttChannel(Channel):
         if topic == self.reply_to:
             rid = data.get("id") if isinstance(data, dict) else None
             if isinstance(data, dict) and isinstance(rid, int):
-                future = self._pending.pop(rid, None)
-                if future is not None and not future.done():
-                    future.set_result(data)
+                self._answered(rid, data)
             return
         if topic == self.topics.status:
             return
@@ -164,22 +159,8 @@ class MqttChannel(Channel):
         elif leaf == "state" and isinstance(data.get("status"), dict) and not message.retain:
             self.on_event({"event": "status", "device": device, "status": data["status"]})
 
-    def _closed(self, reason: str) -> None:
-        if self.closed is not None:
-            return
-        self.closed = reason
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(DeviceDisconnected(reason))
-        self._pending.clear()
-        self.on_closed(reason)
-
     async def request(self, op: str, **args: Any) -> JsonObject:
-        if self.closed is not None:
-            raise DeviceDisconnected(self.closed)
-        rid = next(self._ids)
-        future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
+        rid, future = self._new_request()
         message = {"id": rid, "op": op, "reply_to": self.reply_to, "ts": round(time.time(), 3), **args}
         if op in ("watch", "unwatch"):  # every event of the node arrives anyway
             self._pending.pop(rid, None)
